@@ -1,0 +1,52 @@
+// Audio files in and out (libsndfile), downmix and resampling (libsoxr).
+// Samples are float in [-1, 1]. Nothing here is thread-hostile: each call owns its handles.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace ldmrecon {
+
+// Interleaved samples as read from a file.
+struct AudioBuffer {
+    std::vector<float> samples;  // frames * channels, interleaved
+    int sample_rate = 0;         // Hz
+    int channels = 0;
+    std::size_t frames() const { return channels > 0 ? samples.size() / static_cast<std::size_t>(channels) : 0; }
+    double seconds() const { return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0; }
+};
+
+// Reads any file libsndfile reads. Throws InputError (naming the file) when it is missing, not audio,
+// or holds no samples.
+AudioBuffer read_audio(const std::string& path);
+
+// Average of the channels (SPEC.md 1: downmix by averaging).
+std::vector<float> downmix(const AudioBuffer& audio);
+
+// High-quality resampling (soxr HQ, librosa's default). Returns the input unchanged when the rates match.
+// Output length is round(n * to / from), as soxr's one-shot call gives.
+std::vector<float> resample(const std::vector<float>& mono, int from_rate, int to_rate);
+
+// A file brought to the model's rate, mono, with what it was before.
+struct MonoAudio {
+    std::vector<float> samples;  // at `sample_rate`
+    int sample_rate = 0;
+    int source_rate = 0;
+    int source_channels = 0;
+    std::size_t source_frames = 0;
+    double seconds() const { return sample_rate > 0 ? static_cast<double>(samples.size()) / sample_rate : 0.0; }
+};
+
+// Reads, downmixes and resamples to `rate`: what every pipeline wants.
+MonoAudio read_mono(const std::string& path, int rate);
+
+enum class SampleFormat { pcm16, pcm24, float32 };
+SampleFormat parse_sample_format(const std::string& name);  // "pcm16" | "pcm24" | "float"
+
+// Writes a mono WAV atomically: to a temporary file beside `path`, then renamed over it, so no reader
+// ever sees a half-written file. Returns the number of samples clipped to [-1, 1] (PCM formats only).
+std::size_t write_wav(const std::string& path, const std::vector<float>& mono, int sample_rate,
+                      SampleFormat format = SampleFormat::pcm16);
+
+}  // namespace ldmrecon

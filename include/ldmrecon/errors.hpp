@@ -1,0 +1,42 @@
+// Typed errors and the exit codes they map to. One place, so the CLI, the docs and the tests agree.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace ldmrecon {
+
+// Exit statuses of the ldmrecon binary (documented in README.md, "Exit status").
+enum class ExitCode : int {
+    ok = 0,
+    internal = 1,   // a bug or an unexpected library failure
+    usage = 2,      // bad command-line options
+    input = 3,      // an input file is missing, unreadable, not audio or empty
+    model = 4,      // models missing, unreadable, or their metadata disagrees
+    output = 5,     // an output file could not be written
+};
+
+// Base of all ldmrecon errors: the message is one line, already naming the file concerned.
+class Error : public std::runtime_error {
+public:
+    Error(ExitCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    ExitCode code() const noexcept { return code_; }
+
+private:
+    ExitCode code_;
+};
+
+struct InputError : Error {
+    explicit InputError(const std::string& m) : Error(ExitCode::input, m) {}
+};
+struct ModelError : Error {
+    explicit ModelError(const std::string& m) : Error(ExitCode::model, m) {}
+};
+struct OutputError : Error {
+    explicit OutputError(const std::string& m) : Error(ExitCode::output, m) {}
+};
+struct UsageError : Error {
+    explicit UsageError(const std::string& m) : Error(ExitCode::usage, m) {}
+};
+
+}  // namespace ldmrecon

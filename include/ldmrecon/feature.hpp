@@ -1,0 +1,104 @@
+// The AudioLDM2 log-mel feature ("fbank", SPEC.md section 1), computed with FFTW.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ldmrecon {
+
+// A dense row-major matrix of floats: rows are frames (time first), columns are bins.
+struct Matrix {
+    std::vector<float> data;
+    std::size_t rows = 0, cols = 0;
+    Matrix() = default;
+    Matrix(std::size_t r, std::size_t c, float v = 0.f) : data(r * c, v), rows(r), cols(c) {}
+    float* row(std::size_t r) { return data.data() + r * cols; }
+    const float* row(std::size_t r) const { return data.data() + r * cols; }
+    float& at(std::size_t r, std::size_t c) { return data[r * cols + c]; }
+    float at(std::size_t r, std::size_t c) const { return data[r * cols + c]; }
+};
+
+// How the mel energies are compressed.
+enum class MelScale {
+    ln,  // ln(max(mel(|X|), floor)): the feature AudioLDM2 was trained on
+    db,  // 10*log10(mel(|X|^2)) relative to its maximum, 80 dB range: the original notes' feature,
+         // librosa.power_to_db(melspectrogram(power=2), ref=np.max). For comparison only.
+};
+MelScale parse_mel_scale(const std::string& name);  // "ln" | "db"
+
+struct FeatureConfig {
+    // ref: AudioLDM2 audioldm2/utils.py default_audioldm_config (preprocessing.stft / .mel)
+    int sample_rate = 16000;
+    int n_fft = 1024;
+    int win_length = 1024;
+    int hop_length = 160;
+    int n_mels = 64;
+    double fmin = 0.0;
+    double fmax = 8000.0;
+    double floor = 1e-5;  // ref: AudioLDM2 audio/audio_processing.py dynamic_range_compression, clip_val
+    MelScale scale = MelScale::ln;
+
+    int n_bins() const { return n_fft / 2 + 1; }
+    // 1 + floor(n / hop): librosa's center=True frame count.
+    std::size_t frames(std::size_t n_samples) const { return 1 + n_samples / static_cast<std::size_t>(hop_length); }
+};
+
+// librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with htk=False, norm="slaney": [n_mels, n_bins].
+Matrix mel_filterbank(const FeatureConfig& cfg);
+
+// Periodic Hann window of win_length, centred in n_fft (librosa/scipy get_window("hann", fftbins=True)).
+std::vector<double> stft_window(int n_fft, int win_length);
+
+// Magnitude STFT |X| with reflect padding of n_fft/2 on both sides (librosa center=True):
+// [1 + n / hop, n_fft/2 + 1], time first. Plans are made once and reused across calls.
+class Stft {
+public:
+    Stft(int n_fft, int hop_length, int win_length);
+    ~Stft();
+    Stft(const Stft&) = delete;
+    Stft& operator=(const Stft&) = delete;
+    Matrix magnitude(const float* x, std::size_t n) const;
+    int n_fft() const { return n_fft_; }
+    int hop_length() const { return hop_; }
+
+private:
+    struct Plan;
+    int n_fft_, hop_;
+    std::vector<double> window_;
+    std::unique_ptr<Plan> plan_;
+};
+
+// The model's own feature: [frames, n_mels], time first, as fed to the VAE (after adding the batch and
+// channel axes) and to the vocoder. Holds its STFT plan and mel basis; compute() may be called repeatedly.
+class LogMel {
+public:
+    explicit LogMel(const FeatureConfig& cfg);
+    Matrix compute(const float* x, std::size_t n) const;
+    Matrix compute(const std::vector<float>& x) const { return compute(x.data(), x.size()); }
+    // The feature from an already computed magnitude STFT (of this object's stft()).
+    Matrix from_magnitude(const Matrix& magnitude) const;
+    // Mel energies (no compression) from a magnitude STFT; power=true squares |X| first.
+    Matrix mel_energies(const Matrix& magnitude, bool power) const;
+    const FeatureConfig& config() const { return cfg_; }
+    const Stft& stft() const { return stft_; }
+
+private:
+    FeatureConfig cfg_;
+    Stft stft_;
+    Matrix basis_;
+    std::vector<std::pair<int, int>> support_;  // per band: first and one-past-last non-zero bin
+};
+
+// The training recipe's waveform normalisation (SPEC.md 1): y = (x - mean) * scale,
+// scale = 0.5 / (max|x - mean| + 1e-8). Keeping mean and scale lets the output return to the input's level.
+struct Gain {
+    double mean = 0.0;
+    double scale = 1.0;
+};
+// ref: AudioLDM2 audioldm2/utilities/data/dataset.py normalize_wav
+Gain normalise_waveform(std::vector<float>& x);
+void restore_level(std::vector<float>& y, const Gain& g);
+
+}  // namespace ldmrecon

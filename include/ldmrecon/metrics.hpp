@@ -1,0 +1,61 @@
+// Reconstruction quality measures (SPEC.md section 4). All in double precision.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "ldmrecon/feature.hpp"
+
+namespace ldmrecon {
+
+// Sample-wise measures, as the original notes computed them. x = reference, y = estimate, equal length.
+// snr_db is +inf for identical signals; pearson is NaN when either signal is constant.
+double snr_db(const float* x, const float* y, std::size_t n);
+double mse(const float* x, const float* y, std::size_t n);
+double pearson(const float* x, const float* y, std::size_t n);
+// Scale-invariant SDR: zero-mean both, alpha = <y,x>/<x,x>, 10 log10(|alpha x|^2 / |alpha x - y|^2).
+double si_sdr_db(const float* x, const float* y, std::size_t n);
+
+// The integer lag l in [-max_lag, max_lag] maximising sum_m x[m] y[m + l] (y delayed by l samples when
+// l > 0). Ties go to the smallest |l|. FFT-based: O(n log n).
+long best_lag(const std::vector<float>& x, const std::vector<float>& y, long max_lag);
+
+// Log-spectral distance in dB: per frame sqrt(mean_f (10 log10 |X|^2 - 10 log10 |Y|^2)^2), averaged over
+// frames, both powers floored at kLsdPowerFloor (-100 dB).
+constexpr double kLsdPowerFloor = 1e-10;
+double log_spectral_distance_db(const Matrix& mag_x, const Matrix& mag_y);
+// || |X| - |Y| ||_F / || |X| ||_F
+double spectral_convergence(const Matrix& mag_x, const Matrix& mag_y);
+
+// Distance between two log-mel features over their common frames: mean |a - b| and
+// 10 log10(sum a^2 / sum (a - b)^2) on the log values.
+struct MelDistance {
+    double l1 = 0.0;
+    double snr_db = 0.0;
+    std::size_t frames = 0;
+};
+// Only the first `max_frames` frames count (e.g. the unpadded part of a padded feature).
+MelDistance mel_distance(const Matrix& a, const Matrix& b, std::size_t max_frames = static_cast<std::size_t>(-1));
+
+struct MetricsOptions {
+    double max_lag_ms = 100.0;  // delay search window, +- this many milliseconds
+};
+
+// Everything `ldmrecon metrics` and the reconstruction report print.
+struct Metrics {
+    std::size_t samples = 0;  // compared length (the shorter of the two)
+    int sample_rate = 0;
+    double snr_db = 0, mse = 0, pearson = 0;
+    long lag_samples = 0;
+    long max_lag_samples = 0;
+    double aligned_snr_db = 0, aligned_mse = 0, aligned_pearson = 0;
+    double si_sdr_db = 0;
+    double lsd_db = 0, spectral_convergence = 0;  // on the feature's STFT (n_fft, hop, periodic Hann)
+    MelDistance mel;                              // log-mel of reference vs estimate, the model's feature
+};
+
+// Compares two signals at `feature.config().sample_rate`, trimmed to the shorter length.
+Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
+                        const MetricsOptions& opts = {});
+
+}  // namespace ldmrecon

@@ -1,0 +1,78 @@
+#include "ldmrecon/report.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+
+namespace ldmrecon {
+
+namespace {
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+}  // namespace
+
+std::string format_number(double v, int decimals) {
+    if (std::isnan(v)) return "n/a";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+}
+
+nlohmann::json metrics_json(const Metrics& m) {
+    return {
+        {"samples", m.samples},
+        {"sample_rate", m.sample_rate},
+        {"snr_db", number(m.snr_db)},
+        {"mse", number(m.mse)},
+        {"pearson", number(m.pearson)},
+        {"lag_samples", m.lag_samples},
+        {"lag_ms", 1e3 * static_cast<double>(m.lag_samples) / m.sample_rate},
+        {"max_lag_samples", m.max_lag_samples},
+        {"aligned_snr_db", number(m.aligned_snr_db)},
+        {"aligned_mse", number(m.aligned_mse)},
+        {"aligned_pearson", number(m.aligned_pearson)},
+        {"si_sdr_db", number(m.si_sdr_db)},
+        {"lsd_db", number(m.lsd_db)},
+        {"spectral_convergence", number(m.spectral_convergence)},
+        {"mel_l1", number(m.mel.l1)},
+        {"mel_snr_db", number(m.mel.snr_db)},
+    };
+}
+
+std::string metrics_table(const Metrics& m, const MelDistance* vae) {
+    std::ostringstream s;
+    auto row = [&s](const char* name, const std::string& value, const char* note) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "  %-22s %12s   %s\n", name, value.c_str(), note);
+        s << buf;
+    };
+    const double lag_ms = 1e3 * static_cast<double>(m.lag_samples) / m.sample_rate;
+    const double win_ms = 1e3 * static_cast<double>(m.max_lag_samples) / m.sample_rate;
+    s << "sample-wise (phase-sensitive: near 0 dB / 0 for any neural vocoder, even when it sounds right)\n";
+    row("SNR", format_number(m.snr_db, 2) + " dB", "10 log10(sum x^2 / sum (x-y)^2)");
+    row("MSE", format_number(m.mse, 6), "mean (x-y)^2");
+    row("Pearson r", format_number(m.pearson, 4), "correlation of the samples");
+    row("SI-SDR", format_number(m.si_sdr_db, 2) + " dB", "scale-invariant SDR");
+    char note[128];
+    std::snprintf(note, sizeof note, "lag %ld samples (%.2f ms), searched within +-%.1f ms", m.lag_samples, lag_ms, win_ms);
+    s << "delay-compensated (" << note << ")\n";
+    row("aligned SNR", format_number(m.aligned_snr_db, 2) + " dB", "");
+    row("aligned MSE", format_number(m.aligned_mse, 6), "");
+    row("aligned Pearson r", format_number(m.aligned_pearson, 4), "");
+    s << "spectral (phase-insensitive: what a vocoder is judged by)\n";
+    row("log-spectral dist.", format_number(m.lsd_db, 2) + " dB", "STFT power per frame, floor -100 dB; lower is better");
+    row("spectral conv.", format_number(m.spectral_convergence, 4), "|| |X|-|Y| ||F / || |X| ||F; lower is better");
+    row("log-mel L1", format_number(m.mel.l1, 4), "model feature of output vs input, ln units");
+    row("log-mel SNR", format_number(m.mel.snr_db, 2) + " dB", "on the ln-mel values");
+    if (vae) {
+        s << "VAE alone (its decoded feature vs the feature it was given, before the vocoder)\n";
+        row("VAE log-mel L1", format_number(vae->l1, 4), "ln units");
+        row("VAE log-mel SNR", format_number(vae->snr_db, 2) + " dB", "");
+    }
+    return s.str();
+}
+
+}  // namespace ldmrecon
