@@ -1,0 +1,67 @@
+// Loading the exported VAE and vocoder (TorchScript archives with ldmrecon metadata inside).
+// This header keeps libtorch out of its users; the tensors live in models.cpp and pipeline.cpp.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ldmrecon/feature.hpp"
+
+namespace ldmrecon {
+
+// "1.13.0" etc.: the libtorch this binary was built against.
+std::string libtorch_version();
+// Intra-op threads libtorch uses for CPU work now.
+int intra_op_threads();
+
+// The metadata embedded in an export (the archive's extra file "ldmrecon.json").
+// Throws ModelError when the file is missing, not a TorchScript archive, or has no ldmrecon metadata.
+nlohmann::json read_export_metadata(const std::string& path);
+
+// The feature an export was made for; throws ModelError naming `path` and what it does not support.
+FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::string& path);
+
+// Differences between two feature descriptions, one "key: a vs b" line each (empty when they agree).
+std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b);
+
+// Where models are looked for when --models is not given: $LDMRECON_MODELS, then the installed default
+// folder(s). Returns the first folder holding both vae.pt and vocoder.pt; throws ModelError listing what
+// was searched and how to export models otherwise.
+std::string resolve_models_dir(const std::string& explicit_dir);
+
+struct RuntimeOptions {
+    std::string device = "auto";  // auto | cpu | cuda | cuda:N
+    std::string dtype = "fp32";   // fp32 | fp16 | bf16
+    int threads = 0;              // intra-op threads for CPU work; 0 = all cores
+};
+
+// The VAE and vocoder of one export folder, on one device and dtype. Not copyable; use from one thread.
+class Models {
+public:
+    Models(const std::string& dir, const RuntimeOptions& opts);
+    ~Models();
+    Models(const Models&) = delete;
+    Models& operator=(const Models&) = delete;
+
+    const FeatureConfig& feature() const;  // from the VAE's metadata, checked against the vocoder's
+    double scaling_factor() const;
+    int latent_channels() const;
+    int time_multiple() const;  // VAE frames must be a multiple of this (4 for AudioLDM2)
+    const std::string& dir() const;
+    std::string device_name() const;  // "cpu", "cuda:0"
+    std::string dtype_name() const;   // "fp32", "fp16", "bf16"
+    const nlohmann::json& vae_metadata() const;
+    const nlohmann::json& vocoder_metadata() const;
+    std::string describe() const;  // one line: source and weights, for reports
+
+    struct Impl;
+    Impl& impl();
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ldmrecon

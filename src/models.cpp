@@ -1,0 +1,279 @@
+#include "ldmrecon/models.hpp"
+
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "ldmrecon/errors.hpp"
+#include "models_impl.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ldmrecon {
+
+namespace {
+
+constexpr const char* kMetadataName = "ldmrecon.json";  // ref: scripts/ldmrecon_export.py METADATA_NAME
+constexpr const char* kExportFormat = "ldmrecon-export";
+constexpr int kMaxFormatVersion = 1;
+constexpr const char* kExportHint = "export AudioLDM2 with: python3 scripts/export_models.py cvssp/audioldm2 -o DIR";
+
+std::string one_line(std::string s) {
+    const auto nl = s.find('\n');
+    if (nl != std::string::npos) s.resize(nl);
+    return s;
+}
+
+torch::jit::Module load_module(const std::string& path, nlohmann::json* meta) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) throw ModelError(path + ": no such model file (" + kExportHint + ")");
+    torch::jit::ExtraFilesMap extra{{kMetadataName, ""}};
+    torch::jit::Module m;
+    try {
+        m = torch::jit::load(path, torch::kCPU, extra);
+    } catch (const c10::Error& e) {
+        throw ModelError(path + ": not a TorchScript export (" + one_line(e.what()) + ")");
+    }
+    const std::string& text = extra[kMetadataName];
+    if (text.empty())
+        throw ModelError(path + ": has no ldmrecon metadata (" + kMetadataName + "); re-export it with "
+                         "scripts/export_models.py");
+    try {
+        *meta = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw ModelError(path + ": its ldmrecon metadata is not valid JSON (" + std::string(e.what()) + ")");
+    }
+    return m;
+}
+
+void check_header(const nlohmann::json& meta, const std::string& path, const std::string& kind) {
+    if (meta.value("format", "") != kExportFormat)
+        throw ModelError(path + ": metadata format is '" + meta.value("format", "") + "', expected '" +
+                         kExportFormat + "'");
+    const int v = meta.value("format_version", 0);
+    if (v < 1 || v > kMaxFormatVersion)
+        throw ModelError(path + ": export format version " + std::to_string(v) + " is not supported by this "
+                         "ldmrecon (reads up to " + std::to_string(kMaxFormatVersion) + "); update ldmrecon or re-export");
+    if (meta.value("kind", "") != kind)
+        throw ModelError(path + ": is a '" + meta.value("kind", "") + "' export where a '" + kind + "' is expected");
+}
+
+torch::Device parse_device(const std::string& name) {
+    if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+    if (name == "cpu") return torch::Device(torch::kCPU);
+    if (name.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available())
+            throw UsageError("--device " + name + ": no CUDA device is available to this libtorch " +
+                             libtorch_version() + " (use --device cpu)");
+        int index = 0;
+        if (name.size() > 4) {
+            if (name[4] != ':') throw UsageError("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
+            try {
+                index = std::stoi(name.substr(5));
+            } catch (...) {
+                throw UsageError("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
+            }
+        }
+        const int count = static_cast<int>(torch::cuda::device_count());
+        if (index < 0 || index >= count)
+            throw UsageError("--device " + name + ": only " + std::to_string(count) + " CUDA device(s) present");
+        return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+    }
+    throw UsageError("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
+}
+
+torch::ScalarType parse_dtype(const std::string& name) {
+    if (name == "fp32") return torch::kFloat;
+    if (name == "fp16") return torch::kHalf;
+    if (name == "bf16") return torch::kBFloat16;
+    throw UsageError("unknown dtype '" + name + "' (use fp32, fp16 or bf16)");
+}
+
+}  // namespace
+
+std::string libtorch_version() {
+    return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+           std::to_string(TORCH_VERSION_PATCH);
+}
+
+int intra_op_threads() { return at::get_num_threads(); }
+
+nlohmann::json read_export_metadata(const std::string& path) {
+    nlohmann::json meta;
+    load_module(path, &meta);
+    return meta;
+}
+
+FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::string& path) {
+    if (!meta.contains("feature") || !meta["feature"].is_object())
+        throw ModelError(path + ": metadata has no 'feature' section; re-export it with scripts/export_models.py");
+    const nlohmann::json& f = meta["feature"];
+    // The parts of the feature this build computes; any other value is refused rather than ignored.
+    const std::pair<const char*, const char*> fixed[] = {
+        {"window", "hann_periodic"}, {"pad_mode", "reflect"},     {"spectrum", "magnitude"},
+        {"mel_scale", "slaney"},     {"mel_norm", "slaney"},      {"compression", "ln"},
+        {"layout", "time_major"},    {"waveform_normalisation", "mean_peak_half"},
+    };
+    for (const auto& [key, want] : fixed) {
+        const std::string got = f.value(key, std::string("<missing>"));
+        if (got != want)
+            throw ModelError(path + ": feature " + key + " is '" + got + "', but ldmrecon computes '" + want + "'");
+    }
+    if (!f.value("center", false)) throw ModelError(path + ": feature center is false, but ldmrecon centres frames");
+    FeatureConfig c;
+    try {
+        c.sample_rate = f.at("sample_rate").get<int>();
+        c.n_fft = f.at("n_fft").get<int>();
+        c.win_length = f.at("win_length").get<int>();
+        c.hop_length = f.at("hop_length").get<int>();
+        c.n_mels = f.at("n_mels").get<int>();
+        c.fmin = f.at("fmin").get<double>();
+        c.fmax = f.at("fmax").get<double>();
+        c.floor = f.at("floor").get<double>();
+    } catch (const nlohmann::json::exception& e) {
+        throw ModelError(path + ": feature metadata incomplete (" + std::string(e.what()) + ")");
+    }
+    if (c.sample_rate <= 0 || c.n_fft < 2 || c.hop_length < 1 || c.win_length < 1 || c.win_length > c.n_fft ||
+        c.n_mels < 1 || c.fmax <= c.fmin || c.fmax > c.sample_rate / 2.0 + 1e-9 || c.floor <= 0)
+        throw ModelError(path + ": feature metadata holds impossible values");
+    return c;
+}
+
+std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b) {
+    std::vector<std::string> d;
+    auto cmp = [&d](const char* k, double x, double y) {
+        if (x != y) {
+            std::ostringstream s;
+            s << k << ": " << x << " vs " << y;
+            d.push_back(s.str());
+        }
+    };
+    cmp("sample_rate", a.sample_rate, b.sample_rate);
+    cmp("n_fft", a.n_fft, b.n_fft);
+    cmp("win_length", a.win_length, b.win_length);
+    cmp("hop_length", a.hop_length, b.hop_length);
+    cmp("n_mels", a.n_mels, b.n_mels);
+    cmp("fmin", a.fmin, b.fmin);
+    cmp("fmax", a.fmax, b.fmax);
+    cmp("floor", a.floor, b.floor);
+    return d;
+}
+
+std::string resolve_models_dir(const std::string& explicit_dir) {
+    auto complete = [](const fs::path& d) {
+        std::error_code ec;
+        return fs::exists(d / "vae.pt", ec) && fs::exists(d / "vocoder.pt", ec);
+    };
+    if (!explicit_dir.empty()) {
+        std::error_code ec;
+        if (!fs::is_directory(explicit_dir, ec))
+            throw ModelError(explicit_dir + ": models folder does not exist (" + kExportHint + ")");
+        for (const char* f : {"vae.pt", "vocoder.pt"})
+            if (!fs::exists(fs::path(explicit_dir) / f, ec))
+                throw ModelError(explicit_dir + ": no " + f + " in the models folder (" + kExportHint + ")");
+        return explicit_dir;
+    }
+    std::vector<std::string> tried;
+    if (const char* env = std::getenv("LDMRECON_MODELS"); env && *env) {
+        if (complete(env)) return env;
+        throw ModelError(std::string(env) + " (from $LDMRECON_MODELS): no vae.pt and vocoder.pt there (" +
+                         kExportHint + ")");
+    }
+    std::vector<fs::path> candidates;
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "ldmrecon" / "models");
+#ifdef LDMRECON_INSTALL_MODELS_DIR
+    candidates.emplace_back(LDMRECON_INSTALL_MODELS_DIR);
+#endif
+#ifdef LDMRECON_SOURCE_MODELS_DIR
+    candidates.emplace_back(LDMRECON_SOURCE_MODELS_DIR);
+#endif
+    std::string list;
+    for (const auto& c : candidates) {
+        if (complete(c)) return c.string();
+        list += (list.empty() ? "" : ", ") + c.string();
+    }
+    throw ModelError("no models found (looked in $LDMRECON_MODELS and " + list + "); " + kExportHint +
+                     " and pass --models DIR, or make test models with scripts/make_test_models.py");
+}
+
+Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::make_unique<Impl>()) {
+    Impl& m = *impl_;
+    m.dir = dir;
+    m.device = parse_device(opts.device);
+    m.dtype = parse_dtype(opts.dtype);
+    m.dtype_name = opts.dtype;
+    if (m.device.is_cpu() && m.dtype == torch::kHalf)
+        throw UsageError("--dtype fp16 is not supported on the CPU by libtorch " + libtorch_version() +
+                         " (use --dtype fp32 or bf16 on the CPU, or --device cuda)");
+#if TORCH_VERSION_MAJOR < 2
+    // libtorch 1.x has no bf16 CPU kernel for ConvTranspose1d (mkldnn mis-shapes it, the slow path is
+    // not implemented), which the vocoder needs: refuse now rather than fail in the middle of a run.
+    if (m.device.is_cpu() && m.dtype == torch::kBFloat16)
+        throw UsageError("--dtype bf16 is not supported on the CPU by libtorch " + libtorch_version() +
+                         " (no bf16 ConvTranspose1d; use --dtype fp32 on the CPU, or --device cuda)");
+#endif
+    const int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+
+    const std::string vae_path = (fs::path(dir) / "vae.pt").string();
+    const std::string voc_path = (fs::path(dir) / "vocoder.pt").string();
+    m.vae = load_module(vae_path, &m.vae_meta);
+    m.vocoder = load_module(voc_path, &m.voc_meta);
+    check_header(m.vae_meta, vae_path, "vae");
+    check_header(m.voc_meta, voc_path, "vocoder");
+    m.feature = feature_from_metadata(m.vae_meta, vae_path);
+    const FeatureConfig voc_feature = feature_from_metadata(m.voc_meta, voc_path);
+    const auto diff = feature_differences(m.feature, voc_feature);
+    if (!diff.empty()) {
+        std::string d;
+        for (const auto& s : diff) d += (d.empty() ? "" : "; ") + s;
+        throw ModelError(dir + ": vae.pt and vocoder.pt were exported for different features (" + d + ")");
+    }
+    try {
+        m.scaling_factor = m.vae_meta.at("scaling_factor").get<double>();
+        m.latent_channels = m.vae_meta.at("config").at("latent_channels").get<int>();
+        m.time_multiple = m.vae_meta.at("time_multiple").get<int>();
+        const int hop = m.voc_meta.at("hop_length").get<int>();
+        const int in_dim = m.voc_meta.at("config").at("model_in_dim").get<int>();
+        if (hop != m.feature.hop_length)
+            throw ModelError(voc_path + ": vocoder upsamples by " + std::to_string(hop) + " but the feature hop is " +
+                             std::to_string(m.feature.hop_length));
+        if (in_dim != m.feature.n_mels)
+            throw ModelError(voc_path + ": vocoder takes " + std::to_string(in_dim) + " mel bands but the feature has " +
+                             std::to_string(m.feature.n_mels));
+    } catch (const nlohmann::json::exception& e) {
+        throw ModelError(dir + ": export metadata incomplete (" + std::string(e.what()) + "); re-export the models");
+    }
+    if (!(m.scaling_factor > 0)) throw ModelError(vae_path + ": scaling_factor must be positive");
+    if (m.time_multiple < 1) throw ModelError(vae_path + ": time_multiple must be at least 1");
+    for (auto* mod : {&m.vae, &m.vocoder}) {
+        mod->eval();
+        mod->to(m.device, m.dtype);
+    }
+}
+
+Models::~Models() = default;
+
+const FeatureConfig& Models::feature() const { return impl_->feature; }
+double Models::scaling_factor() const { return impl_->scaling_factor; }
+int Models::latent_channels() const { return impl_->latent_channels; }
+int Models::time_multiple() const { return impl_->time_multiple; }
+const std::string& Models::dir() const { return impl_->dir; }
+std::string Models::device_name() const { return impl_->device.str(); }
+std::string Models::dtype_name() const { return impl_->dtype_name; }
+const nlohmann::json& Models::vae_metadata() const { return impl_->vae_meta; }
+const nlohmann::json& Models::vocoder_metadata() const { return impl_->voc_meta; }
+Models::Impl& Models::impl() { return *impl_; }
+
+std::string Models::describe() const {
+    return impl_->vae_meta.value("description", std::string("models in ") + impl_->dir) + " [weights: " +
+           impl_->vae_meta.value("weights", std::string("unknown")) + "]";
+}
+
+}  // namespace ldmrecon
