@@ -1,0 +1,128 @@
+// ldmrecon: the command line. Parses options (CLI11), calls a command, maps errors to exit codes.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <c10/util/Exception.h>
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "ldmrecon/errors.hpp"
+
+using namespace ldmrecon;
+
+namespace {
+
+void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
+    auto* g = app.add_option_group("runtime", "Where and how the models run");
+    g->add_option("--device", rt.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
+    g->add_option("--dtype", rt.dtype, "fp32 | fp16 | bf16 (fp16 needs CUDA)")
+        ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+        ->capture_default_str();
+    g->add_option("--threads", rt.threads, "CPU threads for the models (0 = all cores)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto logger = spdlog::stderr_color_st("ldmrecon");
+    logger->set_pattern("ldmrecon: %^%l%$: %v");
+    spdlog::set_default_logger(logger);
+
+    CLI::App app{"ldmrecon: reconstruct audio through the AudioLDM2 VAE and HiFi-GAN vocoder, and measure how "
+                 "faithful the result is.\n\n"
+                 "  ldmrecon IN -o OUT.wav [--models DIR]     reconstruct (the default command)\n"
+                 "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
+                 "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
+                 "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n",
+                 "ldmrecon"};
+    app.set_version_flag("--version", cli::version_string());
+    app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
+               "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output.");
+    bool verbose = false, quiet = false;
+    app.add_flag("-v,--verbose", verbose, "More log lines (debug)");
+    app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr; no table");
+
+    cli::ReconstructArgs rec;
+    app.add_option("input", rec.input, "Audio file to reconstruct (any format and rate libsndfile reads)");
+    app.add_option("-o,--output", rec.output, "Output WAV at the model's rate");
+    app.add_option("--models", rec.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(app, rec.runtime);
+    auto* lat = app.add_option_group("latent", "How the latent is taken");
+    lat->add_flag("--sample", rec.sample, "Sample the posterior instead of taking its mode (mean)");
+    lat->add_option("--seed", rec.seed, "Seed for --sample")->capture_default_str();
+    auto* out = app.add_option_group("output", "What is written and printed");
+    out->add_option("--format", rec.format, "pcm16 | pcm24 | float")
+        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
+        ->capture_default_str();
+    out->add_option("--report", rec.report, "Write the report as JSON to this file");
+    out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
+    out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
+    out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+
+    cli::MelArgs mel;
+    auto* mel_cmd = app.add_subcommand("mel", "Write the log-mel feature the VAE receives as float32 .npy [T, n_mels]");
+    mel_cmd->add_option("input", mel.input, "Audio file")->required();
+    mel_cmd->add_option("-o,--output", mel.output, "Output .npy")->required();
+    mel_cmd->add_option("--mel-scale", mel.mel_scale, "ln (the models' feature) | db (the original notes', comparison only)")
+        ->check(CLI::IsMember({"ln", "db"}))
+        ->capture_default_str();
+    mel_cmd->add_option("--models", mel.models, "Take the feature settings from this export folder");
+
+    cli::MetricsArgs met;
+    auto* met_cmd = app.add_subcommand("metrics", "Compare two audio files (no models needed)");
+    met_cmd->add_option("reference", met.reference, "Reference audio")->required();
+    met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
+    met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
+    met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    met_cmd->add_option("--sample-rate", met.sample_rate, "Rate both are resampled to before comparing")
+        ->check(CLI::Range(1000, 384000))
+        ->capture_default_str();
+
+    cli::InfoArgs info;
+    auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
+    info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
+    info_cmd->add_flag("--json", info.json, "Print the raw metadata JSON");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        std::cerr << "ldmrecon: error: " << e.what() << " (see ldmrecon --help)\n";
+        return static_cast<int>(ExitCode::usage);
+    }
+    spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
+    rec.quiet = quiet;
+
+    try {
+        if (*mel_cmd) return cli::run_mel(mel);
+        if (*met_cmd) return cli::run_metrics(met);
+        if (*info_cmd) return cli::run_info(info);
+        if (rec.input.empty()) {
+            std::cerr << app.help();
+            return static_cast<int>(ExitCode::usage);
+        }
+        if (rec.output.empty()) throw UsageError("no output file: add -o OUT.wav");
+        return cli::run_reconstruct(rec);
+    } catch (const Error& e) {
+        spdlog::error("{}", e.what());
+        return static_cast<int>(e.code());
+    } catch (const c10::Error& e) {
+        std::string msg = e.what();
+        spdlog::error("libtorch: {}", msg.substr(0, msg.find('\n')));
+        return static_cast<int>(ExitCode::internal);
+    } catch (const std::bad_alloc&) {
+        spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");
+        return static_cast<int>(ExitCode::internal);
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return static_cast<int>(ExitCode::internal);
+    }
+}
