@@ -1,0 +1,34 @@
+"""Shared by the Python tests: where the binary and fixtures are, and how to run the CLI."""
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(HERE))
+
+BIN = os.environ.get("LDMRECON_BIN", str(ROOT / "build" / "ldmrecon"))
+FIXTURES = Path(os.environ.get("LDMRECON_FIXTURES", str(ROOT / "build" / "test-fixtures")))
+AUDIO = FIXTURES / "audio"
+MODELS = FIXTURES / "models"
+TINY = MODELS / "tiny"
+
+
+def run(*args, check=False, env=None):
+    """Runs ldmrecon with no models found by default (LDMRECON_MODELS unset), returns CompletedProcess."""
+    e = dict(os.environ)
+    e.pop("LDMRECON_MODELS", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, env=e, stdin=subprocess.DEVNULL,
+                       timeout=300)
+    if check and p.returncode != 0:
+        raise AssertionError(f"ldmrecon {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}")
+    return p
+
+
+def tmpdir():
+    return tempfile.TemporaryDirectory(prefix="ldmrecon-test-")
