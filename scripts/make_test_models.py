@@ -17,6 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from ldmrecon_python import ensure_torch  # noqa: E402
+
+ensure_torch()
+
 import torch  # noqa: E402
 
 from ldmrecon_export import audioldm2_feature, export_pair  # noqa: E402
