@@ -17,33 +17,50 @@ namespace fs = std::filesystem;
 
 namespace ldmrecon {
 
-AudioBuffer read_audio(const std::string& path) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
-    if (fs::is_directory(path, ec)) throw InputError(path + ": is a directory, not an audio file");
+namespace {
+
+// An open libsndfile handle, closed on every path out.
+struct SndFile {
+    SNDFILE* f = nullptr;
     SF_INFO info{};
-    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
-    if (!f)
-        throw InputError(path + ": not a readable audio file (libsndfile: " + sf_strerror(nullptr) + ")");
+    explicit SndFile(const std::string& path) {
+        std::error_code ec;
+        if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
+        if (fs::is_directory(path, ec)) throw InputError(path + ": is a directory, not an audio file");
+        f = sf_open(path.c_str(), SFM_READ, &info);
+        if (!f) throw InputError(path + ": not a readable audio file (libsndfile: " + sf_strerror(nullptr) + ")");
+        if (info.frames <= 0 || info.channels <= 0) {
+            sf_close(f);
+            throw InputError(path + ": holds no audio samples");
+        }
+        if (info.samplerate <= 0) {
+            sf_close(f);
+            throw InputError(path + ": invalid sample rate " + std::to_string(info.samplerate));
+        }
+    }
+    ~SndFile() { sf_close(f); }
+    SndFile(const SndFile&) = delete;
+    SndFile& operator=(const SndFile&) = delete;
+};
+
+void check_finite(const std::string& path, const float* x, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+        if (!std::isfinite(x[i])) throw InputError(path + ": contains NaN or infinite samples");
+}
+
+}  // namespace
+
+AudioBuffer read_audio(const std::string& path) {
+    SndFile sf(path);
     AudioBuffer out;
-    out.sample_rate = info.samplerate;
-    out.channels = info.channels;
-    if (info.frames <= 0 || info.channels <= 0) {
-        sf_close(f);
-        throw InputError(path + ": holds no audio samples");
-    }
-    if (info.samplerate <= 0) {
-        sf_close(f);
-        throw InputError(path + ": invalid sample rate " + std::to_string(info.samplerate));
-    }
-    // sf_command(SFC_SET_SCALE_FLOAT_INT_READ) keeps float files as they are; integer files map to [-1, 1).
-    out.samples.resize(static_cast<std::size_t>(info.frames) * static_cast<std::size_t>(info.channels));
-    const sf_count_t got = sf_readf_float(f, out.samples.data(), info.frames);
-    sf_close(f);
+    out.sample_rate = sf.info.samplerate;
+    out.channels = sf.info.channels;
+    // Integer files map to [-1, 1); float files are kept as they are.
+    out.samples.resize(static_cast<std::size_t>(sf.info.frames) * static_cast<std::size_t>(sf.info.channels));
+    const sf_count_t got = sf_readf_float(sf.f, out.samples.data(), sf.info.frames);
     if (got <= 0) throw InputError(path + ": holds no audio samples");
-    out.samples.resize(static_cast<std::size_t>(got) * static_cast<std::size_t>(info.channels));
-    for (float v : out.samples)
-        if (!std::isfinite(v)) throw InputError(path + ": contains NaN or infinite samples");
+    out.samples.resize(static_cast<std::size_t>(got) * static_cast<std::size_t>(sf.info.channels));
+    check_finite(path, out.samples.data(), out.samples.size());
     return out;
 }
 
@@ -76,13 +93,68 @@ std::vector<float> resample(const std::vector<float>& mono, int from_rate, int t
 }
 
 MonoAudio read_mono(const std::string& path, int rate) {
-    const AudioBuffer a = read_audio(path);
+    // Block by block: read, average the channels, resample (soxr's streaming form of the same HQ
+    // resampler), so a long multichannel file is never held whole at its own rate.
+    SndFile sf(path);
     MonoAudio m;
-    m.source_rate = a.sample_rate;
-    m.source_channels = a.channels;
-    m.source_frames = a.frames();
+    m.source_rate = sf.info.samplerate;
+    m.source_channels = sf.info.channels;
     m.sample_rate = rate;
-    m.samples = resample(downmix(a), a.sample_rate, rate);
+    const std::size_t C = static_cast<std::size_t>(sf.info.channels);
+    const bool convert = m.source_rate != rate;
+    soxr_t soxr = nullptr;
+    if (convert) {
+        soxr_error_t err = nullptr;
+        const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);  // ref: librosa res_type="soxr_hq"
+        const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+        soxr = soxr_create(m.source_rate, rate, 1, &err, &io, &q, nullptr);
+        if (err) throw Error(ExitCode::internal, std::string("resampler: ") + err);
+        m.samples.reserve(static_cast<std::size_t>(static_cast<double>(sf.info.frames) * rate / m.source_rate) + 16);
+    } else {
+        m.samples.reserve(static_cast<std::size_t>(sf.info.frames));
+    }
+    struct SoxrGuard {
+        soxr_t s;
+        ~SoxrGuard() { if (s) soxr_delete(s); }
+    } guard{soxr};
+    constexpr std::size_t kBlock = 1 << 16;
+    std::vector<float> block(kBlock * C), mono(kBlock), out;
+    const double ratio = static_cast<double>(rate) / m.source_rate;
+    auto push = [&](const float* in, std::size_t n) {
+        if (!convert) {
+            m.samples.insert(m.samples.end(), in, in + n);
+            return;
+        }
+        out.resize(static_cast<std::size_t>(n * ratio) + 64);
+        std::size_t used = 0, made = 0;
+        const float* p = in;
+        std::size_t left = n;
+        do {  // soxr may take the input in parts; null input flushes
+            soxr_error_t err = soxr_process(soxr, in ? p : nullptr, left, &used, out.data(), out.size(), &made);
+            if (err) throw Error(ExitCode::internal, std::string("resampler: ") + err);
+            m.samples.insert(m.samples.end(), out.begin(), out.begin() + static_cast<long>(made));
+            if (in) {
+                p += used;
+                left -= used;
+            }
+        } while ((in && left > 0) || (!in && made > 0));
+    };
+    sf_count_t got;
+    while ((got = sf_readf_float(sf.f, block.data(), static_cast<sf_count_t>(kBlock))) > 0) {
+        const std::size_t n = static_cast<std::size_t>(got);
+        check_finite(path, block.data(), n * C);
+        for (std::size_t i = 0; i < n; ++i) {
+            double acc = 0.0;
+            for (std::size_t ch = 0; ch < C; ++ch) acc += block[i * C + ch];
+            mono[i] = static_cast<float>(acc / static_cast<double>(C));
+        }
+        push(mono.data(), n);
+        m.source_frames += n;
+    }
+    if (m.source_frames == 0) throw InputError(path + ": holds no audio samples");
+    if (convert) push(nullptr, 0);
+    // The one-shot length, round(n * ratio), whatever the resampler's flush produced.
+    m.samples.resize(std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(m.source_frames * ratio))), 0.f);
     return m;
 }
 
@@ -103,7 +175,10 @@ std::size_t write_wav(const std::string& path, const std::vector<float>& mono, i
                                    : format == SampleFormat::pcm24 ? SF_FORMAT_PCM_24
                                                                    : SF_FORMAT_FLOAT);
     SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
-    if (!f) throw OutputError(path + ": cannot write (" + sf_strerror(nullptr) + ")");
+    if (!f) {
+        clear_pending_temp();
+        throw OutputError(path + ": cannot write (" + sf_strerror(nullptr) + ")");
+    }
     std::size_t clipped = 0;
     const float* data = mono.data();
     std::vector<float> clip;
@@ -121,6 +196,7 @@ std::size_t write_wav(const std::string& path, const std::vector<float>& mono, i
     const int close_err = sf_close(f);
     if (wrote != n || close_err != 0) {
         std::remove(tmp.c_str());
+        clear_pending_temp();
         throw OutputError(path + ": write failed (disk full?)");
     }
     commit_temp(tmp, path);

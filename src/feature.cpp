@@ -109,9 +109,13 @@ Stft::~Stft() {
     fftw_free(plan_->out);
 }
 
-Matrix Stft::magnitude(const float* x, std::size_t n) const {
+Matrix Stft::magnitude(const float* x, std::size_t n) const { return magnitude(x, n, 0, 1 + n / hop_); }
+
+Matrix Stft::magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const {
     if (n == 0) throw InputError("cannot take the STFT of an empty signal");
-    const std::size_t frames = 1 + n / static_cast<std::size_t>(hop_);
+    const std::size_t total = 1 + n / static_cast<std::size_t>(hop_);
+    first = std::min(first, total);
+    const std::size_t frames = std::min(count, total - first);
     const int n_bins = n_fft_ / 2 + 1;
     const long long pad = n_fft_ / 2;
     Matrix mag(frames, n_bins);
@@ -119,7 +123,7 @@ Matrix Stft::magnitude(const float* x, std::size_t n) const {
     double* in = fftw_alloc_real(n_fft_);
     fftw_complex* out = fftw_alloc_complex(n_bins);
     for (std::size_t t = 0; t < frames; ++t) {
-        const long long start = static_cast<long long>(t) * hop_ - pad;
+        const long long start = static_cast<long long>(first + t) * hop_ - pad;
         if (start >= 0 && start + n_fft_ <= static_cast<long long>(n)) {
             for (int k = 0; k < n_fft_; ++k) in[k] = static_cast<double>(x[start + k]) * window_[k];
         } else {
@@ -165,16 +169,33 @@ Matrix LogMel::mel_energies(const Matrix& mag, bool power) const {
     return mel;
 }
 
-Matrix LogMel::compute(const float* x, std::size_t n) const { return from_magnitude(stft_.magnitude(x, n)); }
+Matrix LogMel::compute(const float* x, std::size_t n) const {
+    // The magnitude spectrogram is 8x the size of the mel one (513 vs 64 values a frame): take it in
+    // blocks of frames, so an hour of audio never holds it whole.
+    constexpr std::size_t kBlock = 1024;
+    const bool db = cfg_.scale == MelScale::db;
+    const std::size_t frames = cfg_.frames(n);
+    Matrix mel(frames, static_cast<std::size_t>(cfg_.n_mels));
+    for (std::size_t f = 0; f < frames; f += kBlock) {
+        const Matrix part = mel_energies(stft_.magnitude(x, n, f, kBlock), db);
+        std::copy(part.data.begin(), part.data.end(), mel.row(f));
+    }
+    compress(mel);
+    return mel;
+}
 
 Matrix LogMel::from_magnitude(const Matrix& magnitude) const {
-    const bool db = cfg_.scale == MelScale::db;
-    Matrix mel = mel_energies(magnitude, db);
-    if (!db) {
+    Matrix mel = mel_energies(magnitude, cfg_.scale == MelScale::db);
+    compress(mel);
+    return mel;
+}
+
+void LogMel::compress(Matrix& mel) const {
+    if (cfg_.scale == MelScale::ln) {
         // ref: AudioLDM2 audio_processing.py dynamic_range_compression: log(clamp(x, min=1e-5))
         const float fl = static_cast<float>(cfg_.floor);
         for (float& v : mel.data) v = std::log(std::max(v, fl));
-        return mel;
+        return;
     }
     // ref: librosa core/spectrum.py power_to_db(S, ref=np.max, amin=1e-10, top_db=80)
     const float amin = 1e-10f;
@@ -186,7 +207,6 @@ Matrix LogMel::from_magnitude(const Matrix& magnitude) const {
         top = std::max(top, v);
     }
     for (float& v : mel.data) v = std::max(v, top - 80.f);
-    return mel;
 }
 
 Gain normalise_waveform(std::vector<float>& x) {

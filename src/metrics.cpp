@@ -89,42 +89,44 @@ double si_sdr_db(const float* x, const float* y, std::size_t n) {
     return ratio_db(s, e);
 }
 
-long best_lag(const std::vector<float>& x, const std::vector<float>& y, long max_lag) {
-    const std::size_t n = std::min(x.size(), y.size());
+long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
     if (n == 0 || max_lag <= 0) return 0;
     max_lag = std::min<long>(max_lag, static_cast<long>(n) - 1);
-    // Zero padding to n + max_lag keeps lags up to max_lag free of circular wrap-around.
-    const std::size_t L = next_fast_size(n + static_cast<std::size_t>(max_lag) + 1);
-    const std::size_t nb = L / 2 + 1;
-    double* a = fftw_alloc_real(L);
-    double* b = fftw_alloc_real(L);
+    const std::size_t L = static_cast<std::size_t>(max_lag);
+    // c[l] = sum_m x[m] y[m + l] for |l| <= L, accumulated block by block: each block of x is
+    // correlated with the stretch of y it can reach (block + 2L), so memory stays O(block) however long
+    // the signals are. ref: overlap-save correlation.
+    const std::size_t B = std::max<std::size_t>(4 * L, 1 << 15);
+    const std::size_t N = next_fast_size(B + 2 * L);
+    const std::size_t nb = N / 2 + 1;
+    double* a = fftw_alloc_real(N);
+    double* b = fftw_alloc_real(N);
     fftw_complex* A = fftw_alloc_complex(nb);
-    fftw_complex* B = fftw_alloc_complex(nb);
-    std::fill(a, a + L, 0.0);
-    std::fill(b, b + L, 0.0);
-    for (std::size_t i = 0; i < n; ++i) {
-        a[i] = x[i];
-        b[i] = y[i];
-    }
-    fftw_plan pa = fftw_plan_dft_r2c_1d(static_cast<int>(L), a, A, FFTW_ESTIMATE);
-    fftw_plan pb = fftw_plan_dft_r2c_1d(static_cast<int>(L), b, B, FFTW_ESTIMATE);
-    fftw_execute(pa);
-    fftw_execute(pb);
-    // c[l] = sum_m x[m] y[m + l]  <=>  C = conj(X) * Y
-    for (std::size_t k = 0; k < nb; ++k) {
-        const double re = A[k][0] * B[k][0] + A[k][1] * B[k][1];
-        const double im = A[k][0] * B[k][1] - A[k][1] * B[k][0];
-        A[k][0] = re;
-        A[k][1] = im;
-    }
-    fftw_plan pc = fftw_plan_dft_c2r_1d(static_cast<int>(L), A, a, FFTW_ESTIMATE);
-    fftw_execute(pc);
-    long best = 0;
-    double best_v = a[0];
-    for (long l = 1; l <= max_lag; ++l) {
-        const double pos = a[l], neg = a[L - static_cast<std::size_t>(l)];
-        if (pos > best_v) best_v = pos, best = l;
-        if (neg > best_v) best_v = neg, best = -l;
+    fftw_complex* Bf = fftw_alloc_complex(nb);
+    fftw_plan pa = fftw_plan_dft_r2c_1d(static_cast<int>(N), a, A, FFTW_ESTIMATE);
+    fftw_plan pb = fftw_plan_dft_r2c_1d(static_cast<int>(N), b, Bf, FFTW_ESTIMATE);
+    fftw_plan pc = fftw_plan_dft_c2r_1d(static_cast<int>(N), A, a, FFTW_ESTIMATE);
+    std::vector<double> c(2 * L + 1, 0.0);
+    for (std::size_t s = 0; s < n; s += B) {
+        const std::size_t len = std::min(B, n - s);
+        std::fill(a, a + N, 0.0);
+        std::fill(b, b + N, 0.0);
+        for (std::size_t i = 0; i < len; ++i) a[i] = x[s + i];
+        // b[j] = y[s - L + j] for j in [0, len + 2L), zero outside y
+        for (std::size_t j = 0; j < len + 2 * L; ++j) {
+            const long long yi = static_cast<long long>(s + j) - static_cast<long long>(L);
+            if (yi >= 0 && yi < static_cast<long long>(n)) b[j] = y[static_cast<std::size_t>(yi)];
+        }
+        fftw_execute(pa);
+        fftw_execute(pb);
+        for (std::size_t k = 0; k < nb; ++k) {  // conj(A) * B
+            const double re = A[k][0] * Bf[k][0] + A[k][1] * Bf[k][1];
+            const double im = A[k][0] * Bf[k][1] - A[k][1] * Bf[k][0];
+            A[k][0] = re;
+            A[k][1] = im;
+        }
+        fftw_execute(pc);  // a[j] = N * sum_m x[s + m] y[s + m + j - L]
+        for (std::size_t j = 0; j <= 2 * L; ++j) c[j] += a[j] / static_cast<double>(N);
     }
     fftw_destroy_plan(pa);
     fftw_destroy_plan(pb);
@@ -132,56 +134,79 @@ long best_lag(const std::vector<float>& x, const std::vector<float>& y, long max
     fftw_free(a);
     fftw_free(b);
     fftw_free(A);
-    fftw_free(B);
+    fftw_free(Bf);
+    long best = 0;
+    double best_v = c[L];
+    for (long l = 1; l <= max_lag; ++l) {  // ties go to the smallest |l|, positive first
+        const double pos = c[L + static_cast<std::size_t>(l)], neg = c[L - static_cast<std::size_t>(l)];
+        if (pos > best_v) best_v = pos, best = l;
+        if (neg > best_v) best_v = neg, best = -l;
+    }
     return best;
 }
 
-double log_spectral_distance_db(const Matrix& X, const Matrix& Y) {
-    const std::size_t frames = std::min(X.rows, Y.rows), bins = std::min(X.cols, Y.cols);
-    if (frames == 0 || bins == 0) return std::numeric_limits<double>::quiet_NaN();
-    double total = 0;
-    for (std::size_t t = 0; t < frames; ++t) {
+void SpectralAccumulator::add(const Matrix& X, const Matrix& Y) {
+    const std::size_t rows = std::min(X.rows, Y.rows), bins = std::min(X.cols, Y.cols);
+    if (bins == 0) return;
+    for (std::size_t t = 0; t < rows; ++t) {
         double acc = 0;
         for (std::size_t k = 0; k < bins; ++k) {
-            const double px = std::max(static_cast<double>(X.at(t, k)) * X.at(t, k), kLsdPowerFloor);
-            const double py = std::max(static_cast<double>(Y.at(t, k)) * Y.at(t, k), kLsdPowerFloor);
-            const double d = 10.0 * std::log10(px) - 10.0 * std::log10(py);
+            const double x = X.at(t, k), y = Y.at(t, k);
+            const double d = 10.0 * std::log10(std::max(x * x, kLsdPowerFloor)) - 10.0 * std::log10(std::max(y * y, kLsdPowerFloor));
             acc += d * d;
+            sc_num += (x - y) * (x - y);
+            sc_den += x * x;
         }
-        total += std::sqrt(acc / static_cast<double>(bins));
+        lsd_sum += std::sqrt(acc / static_cast<double>(bins));
     }
-    return total / static_cast<double>(frames);
+    frames += rows;
 }
 
-double spectral_convergence(const Matrix& X, const Matrix& Y) {
-    const std::size_t frames = std::min(X.rows, Y.rows), bins = std::min(X.cols, Y.cols);
-    double num = 0, den = 0;
-    for (std::size_t t = 0; t < frames; ++t)
-        for (std::size_t k = 0; k < bins; ++k) {
-            const double d = static_cast<double>(X.at(t, k)) - Y.at(t, k);
-            num += d * d;
-            den += static_cast<double>(X.at(t, k)) * X.at(t, k);
-        }
-    if (den <= 0) return std::numeric_limits<double>::quiet_NaN();
-    return std::sqrt(num / den);
+double SpectralAccumulator::lsd_db() const {
+    return frames ? lsd_sum / static_cast<double>(frames) : std::numeric_limits<double>::quiet_NaN();
 }
 
-MelDistance mel_distance(const Matrix& a, const Matrix& b, std::size_t max_frames) {
-    MelDistance d;
-    d.frames = std::min({a.rows, b.rows, max_frames});
-    const std::size_t bins = std::min(a.cols, b.cols);
-    double l1 = 0, s = 0, e = 0;
-    for (std::size_t t = 0; t < d.frames; ++t)
+double SpectralAccumulator::convergence() const {
+    return sc_den > 0 ? std::sqrt(sc_num / sc_den) : std::numeric_limits<double>::quiet_NaN();
+}
+
+void MelAccumulator::add(const Matrix& a, const Matrix& b, std::size_t max_rows) {
+    const std::size_t rows = std::min({a.rows, b.rows, max_rows}), bins = std::min(a.cols, b.cols);
+    for (std::size_t t = 0; t < rows; ++t)
         for (std::size_t k = 0; k < bins; ++k) {
             const double x = a.at(t, k), diff = x - b.at(t, k);
             l1 += std::abs(diff);
             s += x * x;
             e += diff * diff;
         }
-    const double count = static_cast<double>(d.frames * bins);
-    d.l1 = count > 0 ? l1 / count : std::numeric_limits<double>::quiet_NaN();
+    frames += rows;
+    values += rows * bins;
+}
+
+MelDistance MelAccumulator::result() const {
+    MelDistance d;
+    d.frames = frames;
+    d.l1 = values ? l1 / static_cast<double>(values) : std::numeric_limits<double>::quiet_NaN();
     d.snr_db = ratio_db(s, e);
     return d;
+}
+
+double log_spectral_distance_db(const Matrix& X, const Matrix& Y) {
+    SpectralAccumulator acc;
+    acc.add(X, Y);
+    return acc.lsd_db();
+}
+
+double spectral_convergence(const Matrix& X, const Matrix& Y) {
+    SpectralAccumulator acc;
+    acc.add(X, Y);
+    return acc.convergence();
+}
+
+MelDistance mel_distance(const Matrix& a, const Matrix& b, std::size_t max_frames) {
+    MelAccumulator acc;
+    acc.add(a, b, max_frames);
+    return acc.result();
 }
 
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
@@ -199,9 +224,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.si_sdr_db = si_sdr_db(x, y, n);
 
     m.max_lag_samples = std::lround(opts.max_lag_ms * 1e-3 * m.sample_rate);
-    const std::vector<float> xr(ref.begin(), ref.begin() + static_cast<long>(n));
-    const std::vector<float> yr(est.begin(), est.begin() + static_cast<long>(n));
-    m.lag_samples = best_lag(xr, yr, m.max_lag_samples);
+    m.lag_samples = best_lag(x, y, n, m.max_lag_samples);
     // Overlap of x[i] and y[i + lag].
     const long lag = m.lag_samples;
     const std::size_t x0 = lag < 0 ? static_cast<std::size_t>(-lag) : 0;
@@ -211,12 +234,21 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.aligned_mse = mse(x + x0, y + y0, len);
     m.aligned_pearson = pearson(x + x0, y + y0, len);
 
-    const Matrix mx = feature.stft().magnitude(x, n);
-    const Matrix my = feature.stft().magnitude(y, n);
-    m.lsd_db = log_spectral_distance_db(mx, my);
-    m.spectral_convergence = spectral_convergence(mx, my);
-    // The model's own feature of both signals (un-normalised, as they are).
-    m.mel = mel_distance(feature.from_magnitude(mx), feature.from_magnitude(my));
+    // Spectra in blocks of frames, so an hour of audio never holds two whole spectrograms.
+    constexpr std::size_t kBlock = 512;
+    SpectralAccumulator spec;
+    MelAccumulator mel;
+    const std::size_t frames = feature.config().frames(n);
+    for (std::size_t f = 0; f < frames; f += kBlock) {
+        const Matrix mx = feature.stft().magnitude(x, n, f, kBlock);
+        const Matrix my = feature.stft().magnitude(y, n, f, kBlock);
+        spec.add(mx, my);
+        // The model's own feature of both signals (un-normalised, as they are).
+        mel.add(feature.from_magnitude(mx), feature.from_magnitude(my));
+    }
+    m.lsd_db = spec.lsd_db();
+    m.spectral_convergence = spec.convergence();
+    m.mel = mel.result();
     return m;
 }
 

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sndfile.h>
+
 #include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/feature.hpp"
@@ -102,6 +104,37 @@ TEST_CASE("resampling keeps frequency, level and length", "[audio]") {
         if (mag.at(50, k) > mag.at(50, best)) best = k;
     CHECK(best == 64);
     CHECK(resample(x, 16000, 16000) == x);
+}
+
+TEST_CASE("streaming read_mono equals one-shot downmix and resampling", "[audio]") {
+    TempDir d;
+    // 3 channels at 44.1 kHz, longer than one read block (65536 frames).
+    const std::size_t n = 100000;
+    std::vector<float> inter(n * 3);
+    for (std::size_t i = 0; i < n; ++i) {
+        inter[3 * i] = 0.4f * static_cast<float>(std::sin(2 * M_PI * 440.0 * i / 44100));
+        inter[3 * i + 1] = 0.2f * static_cast<float>(std::sin(2 * M_PI * 3000.0 * i / 44100));
+        inter[3 * i + 2] = 0.1f;
+    }
+    SF_INFO info{};
+    info.samplerate = 44100;
+    info.channels = 3;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+    SNDFILE* f = sf_open((d / "three.wav").c_str(), SFM_WRITE, &info);
+    REQUIRE(f);
+    sf_writef_float(f, inter.data(), static_cast<sf_count_t>(n));
+    sf_close(f);
+    const MonoAudio m = read_mono(d / "three.wav", 16000);
+    CHECK(m.source_rate == 44100);
+    CHECK(m.source_channels == 3);
+    CHECK(m.source_frames == n);
+    const auto ref = resample(downmix(read_audio(d / "three.wav")), 44100, 16000);
+    REQUIRE(m.samples.size() == ref.size());
+    double err = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) err = std::max(err, double(std::abs(m.samples[i] - ref[i])));
+    CHECK(err < 1e-5);
+    const MonoAudio same = read_mono(d / "three.wav", 44100);  // no resampling: the plain downmix
+    CHECK(same.samples == downmix(read_audio(d / "three.wav")));
 }
 
 TEST_CASE("read errors name the file", "[audio]") {

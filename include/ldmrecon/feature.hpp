@@ -60,6 +60,9 @@ public:
     Stft(const Stft&) = delete;
     Stft& operator=(const Stft&) = delete;
     Matrix magnitude(const float* x, std::size_t n) const;
+    // Frames [first, first + count) of the same STFT (clipped to the signal's frames): long signals can
+    // be analysed in blocks without holding the whole spectrogram.
+    Matrix magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const;
     int n_fft() const { return n_fft_; }
     int hop_length() const { return hop_; }
 
@@ -77,7 +80,8 @@ public:
     explicit LogMel(const FeatureConfig& cfg);
     Matrix compute(const float* x, std::size_t n) const;
     Matrix compute(const std::vector<float>& x) const { return compute(x.data(), x.size()); }
-    // The feature from an already computed magnitude STFT (of this object's stft()).
+    // The feature from an already computed magnitude STFT (of this object's stft()). In db mode the
+    // reference is the maximum of this block alone.
     Matrix from_magnitude(const Matrix& magnitude) const;
     // Mel energies (no compression) from a magnitude STFT; power=true squares |X| first.
     Matrix mel_energies(const Matrix& magnitude, bool power) const;
@@ -85,6 +89,7 @@ public:
     const Stft& stft() const { return stft_; }
 
 private:
+    void compress(Matrix& mel_energies) const;  // ln with floor, or dB relative to the maximum
     FeatureConfig cfg_;
     Stft stft_;
     Matrix basis_;

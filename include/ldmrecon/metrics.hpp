@@ -1,6 +1,7 @@
 // Reconstruction quality measures (SPEC.md section 4). All in double precision.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
@@ -18,7 +19,10 @@ double si_sdr_db(const float* x, const float* y, std::size_t n);
 
 // The integer lag l in [-max_lag, max_lag] maximising sum_m x[m] y[m + l] (y delayed by l samples when
 // l > 0). Ties go to the smallest |l|. FFT-based: O(n log n).
-long best_lag(const std::vector<float>& x, const std::vector<float>& y, long max_lag);
+long best_lag(const float* x, const float* y, std::size_t n, long max_lag);
+inline long best_lag(const std::vector<float>& x, const std::vector<float>& y, long max_lag) {
+    return best_lag(x.data(), y.data(), std::min(x.size(), y.size()), max_lag);
+}
 
 // Log-spectral distance in dB: per frame sqrt(mean_f (10 log10 |X|^2 - 10 log10 |Y|^2)^2), averaged over
 // frames, both powers floored at kLsdPowerFloor (-100 dB).
@@ -36,6 +40,21 @@ struct MelDistance {
 };
 // Only the first `max_frames` frames count (e.g. the unpadded part of a padded feature).
 MelDistance mel_distance(const Matrix& a, const Matrix& b, std::size_t max_frames = static_cast<std::size_t>(-1));
+
+// Running sums behind the three functions above, for spectra taken block by block.
+struct SpectralAccumulator {
+    double lsd_sum = 0, sc_num = 0, sc_den = 0;
+    std::size_t frames = 0;
+    void add(const Matrix& mag_x, const Matrix& mag_y);
+    double lsd_db() const;
+    double convergence() const;
+};
+struct MelAccumulator {
+    double l1 = 0, s = 0, e = 0;
+    std::size_t frames = 0, values = 0;
+    void add(const Matrix& a, const Matrix& b, std::size_t max_frames = static_cast<std::size_t>(-1));
+    MelDistance result() const;
+};
 
 struct MetricsOptions {
     double max_lag_ms = 100.0;  // delay search window, +- this many milliseconds
