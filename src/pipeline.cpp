@@ -1,6 +1,8 @@
 #include "ldmrecon/pipeline.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "ldmrecon/errors.hpp"
@@ -11,6 +13,7 @@ namespace ldmrecon {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr double kPi = 3.14159265358979323846;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -18,12 +21,24 @@ void sync(const torch::Device& d) {
     if (d.is_cuda()) torch::cuda::synchronize(d.index());
 }
 
-Matrix to_matrix(const torch::Tensor& t, std::size_t rows, std::size_t cols) {
-    const torch::Tensor c = t.to(torch::kCPU, torch::kFloat).contiguous();
-    if (static_cast<std::size_t>(c.numel()) != rows * cols) throw Error(ExitCode::internal, "unexpected tensor size");
-    Matrix m(rows, cols);
-    std::memcpy(m.data.data(), c.data_ptr<float>(), rows * cols * sizeof(float));
-    return m;
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// A seed per window, so a window's noise does not depend on which batch it ran in. Window 0 uses the
+// seed itself. ref: splitmix64's increment.
+std::uint64_t window_seed(std::uint64_t seed, std::size_t window) { return seed + 0x9E3779B97F4A7C15ull * window; }
+
+// Overwrites dst rows from `begin` on with src (rows of `width` values, src row 0 = dst row `offset`),
+// cross-fading with a raised cosine over rows [zone_begin, zone_end) and taking src alone after it.
+void crossfade(float* dst, std::size_t dst_rows, const float* src, std::size_t src_rows, std::size_t offset,
+               std::size_t zone_begin, std::size_t zone_end, std::size_t width) {
+    const std::size_t end = std::min(dst_rows, offset + src_rows);
+    for (std::size_t r = std::max(zone_begin, offset); r < end; ++r) {
+        double w = 1.0;  // weight of src
+        if (r < zone_end) w = 0.5 - 0.5 * std::cos(kPi * (r - zone_begin + 0.5) / (zone_end - zone_begin));
+        float* d = dst + r * width;
+        const float* s = src + (r - offset) * width;
+        for (std::size_t c = 0; c < width; ++c) d[c] = static_cast<float>((1.0 - w) * d[c] + w * s[c]);
+    }
 }
 
 }  // namespace
@@ -36,73 +51,284 @@ std::size_t padded_length(std::size_t n, int hop, int multiple) {
     return std::max(n, (target - 1) * h);
 }
 
-Reconstruction reconstruct(Models& models, const std::vector<float>& audio, const ReconstructOptions& opts) {
+std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& o) {
+    if (o.window_frames < multiple || o.window_frames % multiple != 0)
+        throw UsageError("--window-frames " + std::to_string(o.window_frames) + " must be a positive multiple of " +
+                         std::to_string(multiple));
+    if (o.overlap_frames < 0 || 2 * o.overlap_frames > o.window_frames)
+        throw UsageError("--overlap-frames " + std::to_string(o.overlap_frames) + " must be between 0 and half the window (" +
+                         std::to_string(o.window_frames / 2) + ")");
+    const std::size_t h = static_cast<std::size_t>(hop);
+    const std::size_t W = static_cast<std::size_t>(o.window_frames);
+    const std::size_t len = W * h - 1;  // the longest slice with W frames
+    std::vector<Window> w;
+    if (n <= len) {
+        const std::size_t p = padded_length(n, hop, multiple);
+        w.push_back({0, p, 1 + p / h});
+        return w;
+    }
+    const std::size_t step = (W - static_cast<std::size_t>(o.overlap_frames)) * h;
+    std::size_t s = 0;
+    for (; s + len < n; s += step) w.push_back({s, len, W});
+    const std::size_t last = (n - len + h - 1) / h * h;  // end-aligned, rounded up to a whole hop
+    if (w.empty() || last > w.back().start) w.push_back({last, len, W});
+    return w;
+}
+
+// A clip in flight: its normalised signal, windows, their features, and results as they arrive.
+// Window results are stitched into `out` as soon as they and all earlier windows are in, and freed, so
+// a long clip holds its input features, the stitched output and a few windows, never all windows.
+struct BatchRunner::Clip {
+    std::size_t n = 0;
+    Gain gain;
+    std::vector<Window> windows;
+    std::vector<Matrix> features;  // per window; freed once run (but for a single window)
+    std::vector<Matrix> decoded;   // per window, until stitched
+    std::vector<std::vector<float>> waves;
+    std::vector<bool> arrived;
+    std::size_t next_stitch = 0;
+    Matrix full_feature;               // several windows: the whole normalised input's feature
+    Matrix stitched_feature;           // several windows: decoded features, cross-faded
+    std::vector<float> out;            // several windows: vocoder output, cross-faded
+    std::vector<std::int64_t> latent_shape;
+    std::size_t done = 0;
+    StageTimes times;
+    std::string error;
+};
+
+BatchRunner::BatchRunner(Models& models, const ReconstructOptions& opts)
+    : models_(models), opts_(opts), logmel_(models.feature()) {
+    if (opts_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
+    plan_windows(0, models.feature().hop_length, models.time_multiple(), opts_);  // validates the options
+}
+
+BatchRunner::~BatchRunner() = default;
+
+std::size_t BatchRunner::add(const std::vector<float>& audio) {
     if (audio.empty()) throw InputError("empty signal");
-    Models::Impl& m = models.impl();
-    const FeatureConfig& fc = m.feature;
-    Reconstruction r;
-    c10::InferenceMode inference;
-
-    auto t0 = Clock::now();
+    const FeatureConfig& fc = models_.feature();
+    auto clip = std::make_unique<Clip>();
+    const auto t0 = Clock::now();
+    clip->n = audio.size();
     std::vector<float> x = audio;
-    r.gain = normalise_waveform(x);
-    r.frames = fc.frames(x.size());
-    // Pad the waveform with silence, not the log-mel with 0 (a loud value in log space): SPEC.md 1.
-    x.resize(padded_length(x.size(), fc.hop_length, m.time_multiple), 0.f);
-    const LogMel logmel(fc);
-    r.input_feature = logmel.compute(x);
-    r.padded_frames = r.input_feature.rows;
-    r.times.feature = seconds_since(t0);
+    clip->gain = normalise_waveform(x);
+    clip->windows = plan_windows(clip->n, fc.hop_length, models_.time_multiple(), opts_);
+    std::vector<float> slice;
+    for (const Window& w : clip->windows) {
+        // Zeros (silence) past the end of the signal, never a log-mel of 0: SPEC.md 1.
+        slice.assign(w.length, 0.f);
+        const std::size_t avail = w.start < clip->n ? std::min(w.length, clip->n - w.start) : 0;
+        std::copy_n(x.begin() + static_cast<long>(w.start), avail, slice.begin());
+        clip->features.push_back(logmel_.compute(slice));
+    }
+    const std::size_t nw = clip->windows.size();
+    clip->decoded.resize(nw);
+    clip->waves.resize(nw);
+    clip->arrived.assign(nw, false);
+    if (nw > 1) {
+        const std::size_t hop = static_cast<std::size_t>(fc.hop_length);
+        const Window& last = clip->windows.back();
+        clip->full_feature = logmel_.compute(x);
+        clip->stitched_feature = Matrix(last.start / hop + last.frames, static_cast<std::size_t>(fc.n_mels));
+        clip->out.assign(last.start + last.frames * hop, 0.f);
+    }
+    clip->times.feature = seconds_since(t0);
+    const std::size_t id = next_id_++;
+    for (std::size_t i = 0; i < clip->windows.size(); ++i) queue_.push_back({id, i});
+    clips_.emplace(id, std::move(clip));
+    return id;
+}
 
+std::vector<BatchRunner::Completed> BatchRunner::step() {
+    std::vector<Completed> out;
+    if (queue_.empty()) return out;
+    Models::Impl& m = models_.impl();
+    const std::size_t B = static_cast<std::size_t>(opts_.batch_size);
+    auto frames_of = [this](const Queued& q) { return clips_.at(q.clip)->windows[q.window].frames; };
+
+    // The first length (in queue order) with a full batch waiting, else the oldest window's length.
+    std::map<std::size_t, std::size_t> count;
+    std::size_t frames = frames_of(queue_.front());
+    for (const Queued& q : queue_)
+        if (++count[frames_of(q)] == B) {
+            frames = frames_of(q);
+            break;
+        }
+    std::vector<Queued> batch;
+    for (auto it = queue_.begin(); it != queue_.end() && batch.size() < B;) {
+        if (frames_of(*it) == frames) {
+            batch.push_back(*it);
+            it = queue_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+
+    const auto T = static_cast<std::int64_t>(frames), M = static_cast<std::int64_t>(models_.feature().n_mels);
+    const auto Bn = static_cast<std::int64_t>(batch.size());
+    StageTimes t;
     try {
-        const auto T = static_cast<std::int64_t>(r.padded_frames), M = static_cast<std::int64_t>(fc.n_mels);
-        t0 = Clock::now();
-        torch::Tensor mel = torch::from_blob(r.input_feature.data.data(), {1, 1, T, M}, torch::kFloat)
-                                .to(m.device, m.dtype);
+        c10::InferenceMode inference;
+        auto t0 = Clock::now();
+        torch::Tensor mel = torch::empty({Bn, 1, T, M}, torch::kFloat);
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            const Matrix& f = clips_.at(batch[b].clip)->features[batch[b].window];
+            std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
+        }
+        mel = mel.to(m.device, m.dtype);
         torch::Tensor moments = m.vae.run_method("encode", mel).toTensor();
         const std::int64_t C = m.latent_channels;
-        torch::Tensor mean = moments.narrow(1, 0, C);
-        torch::Tensor z = mean;
-        if (opts.sample) {
-            torch::Tensor logvar = moments.narrow(1, C, C);
-            // Noise drawn on the CPU in fp32 so a seed gives the same latent on every device.
-            auto gen = at::detail::createCPUGenerator(opts.seed);
-            torch::Tensor eps = at::randn(mean.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat))
-                                    .to(m.device, m.dtype);
-            z = mean + torch::exp(0.5 * logvar) * eps;
+        torch::Tensor z = moments.narrow(1, 0, C);
+        if (opts_.sample) {
+            // Noise drawn on the CPU in fp32, one generator per window, so a seed gives the same latent on
+            // every device and in every batch.
+            std::vector<torch::Tensor> eps;
+            for (const Queued& q : batch) {
+                auto gen = at::detail::createCPUGenerator(window_seed(opts_.seed, q.window));
+                eps.push_back(at::randn(z.sizes().slice(1), gen, torch::TensorOptions().dtype(torch::kFloat)));
+            }
+            z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m.device, m.dtype);
         }
         // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
         torch::Tensor z_scaled = z * m.scaling_factor;
-        r.latent_shape = z_scaled.sizes().vec();
         sync(m.device);
-        r.times.encode = seconds_since(t0);
+        t.encode = seconds_since(t0);
 
         t0 = Clock::now();
         torch::Tensor decoded = m.vae.run_method("decode", z_scaled / m.scaling_factor).toTensor();
         sync(m.device);
-        r.times.decode = seconds_since(t0);
-        if (decoded.dim() != 4 || decoded.size(2) != T || decoded.size(3) != M)
-            throw ModelError(models.dir() + ": VAE decoded a feature of the wrong shape");
-        r.decoded_feature = to_matrix(decoded, r.padded_frames, fc.n_mels);
+        t.decode = seconds_since(t0);
+        if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
+            throw ModelError(models_.dir() + ": VAE decoded a feature of the wrong shape");
 
         t0 = Clock::now();
         // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
         torch::Tensor wave = m.vocoder.forward({decoded.squeeze(1)}).toTensor();
         sync(m.device);
-        r.times.vocode = seconds_since(t0);
-        const torch::Tensor w = wave.reshape({-1}).to(torch::kCPU, torch::kFloat).contiguous();
-        r.vocoder_raw.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+        t.vocode = seconds_since(t0);
+        if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * models_.feature().hop_length)
+            throw ModelError(models_.dir() + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
+                             std::to_string(Bn) + " x " + std::to_string(T) + " frames");
+
+        const torch::Tensor dec_cpu = decoded.to(torch::kCPU, torch::kFloat).contiguous();
+        const torch::Tensor wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
+        std::vector<std::int64_t> lshape = z_scaled.sizes().vec();
+        lshape[0] = 1;
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            Clip& c = *clips_.at(batch[b].clip);
+            const std::size_t k = batch[b].window;
+            Matrix d(static_cast<std::size_t>(T), static_cast<std::size_t>(M));
+            std::memcpy(d.data.data(), dec_cpu[b].data_ptr<float>(), d.data.size() * sizeof(float));
+            c.decoded[k] = std::move(d);
+            const float* w = wav_cpu[b].data_ptr<float>();
+            c.waves[k].assign(w, w + wav_cpu.size(1));
+            c.arrived[k] = true;
+            c.latent_shape = lshape;
+            if (c.windows.size() > 1) {
+                c.features[k] = Matrix();
+                stitch_ready(c);
+            }
+        }
     } catch (const c10::Error& e) {
-        std::string msg = e.what();
-        msg = msg.substr(0, msg.find('\n'));
-        throw ModelError(models.dir() + ": the models failed on this input (" + msg + ")");
+        for (const Queued& q : batch) clips_.at(q.clip)->error = models_.dir() + ": the models failed on this input (" +
+                                                             first_line(e.what()) + ")";
+    } catch (const Error& e) {
+        for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
     }
-    if (r.vocoder_raw.size() < audio.size())
-        throw ModelError(models.dir() + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) +
-                         " samples for " + std::to_string(audio.size()));
-    r.output.assign(r.vocoder_raw.begin(), r.vocoder_raw.begin() + static_cast<long>(audio.size()));
+    // Each window's share of the batch's time.
+    for (const Queued& q : batch) {
+        Clip& c = *clips_.at(q.clip);
+        c.times.encode += t.encode / Bn;
+        c.times.decode += t.decode / Bn;
+        c.times.vocode += t.vocode / Bn;
+        ++c.done;
+    }
+    for (auto it = clips_.begin(); it != clips_.end();) {
+        Clip& c = *it->second;
+        if (c.done < c.windows.size()) {
+            ++it;
+            continue;
+        }
+        Completed r;
+        r.id = it->first;
+        r.ok = c.error.empty();
+        if (r.ok) {
+            try {
+                r.result = assemble(c);
+            } catch (const Error& e) {
+                r.ok = false;
+                r.error = e.what();
+            }
+        } else {
+            r.error = c.error;
+        }
+        out.push_back(std::move(r));
+        it = clips_.erase(it);
+    }
+    return out;
+}
+
+void BatchRunner::stitch_ready(Clip& c) {
+    const std::size_t hop = static_cast<std::size_t>(models_.feature().hop_length);
+    const std::size_t M = static_cast<std::size_t>(models_.feature().n_mels);
+    for (; c.next_stitch < c.windows.size() && c.arrived[c.next_stitch]; ++c.next_stitch) {
+        const std::size_t k = c.next_stitch;
+        const Window& w = c.windows[k];
+        // Window k replaces window k-1 after a raised-cosine cross-fade over the middle half of their
+        // overlap (the outer quarters are where each window's edge effects live).
+        std::size_t zb = w.start, ze = w.start;
+        if (k > 0) {
+            const Window& p = c.windows[k - 1];
+            const std::size_t ov = p.start + p.frames * hop > w.start ? p.start + p.frames * hop - w.start : 0;
+            const std::size_t zone = std::min(ov, static_cast<std::size_t>(opts_.overlap_frames) / 2 * hop);
+            zb = w.start + (ov - zone) / 2;
+            ze = zb + zone;
+        }
+        crossfade(c.out.data(), c.out.size(), c.waves[k].data(), w.frames * hop, w.start, zb, ze, 1);
+        crossfade(c.stitched_feature.data.data(), c.stitched_feature.rows, c.decoded[k].data.data(), w.frames,
+                  w.start / hop, zb / hop, std::max(ze / hop, zb / hop + (ze > zb ? 1 : 0)), M);
+        c.waves[k] = {};
+        c.decoded[k] = Matrix();
+    }
+}
+
+Reconstruction BatchRunner::assemble(Clip& c) {
+    const FeatureConfig& fc = models_.feature();
+    Reconstruction r;
+    r.gain = c.gain;
+    r.frames = fc.frames(c.n);
+    r.windows = c.windows.size();
+    r.latent_shape = c.latent_shape;
+    r.times = c.times;
+    for (const Window& w : c.windows) r.padded_frames += w.frames;
+    if (c.windows.size() == 1) {
+        r.input_feature = std::move(c.features[0]);
+        r.decoded_feature = std::move(c.decoded[0]);
+        r.vocoder_raw = std::move(c.waves[0]);
+        if (r.vocoder_raw.size() < c.n)
+            throw ModelError(models_.dir() + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) +
+                             " samples for " + std::to_string(c.n));
+        r.output.assign(r.vocoder_raw.begin(), r.vocoder_raw.begin() + static_cast<long>(c.n));
+    } else {
+        r.input_feature = std::move(c.full_feature);
+        r.decoded_feature = std::move(c.stitched_feature);
+        r.output = std::move(c.out);
+        r.output.resize(c.n);
+    }
     restore_level(r.output, r.gain);
     return r;
+}
+
+Reconstruction reconstruct(Models& models, const std::vector<float>& audio, const ReconstructOptions& opts) {
+    BatchRunner runner(models, opts);
+    runner.add(audio);
+    while (runner.queued_windows() > 0) {
+        for (auto& c : runner.step()) {
+            if (!c.ok) throw ModelError(c.error);
+            return std::move(c.result);
+        }
+    }
+    throw Error(ExitCode::internal, "reconstruct: the clip never completed");
 }
 
 }  // namespace ldmrecon

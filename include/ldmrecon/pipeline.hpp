@@ -1,8 +1,13 @@
-// Audio -> feature -> VAE encode -> scaled latent -> VAE decode -> vocoder -> audio.
+// Audio -> feature -> VAE encode -> scaled latent -> VAE decode -> vocoder -> audio, in windows of the
+// model's training length, batched across windows and clips.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "ldmrecon/feature.hpp"
@@ -13,30 +18,96 @@ namespace ldmrecon {
 struct ReconstructOptions {
     bool sample = false;  // draw z = mean + std * eps instead of taking the posterior mode (mean)
     std::uint64_t seed = 0;
+    // ref: AudioLDM2 trained on 1024-frame (10.24 s) clips. Longer inputs run in windows of this many
+    // frames, so memory stays flat however long the input; shorter ones run in one piece.
+    int window_frames = 1024;
+    int overlap_frames = 64;  // frames shared by neighbouring windows; the middle half is cross-faded
+    int batch_size = 1;       // windows run together on the device
 };
 
 // Wall-clock seconds per stage (device work is synchronised before each clock reading).
 struct StageTimes {
     double feature = 0, encode = 0, decode = 0, vocode = 0;
+    double model() const { return encode + decode + vocode; }
 };
 
-struct Reconstruction {
-    std::vector<float> output;     // at the model rate, input's length and level
-    Matrix input_feature;          // what the VAE received: [padded_frames, n_mels] (zero-padded waveform)
-    Matrix decoded_feature;        // what the VAE returned, same shape
-    std::vector<float> vocoder_raw;  // the vocoder's untrimmed output at the normalised level
-    std::vector<std::int64_t> latent_shape;  // [1, C, T/4, M/4]
-    std::size_t frames = 0;         // frames of the unpadded input, 1 + n / hop
-    std::size_t padded_frames = 0;  // a multiple of the VAE's time multiple
-    Gain gain;
-    StageTimes times;
+// One window: samples [start, start + length) of the normalised signal (zero beyond its end), run as an
+// independent clip of `frames` frames; its output covers samples [start, start + frames * hop). Starts
+// are whole hops, so window frames sit on the global frame grid.
+struct Window {
+    std::size_t start = 0;
+    std::size_t length = 0;
+    std::size_t frames = 0;  // 1 + length / hop: a multiple of the VAE's time multiple
 };
+
+// The windows covering n samples. One window of padded_length(n) when n fits in window_frames; else
+// windows of exactly window_frames frames every (window_frames - overlap_frames) frames, the last one
+// aligned to the end. Throws UsageError for an overlap outside [0, window_frames / 2].
+std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& opts);
 
 // The smallest length >= n whose frame count 1 + len / hop is a multiple of `multiple`.
 std::size_t padded_length(std::size_t n, int hop, int multiple);
 
-// Reconstructs one mono signal at models.feature().sample_rate. Throws InputError for an empty or
-// silent-free-of-samples signal, ModelError when the models fail on it.
+struct Reconstruction {
+    std::vector<float> output;       // at the model rate, the input's length and level
+    Matrix input_feature;            // one window: what the VAE received, [padded frames, n_mels];
+                                     // several: the whole normalised input's feature, [frames, n_mels]
+    Matrix decoded_feature;          // what the VAE returned (cross-faded across windows), same shape
+    std::vector<float> vocoder_raw;  // one window: the vocoder's untrimmed output at the normalised level;
+                                     // several: empty (windows are stitched straight into `output`)
+    std::vector<std::int64_t> latent_shape;  // of one window: [1, C, frames / 4, n_mels / 4]
+    std::size_t frames = 0;          // frames of the unpadded input, 1 + n / hop
+    std::size_t padded_frames = 0;   // frames the models ran on, summed over windows
+    std::size_t windows = 0;
+    Gain gain;
+    StageTimes times;  // this clip's share of the batches it ran in
+};
+
+// Runs windows of many clips through the models in batches of equal-length windows. Results do not
+// depend on how windows were batched: each window is an independent clip with its own seed.
+// Not thread-safe; one per Models.
+class BatchRunner {
+public:
+    BatchRunner(Models& models, const ReconstructOptions& opts);
+    ~BatchRunner();
+    BatchRunner(const BatchRunner&) = delete;
+    BatchRunner& operator=(const BatchRunner&) = delete;
+
+    // Prepares a clip (normalise, plan windows, compute their features) and queues its windows.
+    // Returns an id. Throws InputError for an empty signal.
+    std::size_t add(const std::vector<float>& audio);
+
+    struct Completed {
+        std::size_t id = 0;
+        bool ok = false;
+        std::string error;  // when !ok: one line
+        Reconstruction result;
+    };
+    // Runs one batch: up to batch_size windows of one length, preferring a length that fills a whole
+    // batch, else the oldest queued window's. Returns the clips it completed (possibly none).
+    std::vector<Completed> step();
+
+    std::size_t queued_windows() const { return queue_.size(); }
+    std::size_t clips_in_flight() const { return clips_.size(); }
+
+private:
+    struct Clip;
+    struct Queued {
+        std::size_t clip, window;
+    };
+    Models& models_;
+    ReconstructOptions opts_;
+    LogMel logmel_;
+    std::size_t next_id_ = 0;
+    std::map<std::size_t, std::unique_ptr<Clip>> clips_;
+    std::deque<Queued> queue_;
+
+    void stitch_ready(Clip& clip);
+    Reconstruction assemble(Clip& clip);
+};
+
+// Reconstructs one mono signal at models.feature().sample_rate (a BatchRunner of one clip).
+// Throws InputError for an empty signal, ModelError when the models fail on it.
 Reconstruction reconstruct(Models& models, const std::vector<float>& audio, const ReconstructOptions& opts = {});
 
 }  // namespace ldmrecon
