@@ -1,0 +1,85 @@
+// Per-file results of a run, their summary, and their comparison with a stored baseline run.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ldmrecon {
+
+// What is known of each reported metric: which way is better and the default regression tolerance.
+struct MetricSpec {
+    const char* key;
+    bool higher_is_better;
+    double tolerance;  // default --tolerance: a change smaller than this is not a regression
+};
+const std::vector<MetricSpec>& metric_specs();
+const MetricSpec* find_metric(const std::string& key);
+
+struct FileResult {
+    std::string input, output;
+    std::string status = "ok";  // ok | failed | skipped
+    std::string error;
+    double seconds = 0;                     // audio seconds
+    std::map<std::string, double> metrics;  // finite values only
+    nlohmann::json record;                  // the full per-file report (what --report writes)
+};
+
+// A record as written by ldmrecon (a report object with "input", "status", "metrics", ...).
+FileResult result_from_json(const nlohmann::json& j);
+// Reads results written by --report: a .json report (one object, or {"files": [...]}) or JSON Lines.
+// Throws InputError naming the file on anything else.
+std::vector<FileResult> read_results(const std::string& path);
+
+// CSV with a fixed header: input, output, status, error, seconds, then every metric of metric_specs().
+std::string csv_header();
+std::string csv_row(const FileResult& r);
+
+struct MetricSummary {
+    std::size_t count = 0;
+    double mean = 0, median = 0, worst = 0;
+};
+struct Summary {
+    std::size_t files = 0, ok = 0, failed = 0, skipped = 0;
+    double audio_seconds = 0;
+    double wall_seconds = 0;  // 0 when unknown (merged reports)
+    std::map<std::string, MetricSummary> metrics;
+};
+// Over the ok files; a later result for an input replaces an earlier one unless it is only "skipped".
+Summary summarise(const std::vector<FileResult>& results, double wall_seconds = 0);
+std::vector<FileResult> merge_results(const std::vector<FileResult>& results);
+nlohmann::json summary_json(const Summary& s);
+std::string summary_table(const Summary& s);
+
+// --require KEY>=V / KEY<=V: an absolute bound every file must meet.
+struct Requirement {
+    std::string key;
+    bool at_least = true;
+    double value = 0;
+    std::string text;
+};
+Requirement parse_requirement(const std::string& text);  // throws UsageError
+// --tolerance KEY=V
+std::pair<std::string, double> parse_tolerance(const std::string& text);  // throws UsageError
+
+struct Finding {
+    std::string input;  // or "(mean)"
+    std::string key;
+    double baseline = 0, now = 0;
+    double tolerance = 0;
+    std::string what;  // "regressed", "improved", "requirement", "missing"
+};
+struct Comparison {
+    std::vector<Finding> findings;
+    std::size_t compared_files = 0;
+    bool failed() const;
+};
+// Per file (matched by input path) and on the means: a metric that moved the wrong way by more than its
+// tolerance, a file of the baseline that is not in this run, or a failed requirement.
+Comparison compare_results(const std::vector<FileResult>& now, const std::vector<FileResult>& baseline,
+                           const std::map<std::string, double>& tolerances, const std::vector<Requirement>& requirements);
+std::string comparison_table(const Comparison& c);
+
+}  // namespace ldmrecon

@@ -1,0 +1,325 @@
+#include "ldmrecon/results.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "ldmrecon/errors.hpp"
+#include "ldmrecon/report.hpp"
+
+namespace ldmrecon {
+
+namespace {
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+}
+
+std::string fmt(double v) {
+    char b[64];
+    std::snprintf(b, sizeof b, "%.6g", v);
+    return b;
+}
+
+}  // namespace
+
+const std::vector<MetricSpec>& metric_specs() {
+    // Tolerances: what run-to-run and machine-to-machine float differences stay under.
+    static const std::vector<MetricSpec> specs = {
+        {"snr_db", true, 0.05},          {"mse", false, 1e-6},
+        {"pearson", true, 0.002},        {"aligned_snr_db", true, 0.05},
+        {"aligned_mse", false, 1e-6},    {"aligned_pearson", true, 0.002},
+        {"si_sdr_db", true, 0.05},       {"lsd_db", false, 0.05},
+        {"spectral_convergence", false, 0.002}, {"mel_l1", false, 0.002},
+        {"mel_snr_db", true, 0.05},      {"vae_mel_l1", false, 0.002},
+        {"vae_mel_snr_db", true, 0.05},
+    };
+    return specs;
+}
+
+const MetricSpec* find_metric(const std::string& key) {
+    for (const auto& m : metric_specs())
+        if (key == m.key) return &m;
+    return nullptr;
+}
+
+FileResult result_from_json(const nlohmann::json& j) {
+    FileResult r;
+    r.record = j;
+    r.input = j.value("input", "");
+    r.output = j.value("output", "");
+    r.status = j.value("status", "ok");
+    r.error = j.value("error", "");
+    if (j.contains("input_audio") && j["input_audio"].is_object()) r.seconds = j["input_audio"].value("seconds", 0.0);
+    auto take = [&r](const nlohmann::json& obj, const std::string& prefix) {
+        if (!obj.is_object()) return;
+        for (auto it = obj.begin(); it != obj.end(); ++it)
+            if (it.value().is_number() && find_metric(prefix + it.key())) r.metrics[prefix + it.key()] = it.value().get<double>();
+    };
+    if (j.contains("metrics")) take(j["metrics"], "");
+    if (j.contains("vae")) take(j["vae"], "vae_");
+    return r;
+}
+
+std::vector<FileResult> read_results(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw InputError(path + ": cannot read the results file");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string text = ss.str();
+    std::vector<FileResult> out;
+    try {
+        const auto first = text.find_first_not_of(" \t\r\n");
+        if (first == std::string::npos) return out;
+        // One JSON document (a report, or {"files": [...]}) or JSON Lines.
+        nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+        if (!doc.is_discarded()) {
+            if (doc.is_object() && doc.contains("files")) {
+                for (const auto& r : doc["files"]) out.push_back(result_from_json(r));
+            } else if (doc.is_object()) {
+                out.push_back(result_from_json(doc));
+            } else if (doc.is_array()) {
+                for (const auto& r : doc) out.push_back(result_from_json(r));
+            }
+            return out;
+        }
+        std::istringstream lines(text);
+        std::string line;
+        std::size_t n = 0;
+        while (std::getline(lines, line)) {
+            ++n;
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            try {
+                out.push_back(result_from_json(nlohmann::json::parse(line)));
+            } catch (const nlohmann::json::exception& e) {
+                throw InputError(path + ": line " + std::to_string(n) + " is not JSON (" + e.what() + ")");
+            }
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(path + ": not an ldmrecon results file (" + std::string(e.what()) + ")");
+    }
+    return out;
+}
+
+std::string csv_header() {
+    std::string h = "input,output,status,error,seconds";
+    for (const auto& m : metric_specs()) h += std::string(",") + m.key;
+    return h + "\n";
+}
+
+std::string csv_row(const FileResult& r) {
+    std::string row = csv_field(r.input) + "," + csv_field(r.output) + "," + r.status + "," + csv_field(r.error) + "," +
+                      fmt(r.seconds);
+    for (const auto& m : metric_specs()) {
+        auto it = r.metrics.find(m.key);
+        row += "," + (it == r.metrics.end() ? std::string() : fmt(it->second));
+    }
+    return row + "\n";
+}
+
+std::vector<FileResult> merge_results(const std::vector<FileResult>& results) {
+    std::vector<FileResult> out;
+    std::map<std::string, std::size_t> at;
+    for (const auto& r : results) {
+        auto it = at.find(r.input);
+        if (it == at.end()) {
+            at[r.input] = out.size();
+            out.push_back(r);
+        } else if (r.status != "skipped") {
+            out[it->second] = r;  // a later real result replaces a skip or an earlier attempt
+        }
+    }
+    return out;
+}
+
+Summary summarise(const std::vector<FileResult>& all, double wall_seconds) {
+    Summary s;
+    s.wall_seconds = wall_seconds;
+    std::map<std::string, std::vector<double>> values;
+    for (const auto& r : merge_results(all)) {
+        ++s.files;
+        if (r.status == "ok") {
+            ++s.ok;
+            s.audio_seconds += r.seconds;
+            for (const auto& [k, v] : r.metrics)
+                if (std::isfinite(v)) values[k].push_back(v);
+        } else if (r.status == "skipped") {
+            ++s.skipped;
+        } else {
+            ++s.failed;
+        }
+    }
+    for (auto& [k, v] : values) {
+        MetricSummary m;
+        m.count = v.size();
+        double sum = 0;
+        for (double x : v) sum += x;
+        m.mean = sum / static_cast<double>(v.size());
+        std::sort(v.begin(), v.end());
+        m.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+        const MetricSpec* spec = find_metric(k);
+        m.worst = spec && spec->higher_is_better ? v.front() : v.back();
+        s.metrics[k] = m;
+    }
+    return s;
+}
+
+nlohmann::json summary_json(const Summary& s) {
+    nlohmann::json j = {{"files", s.files}, {"ok", s.ok}, {"failed", s.failed}, {"skipped", s.skipped},
+                        {"audio_seconds", s.audio_seconds}};
+    if (s.wall_seconds > 0) {
+        j["wall_seconds"] = s.wall_seconds;
+        j["realtime_factor"] = s.audio_seconds / s.wall_seconds;
+    }
+    for (const auto& [k, m] : s.metrics)
+        j["metrics"][k] = {{"count", m.count}, {"mean", m.mean}, {"median", m.median}, {"worst", m.worst}};
+    return j;
+}
+
+std::string summary_table(const Summary& s) {
+    std::ostringstream o;
+    o << "summary: " << s.files << " file(s): " << s.ok << " ok, " << s.failed << " failed, " << s.skipped
+      << " skipped; " << format_number(s.audio_seconds, 1) << " s of audio";
+    if (s.wall_seconds > 0)
+        o << " in " << format_number(s.wall_seconds, 1) << " s (" << format_number(s.audio_seconds / s.wall_seconds, 1)
+          << "x real time)";
+    o << "\n";
+    if (s.metrics.empty()) return o.str();
+    char line[160];
+    std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6s\n", "metric", "mean", "median", "worst", "n");
+    o << line;
+    for (const auto& spec : metric_specs()) {
+        auto it = s.metrics.find(spec.key);
+        if (it == s.metrics.end()) continue;
+        const MetricSummary& m = it->second;
+        std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6zu\n", spec.key, format_number(m.mean, 4).c_str(),
+                      format_number(m.median, 4).c_str(), format_number(m.worst, 4).c_str(), m.count);
+        o << line;
+    }
+    return o.str();
+}
+
+Requirement parse_requirement(const std::string& text) {
+    Requirement r;
+    r.text = text;
+    std::size_t op = text.find(">=");
+    if (op == std::string::npos) {
+        op = text.find("<=");
+        r.at_least = false;
+    }
+    if (op == std::string::npos || op == 0) throw UsageError("--require '" + text + "': expected METRIC>=VALUE or METRIC<=VALUE");
+    r.key = text.substr(0, op);
+    if (!find_metric(r.key)) throw UsageError("--require '" + text + "': unknown metric '" + r.key + "'");
+    try {
+        std::size_t used = 0;
+        r.value = std::stod(text.substr(op + 2), &used);
+        if (used != text.size() - op - 2) throw 0;
+    } catch (...) {
+        throw UsageError("--require '" + text + "': the bound is not a number");
+    }
+    return r;
+}
+
+std::pair<std::string, double> parse_tolerance(const std::string& text) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--tolerance '" + text + "': expected METRIC=VALUE");
+    const std::string key = text.substr(0, eq);
+    if (!find_metric(key)) throw UsageError("--tolerance '" + text + "': unknown metric '" + key + "'");
+    double v = 0;
+    try {
+        std::size_t used = 0;
+        v = std::stod(text.substr(eq + 1), &used);
+        if (used != text.size() - eq - 1 || v < 0) throw 0;
+    } catch (...) {
+        throw UsageError("--tolerance '" + text + "': the tolerance must be a non-negative number");
+    }
+    return {key, v};
+}
+
+bool Comparison::failed() const {
+    for (const auto& f : findings)
+        if (f.what != "improved") return true;
+    return false;
+}
+
+Comparison compare_results(const std::vector<FileResult>& now_all, const std::vector<FileResult>& base_all,
+                           const std::map<std::string, double>& tolerances, const std::vector<Requirement>& requirements) {
+    Comparison c;
+    const auto now = merge_results(now_all), base = merge_results(base_all);
+    std::map<std::string, const FileResult*> by_input;
+    for (const auto& r : now) by_input[r.input] = &r;
+    auto tol = [&tolerances](const MetricSpec& m) {
+        auto it = tolerances.find(m.key);
+        return it == tolerances.end() ? m.tolerance : it->second;
+    };
+    auto check = [&](const std::string& who, const MetricSpec& m, double b, double n) {
+        const double worse = m.higher_is_better ? b - n : n - b;
+        if (worse > tol(m)) c.findings.push_back({who, m.key, b, n, tol(m), "regressed"});
+        else if (-worse > tol(m)) c.findings.push_back({who, m.key, b, n, tol(m), "improved"});
+    };
+    std::map<std::string, std::pair<double, double>> sums;  // over files present in both
+    std::map<std::string, std::size_t> counts;
+    for (const auto& b : base) {
+        if (b.status != "ok") continue;
+        auto it = by_input.find(b.input);
+        if (it == by_input.end() || it->second->status == "skipped") continue;  // skipped: not re-measured
+        if (it->second->status != "ok") {
+            c.findings.push_back({b.input, "status", 0, 0, 0, "missing"});
+            continue;
+        }
+        ++c.compared_files;
+        for (const auto& m : metric_specs()) {
+            auto bv = b.metrics.find(m.key), nv = it->second->metrics.find(m.key);
+            if (bv == b.metrics.end() || nv == it->second->metrics.end()) continue;
+            check(b.input, m, bv->second, nv->second);
+            sums[m.key].first += bv->second;
+            sums[m.key].second += nv->second;
+            ++counts[m.key];
+        }
+    }
+    for (const auto& m : metric_specs())
+        if (counts[m.key] > 1) check("(mean)", m, sums[m.key].first / counts[m.key], sums[m.key].second / counts[m.key]);
+    for (const auto& r : now) {
+        if (r.status != "ok") continue;
+        for (const auto& q : requirements) {
+            auto it = r.metrics.find(q.key);
+            if (it == r.metrics.end()) continue;
+            if (q.at_least ? it->second < q.value : it->second > q.value)
+                c.findings.push_back({r.input, q.key, q.value, it->second, 0, "requirement " + q.text});
+        }
+    }
+    return c;
+}
+
+std::string comparison_table(const Comparison& c) {
+    std::ostringstream o;
+    std::size_t bad = 0;
+    for (const auto& f : c.findings) bad += f.what != "improved";
+    o << "baseline: " << c.compared_files << " file(s) compared; " << bad << " problem(s), "
+      << (c.findings.size() - bad) << " improvement(s)\n";
+    if (c.findings.empty()) return o.str();
+    char line[512];
+    std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "", "metric", "baseline", "now", "tolerance", "file");
+    o << line;
+    for (const auto& f : c.findings) {
+        if (f.what == "missing") {
+            std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "FAILED", "(file failed)", "ok", "failed", "",
+                          f.input.c_str());
+        } else {
+            const bool req = f.what.rfind("requirement", 0) == 0;
+            std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n",
+                          req ? "BELOW" : f.what == "regressed" ? "WORSE" : "better", req ? f.what.c_str() + 12 : f.key.c_str(),
+                          format_number(f.baseline, 4).c_str(), format_number(f.now, 4).c_str(),
+                          req ? "" : format_number(f.tolerance, 4).c_str(), f.input.c_str());
+        }
+        o << line;
+    }
+    return o.str();
+}
+
+}  // namespace ldmrecon
