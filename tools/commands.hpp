@@ -5,18 +5,31 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include "ldmrecon/models.hpp"
+#include "ldmrecon/pipeline.hpp"
 
 namespace ldmrecon::cli {
 
 struct ReconstructArgs {
-    std::string input, output, models, report, dump_dir, format = "pcm16";
+    std::vector<std::string> inputs;  // files, folders, @lists
+    std::string output, out_dir, models, report, dump_dir, format = "pcm16", shard, baseline;
+    std::vector<std::string> tolerances, requirements;
     RuntimeOptions runtime;
-    bool sample = false, json = false, quiet = false;
-    std::uint64_t seed = 0;
+    ReconstructOptions pipeline;
+    bool json = false, quiet = false, skip_existing = false;
     double max_lag_ms = 100.0;
 };
+// Reconstructs one file (-o) or many (--out-dir), batched, with reports, shards and baselines.
 int run_reconstruct(const ReconstructArgs& a);
+
+struct MergeArgs {
+    std::vector<std::string> reports;
+    std::string output;
+    bool json = false;
+};
+int run_report_merge(const MergeArgs& a);
 
 struct MelArgs {
     std::string input, output, models, mel_scale = "ln";
@@ -38,5 +51,10 @@ struct InfoArgs {
 int run_info(const InfoArgs& a);
 
 std::string version_string();
+
+// Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").
+constexpr int kExitSomeFailed = 6;
+constexpr int kExitRegression = 7;
+constexpr int kExitInterrupted = 130;
 
 }  // namespace ldmrecon::cli

@@ -35,30 +35,57 @@ int main(int argc, char** argv) {
     CLI::App app{"ldmrecon: reconstruct audio through the AudioLDM2 VAE and HiFi-GAN vocoder, and measure how "
                  "faithful the result is.\n\n"
                  "  ldmrecon IN -o OUT.wav [--models DIR]     reconstruct (the default command)\n"
+                 "  ldmrecon IN... --out-dir DIR [--report R.jsonl]   many files, folders, @lists\n"
+                 "  ldmrecon report merge R1.jsonl R2.jsonl    combine the reports of shards\n"
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
                  "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n",
                  "ldmrecon"};
     app.set_version_flag("--version", cli::version_string());
     app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
-               "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output.");
+               "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output,\n"
+               "6 some inputs of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");
     bool verbose = false, quiet = false;
     app.add_flag("-v,--verbose", verbose, "More log lines (debug)");
     app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr; no table");
 
     cli::ReconstructArgs rec;
-    app.add_option("input", rec.input, "Audio file to reconstruct (any format and rate libsndfile reads)");
-    app.add_option("-o,--output", rec.output, "Output WAV at the model's rate");
+    app.add_option("inputs", rec.inputs, "Audio files (any format and rate libsndfile reads), folders (searched "
+                   "recursively), or @list.txt files of paths");
+    app.add_option("-o,--output", rec.output, "Output WAV at the model's rate (one input)");
+    app.add_option("--out-dir", rec.out_dir, "Output folder for many inputs; names mirror the inputs'");
     app.add_option("--models", rec.models, "Folder with vae.pt and vocoder.pt");
     add_runtime_options(app, rec.runtime);
     auto* lat = app.add_option_group("latent", "How the latent is taken");
-    lat->add_flag("--sample", rec.sample, "Sample the posterior instead of taking its mode (mean)");
-    lat->add_option("--seed", rec.seed, "Seed for --sample")->capture_default_str();
+    lat->add_flag("--sample", rec.pipeline.sample, "Sample the posterior instead of taking its mode (mean)");
+    lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")->capture_default_str();
+    auto* win = app.add_option_group("windows", "Long inputs and batching");
+    win->add_option("--window-frames", rec.pipeline.window_frames,
+                    "Frames per model pass (1024 = 10.24 s, AudioLDM2's training length); longer inputs run in windows")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    win->add_option("--overlap-frames", rec.pipeline.overlap_frames, "Frames shared by neighbouring windows")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    rec.pipeline.batch_size = 0;
+    win->add_option("--batch-size", rec.pipeline.batch_size, "Windows run together (0 = auto: 8 on CUDA, 1 on the CPU)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    auto* many = app.add_option_group("batch", "Many files, many machines, CI");
+    many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)");
+    many->add_flag("--skip-existing", rec.skip_existing, "Skip inputs whose output exists (resume a run)");
+    many->add_option("--baseline", rec.baseline, "Compare with a stored report (.json or .jsonl); exit 7 on a regression");
+    many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
+        ->expected(1)
+        ->take_all();
+    many->add_option("--require", rec.requirements, "METRIC>=V or METRIC<=V: a bound every file must meet")
+        ->expected(1)
+        ->take_all();
     auto* out = app.add_option_group("output", "What is written and printed");
     out->add_option("--format", rec.format, "pcm16 | pcm24 | float")
         ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
         ->capture_default_str();
-    out->add_option("--report", rec.report, "Write the report as JSON to this file");
+    out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
     out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
     out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
@@ -86,6 +113,14 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1000, 384000))
         ->capture_default_str();
 
+    cli::MergeArgs merge;
+    auto* report_cmd = app.add_subcommand("report", "Work with reports");
+    report_cmd->require_subcommand(1);
+    auto* merge_cmd = report_cmd->add_subcommand("merge", "Combine reports (e.g. of shards) into one summary");
+    merge_cmd->add_option("reports", merge.reports, "Reports written by --report (.json or .jsonl)")->required();
+    merge_cmd->add_option("-o,--output", merge.output, "Also write the merged per-file results as JSON Lines");
+    merge_cmd->add_flag("--json", merge.json, "Print the summary as JSON");
+
     cli::InfoArgs info;
     auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
     info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
@@ -105,11 +140,11 @@ int main(int argc, char** argv) {
         if (*mel_cmd) return cli::run_mel(mel);
         if (*met_cmd) return cli::run_metrics(met);
         if (*info_cmd) return cli::run_info(info);
-        if (rec.input.empty()) {
+        if (*merge_cmd) return cli::run_report_merge(merge);
+        if (rec.inputs.empty()) {
             std::cerr << app.help();
             return static_cast<int>(ExitCode::usage);
         }
-        if (rec.output.empty()) throw UsageError("no output file: add -o OUT.wav");
         return cli::run_reconstruct(rec);
     } catch (const Error& e) {
         spdlog::error("{}", e.what());

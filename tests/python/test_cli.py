@@ -156,8 +156,9 @@ class BadInput(unittest.TestCase):
         self.check([AUDIO / "empty.wav", "-o", "OUT", "--models", TINY], 3, AUDIO / "empty.wav",
                    extra_words=["no audio samples"])
 
-    def test_directory_as_input(self):
-        self.check([AUDIO, "-o", "OUT", "--models", TINY], 3, AUDIO)
+    def test_directory_with_single_output(self):
+        e = self.check([AUDIO, "-o", "OUT", "--models", TINY], 2, "-o")
+        self.assertIn("--out-dir", e)
 
     def test_metrics_and_mel_bad_input(self):
         self.check(["metrics", AUDIO / "speech16k.wav", AUDIO / "not_audio.wav"], 3, AUDIO / "not_audio.wav")

@@ -1,0 +1,420 @@
+// `ldmrecon IN... (-o OUT | --out-dir DIR)`: the reconstruction command, one file or thousands.
+// Reads inputs one by one, feeds their windows to a BatchRunner (models loaded once, equal-length
+// windows batched), finalises each clip as it completes (metrics, atomic write, report record), and ends
+// with a summary, an optional baseline comparison and an exit status that says what happened.
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "commands.hpp"
+#include "ldmrecon/audio.hpp"
+#include "ldmrecon/errors.hpp"
+#include "ldmrecon/files.hpp"
+#include "ldmrecon/inputs.hpp"
+#include "ldmrecon/metrics.hpp"
+#include "ldmrecon/npy.hpp"
+#include "ldmrecon/report.hpp"
+#include "ldmrecon/results.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ldmrecon::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+// First Ctrl-C (or SIGTERM): finish the batch in flight, write what is done, exit 130. A second one:
+// remove the temporary file being written, if any, and leave at once.
+extern "C" void on_signal(int) {
+    if (g_interrupted) {
+        remove_pending_temp();
+        ::_exit(kExitInterrupted);
+    }
+    g_interrupted = 1;
+}
+
+struct SignalGuard {
+    struct sigaction old_int {}, old_term {};
+    SignalGuard() {
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+    }
+    ~SignalGuard() {
+        sigaction(SIGINT, &old_int, nullptr);
+        sigaction(SIGTERM, &old_term, nullptr);
+    }
+};
+
+// A progress line on a terminal; nothing otherwise (the per-file log lines say enough).
+class Progress {
+public:
+    Progress(std::size_t total, bool enabled) : total_(total), on_(enabled && ::isatty(2)), t0_(Clock::now()) {}
+    bool active() const { return on_; }
+    void update(std::size_t done, double audio_seconds, const std::string& name) {
+        if (!on_) return;
+        const double el = seconds_since(t0_);
+        const int width = 24;
+        const int fill = total_ ? static_cast<int>(width * done / total_) : width;
+        std::string bar(static_cast<std::size_t>(fill), '=');
+        bar.resize(width, ' ');
+        const double eta = done ? el / done * (total_ - done) : 0;
+        std::fprintf(stderr, "\r\033[K[%s] %zu/%zu  %.1fx real time  ETA %d:%02d  %s", bar.c_str(), done, total_,
+                     el > 0 ? audio_seconds / el : 0.0, static_cast<int>(eta) / 60, static_cast<int>(eta) % 60,
+                     fs::path(name).filename().string().c_str());
+        std::fflush(stderr);
+    }
+    // Clears the line, so a log line printed next does not run into the bar.
+    void finish() {
+        if (on_) std::fprintf(stderr, "\r\033[K");
+    }
+
+private:
+    std::size_t total_;
+    bool on_;
+    Clock::time_point t0_;
+};
+
+struct Job {
+    InputFile in;
+    std::string output;
+    FileResult result;
+    int code = 0;  // ExitCode of a failure
+    AudioBuffer source_info;  // rate and channels (samples dropped)
+    std::size_t source_frames = 0;
+    std::vector<float> input;  // at the model rate, kept for the metrics until the clip completes
+    double t_read = 0;
+};
+
+std::string name_error(const std::string& path, const std::string& msg) {
+    return msg.rfind(path, 0) == 0 ? msg : path + ": " + msg;
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    std::error_code ec;
+    return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+}  // namespace
+
+int run_reconstruct(const ReconstructArgs& a) {
+    const auto t_start = Clock::now();
+    const SampleFormat format = parse_sample_format(a.format);
+    std::map<std::string, double> tolerances;
+    for (const auto& t : a.tolerances) tolerances.insert(parse_tolerance(t));
+    std::vector<Requirement> requirements;
+    for (const auto& r : a.requirements) requirements.push_back(parse_requirement(r));
+    std::vector<FileResult> baseline;
+    if (!a.baseline.empty()) baseline = read_results(a.baseline);
+
+    // The work list.
+    std::vector<InputFile> inputs = expand_inputs(a.inputs);
+    if (!a.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a.shard));
+    const bool single = !a.output.empty();
+    if (single && a.out_dir.empty()) {
+        if (inputs.size() != 1 || (a.inputs.size() == 1 && fs::is_directory(a.inputs[0])))
+            throw UsageError("-o names one output file but the inputs hold " + std::to_string(inputs.size()) +
+                             " files: use --out-dir DIR for several");
+    } else if (!single && a.out_dir.empty()) {
+        throw UsageError("no output: add -o OUT.wav (one input) or --out-dir DIR");
+    } else if (single) {
+        throw UsageError("give either -o or --out-dir, not both");
+    }
+    if (!a.dump_dir.empty() && inputs.size() != 1) throw UsageError("--dump-dir works with one input only");
+    if (!a.report.empty()) check_output_folder(a.report);
+    if (single) check_output_folder(a.output);
+
+    std::vector<Job> jobs(inputs.size());
+    std::map<std::string, std::size_t> claimed;  // output path -> job
+    for (std::size_t i = 0; i < inputs.size(); ++i) {
+        Job& j = jobs[i];
+        j.in = inputs[i];
+        j.output = single ? a.output : output_path_for(j.in, a.out_dir);
+        j.result.input = j.in.path;
+        j.result.output = j.output;
+        j.result.record = {{"input", j.in.path}, {"output", j.output}};
+        auto fail = [&j](ExitCode c, const std::string& msg) {
+            j.result.status = "failed";
+            j.result.error = msg;
+            j.code = static_cast<int>(c);
+        };
+        if (!j.in.error.empty()) {
+            fail(ExitCode::input, j.in.error);
+        } else if (same_file(j.in.path, j.output)) {
+            fail(ExitCode::usage, j.output + ": is the input file; choose another output path");
+        } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
+            fail(ExitCode::usage, j.in.path + ": its output " + j.output + " is also " + jobs[it->second].in.path +
+                                      "'s; give them a folder argument so the names mirror their paths");
+        } else if (a.skip_existing && fs::exists(j.output)) {
+            j.result.status = "skipped";
+        }
+    }
+
+    std::size_t todo = 0;
+    for (const Job& j : jobs) todo += j.result.status == "ok";
+    std::unique_ptr<Models> models;
+    std::string dir;
+    if (todo > 0) {
+        dir = resolve_models_dir(a.models);
+        const auto t0 = Clock::now();
+        models = std::make_unique<Models>(dir, a.runtime);
+        spdlog::info("device {}, dtype {}, libtorch {}, {} thread(s); models from {} ({:.2f} s to load)",
+                     models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(), dir,
+                     seconds_since(t0));
+        if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
+    }
+    if (jobs.size() > 1)
+        spdlog::info("{} input(s): {} to do, {} skipped (output exists), {} unusable", jobs.size(), todo,
+                     std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.result.status == "skipped"; }),
+                     std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.result.status == "failed"; }));
+    for (const Job& j : jobs)
+        if (j.result.status == "failed") spdlog::error("{}", j.result.error);
+
+    SignalGuard signals;
+    Progress progress(todo, !a.quiet && jobs.size() > 1);
+    std::size_t finished = 0;
+    double audio_done = 0;
+    std::map<std::size_t, std::size_t> clip_job;  // BatchRunner id -> job
+    std::unique_ptr<BatchRunner> runner;
+    std::unique_ptr<LogMel> logmel;
+    ReconstructOptions popts = a.pipeline;
+    if (models) {
+        // Batching pays on a GPU; on the CPU it only multiplies the attention's memory.
+        if (popts.batch_size == 0) popts.batch_size = models->device_name() == "cpu" ? 1 : 8;
+        runner = std::make_unique<BatchRunner>(*models, popts);
+        logmel = std::make_unique<LogMel>(models->feature());
+    }
+    MetricsOptions mo;
+    mo.max_lag_ms = a.max_lag_ms;
+
+    auto finalize = [&](BatchRunner::Completed& c) {
+        Job& j = jobs[clip_job.at(c.id)];
+        clip_job.erase(c.id);
+        ++finished;
+        if (!c.ok) {
+            j.result.status = "failed";
+            j.result.error = name_error(j.in.path, c.error);
+            j.code = static_cast<int>(ExitCode::model);
+            j.input.clear();
+            progress.finish();
+            spdlog::error("{}", j.result.error);
+            return;
+        }
+        const Reconstruction& r = c.result;
+        const FeatureConfig& fc = models->feature();
+        try {
+            auto t0 = Clock::now();
+            const Metrics m = compare_signals(j.input, r.output, *logmel, mo);
+            const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
+            const double t_metrics = seconds_since(t0);
+            t0 = Clock::now();
+            if (!a.out_dir.empty()) fs::create_directories(fs::path(j.output).parent_path());
+            const std::size_t clipped = write_wav(j.output, r.output, fc.sample_rate, format);
+            if (!a.dump_dir.empty()) {
+                fs::create_directories(a.dump_dir);
+                write_npy((fs::path(a.dump_dir) / "feature.npy").string(), r.input_feature);
+                write_npy((fs::path(a.dump_dir) / "decoded.npy").string(), r.decoded_feature);
+                write_npy((fs::path(a.dump_dir) / "vocoder_raw.npy").string(), r.vocoder_raw);
+                write_npy((fs::path(a.dump_dir) / "output.npy").string(), r.output);
+            }
+            const double t_write = seconds_since(t0);
+            if (clipped > 0)
+                spdlog::warn("{}: {} sample(s) clipped to [-1, 1] in the {} output (use --format float to keep them)",
+                             j.output, clipped, a.format);
+            const double seconds = static_cast<double>(j.input.size()) / fc.sample_rate;
+            const double model_time = r.times.feature + r.times.model();
+            nlohmann::json& rec = j.result.record;
+            rec["status"] = "ok";
+            rec["tool"] = version_string();
+            rec["input_audio"] = {{"sample_rate", j.source_info.sample_rate}, {"channels", j.source_info.channels},
+                                  {"frames", j.source_frames}, {"seconds", seconds}};
+            rec["output_audio"] = {{"sample_rate", fc.sample_rate}, {"samples", r.output.size()}, {"format", a.format},
+                                   {"clipped_samples", clipped}};
+            rec["models"] = {{"dir", dir},
+                             {"description", models->vae_metadata().value("description", "")},
+                             {"weights", models->vae_metadata().value("weights", "")},
+                             {"source", models->vae_metadata().value("source", "")},
+                             {"scaling_factor", models->scaling_factor()}};
+            rec["runtime"] = {{"device", models->device_name()}, {"dtype", models->dtype_name()},
+                              {"libtorch", libtorch_version()}, {"threads", intra_op_threads()},
+                              {"batch_size", popts.batch_size}};
+            rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
+            if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;
+            rec["feature"] = {{"frames", r.frames}, {"padded_frames", r.padded_frames}, {"n_mels", fc.n_mels},
+                              {"windows", r.windows}, {"window_frames", a.pipeline.window_frames},
+                              {"overlap_frames", a.pipeline.overlap_frames}, {"gain", r.gain.scale},
+                              {"dc_offset", r.gain.mean}};
+            rec["metrics"] = metrics_json(m);
+            rec["vae"] = {{"mel_l1", vae.l1},
+                          {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
+            rec["timings_s"] = {{"read", j.t_read},          {"feature", r.times.feature}, {"encode", r.times.encode},
+                                {"decode", r.times.decode},  {"vocode", r.times.vocode},   {"metrics", t_metrics},
+                                {"write", t_write},
+                                {"total", j.t_read + r.times.feature + r.times.model() + t_metrics + t_write}};
+            rec["realtime_factor"] = model_time > 0 ? seconds / model_time : 0.0;
+            rec["notes"] = "metrics compare the input (downmixed, resampled to the model rate) with the output; "
+                           "SNR/MSE/Pearson are phase-sensitive and sit near 0 dB / 0 for any neural vocoder; lag "
+                           "searched within +-" + format_number(a.max_lag_ms, 1) +
+                           " ms; LSD floors powers at -100 dB; VAE mel measures cover the unpadded frames";
+            j.result = result_from_json(rec);
+            audio_done += seconds;
+            if (!progress.active())
+                spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, SI-SDR {:.2f} dB", finished,
+                             todo, j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.si_sdr_db);
+            if (single && !a.json && !a.quiet) {
+                std::string shape;
+                for (auto d : r.latent_shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+                char head[512];
+                std::snprintf(head, sizeof head,
+                              "%s -> %s\n  %.2f s of audio (%d Hz, %d ch) at %d Hz; %zu frames (%zu window(s), %zu "
+                              "frames run); latent [%s]\n  %s on %s, %s; model time %.3f s = %.1fx real time\n",
+                              j.in.path.c_str(), j.output.c_str(), seconds, j.source_info.sample_rate,
+                              j.source_info.channels, fc.sample_rate, r.frames, r.windows, r.padded_frames,
+                              shape.c_str(), a.pipeline.sample ? "sampled latent" : "posterior mode",
+                              models->device_name().c_str(), models->dtype_name().c_str(), model_time,
+                              seconds / model_time);
+                std::cout << head << "  models: " << models->describe() << "\n" << metrics_table(m, &vae);
+            }
+        } catch (const Error& e) {
+            j.result.status = "failed";
+            j.result.error = name_error(j.in.path, e.what());
+            j.result.record["status"] = "failed";
+            j.result.record["error"] = j.result.error;
+            j.code = static_cast<int>(e.code());
+            progress.finish();
+            spdlog::error("{}", j.result.error);
+        }
+        j.input.clear();
+        j.input.shrink_to_fit();
+        progress.update(finished, audio_done, j.in.path);
+    };
+    auto run_step = [&] {
+        for (auto& c : runner->step()) finalize(c);
+    };
+
+    // Bounded look-ahead: enough clips in flight to fill batches, never the whole corpus in memory.
+    const std::size_t max_in_flight = std::max<std::size_t>(8, 2 * static_cast<std::size_t>(popts.batch_size));
+    for (std::size_t i = 0; i < jobs.size() && !g_interrupted; ++i) {
+        Job& j = jobs[i];
+        if (j.result.status != "ok") continue;
+        try {
+            const auto t0 = Clock::now();
+            MonoAudio in = read_mono(j.in.path, models->feature().sample_rate);
+            j.source_info.sample_rate = in.source_rate;
+            j.source_info.channels = in.source_channels;
+            j.source_frames = in.source_frames;
+            j.input = std::move(in.samples);
+            j.t_read = seconds_since(t0);
+            clip_job[runner->add(j.input)] = i;
+        } catch (const Error& e) {
+            j.result.status = "failed";
+            j.result.error = name_error(j.in.path, e.what());
+            j.code = static_cast<int>(e.code());
+            ++finished;
+            progress.finish();
+            spdlog::error("{}", j.result.error);
+            continue;
+        }
+        while (!g_interrupted && (runner->queued_windows() >= static_cast<std::size_t>(popts.batch_size) ||
+                                  runner->clips_in_flight() >= max_in_flight))
+            run_step();
+    }
+    while (runner && !g_interrupted && runner->queued_windows() > 0) run_step();
+    progress.finish();
+
+    // Reports: what finished. Clips still in flight at an interruption were not written and are left out.
+    std::vector<FileResult> results;
+    for (Job& j : jobs) {
+        if (j.result.status == "ok" && !j.result.record.contains("metrics")) continue;  // never finished
+        if (j.result.status != "ok") {
+            j.result.record["status"] = j.result.status;
+            if (!j.result.error.empty()) j.result.record["error"] = j.result.error;
+        }
+        results.push_back(j.result);
+    }
+    const double wall = seconds_since(t_start);
+    const Summary summary = summarise(results, wall);
+    if (!a.report.empty()) {
+        const std::string ext = fs::path(a.report).extension().string();
+        std::string text;
+        if (ext == ".csv") {
+            text = csv_header();
+            for (const auto& r : results) text += csv_row(r);
+        } else if (ext == ".jsonl") {
+            for (const auto& r : results) text += r.record.dump() + "\n";
+        } else if (single && results.size() == 1) {
+            text = results[0].record.dump(2) + "\n";
+        } else {
+            nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
+            for (const auto& r : results) all["files"].push_back(r.record);
+            text = all.dump(2) + "\n";
+        }
+        write_file_atomically(a.report, text);
+    }
+    if (a.json) {
+        if (single && results.size() == 1) {
+            std::cout << results[0].record.dump(2) << "\n";
+        } else {
+            nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
+            for (const auto& r : results) all["files"].push_back(r.record);
+            std::cout << all.dump(2) << "\n";
+        }
+    } else if (!single && !a.quiet) {
+        std::cout << summary_table(summary);
+    }
+
+    bool regressed = false;
+    if (!a.baseline.empty() || !requirements.empty()) {
+        const Comparison cmp = compare_results(results, baseline, tolerances, requirements);
+        regressed = cmp.failed();
+        std::cout << comparison_table(cmp);
+    }
+
+    if (g_interrupted) {
+        spdlog::warn("interrupted: {} of {} file(s) finished and written; run again with --skip-existing to resume",
+                     summary.ok, todo);
+        return kExitInterrupted;
+    }
+    if (summary.failed > 0) {
+        if (jobs.size() == 1) return jobs[0].code;  // one input: its own error's status
+        spdlog::error("{} of {} file(s) failed", summary.failed, summary.files);
+        return kExitSomeFailed;
+    }
+    return regressed ? kExitRegression : 0;
+}
+
+int run_report_merge(const MergeArgs& a) {
+    std::vector<FileResult> all;
+    for (const auto& p : a.reports) {
+        auto r = read_results(p);
+        all.insert(all.end(), r.begin(), r.end());
+    }
+    const std::vector<FileResult> merged = merge_results(all);
+    const Summary s = summarise(merged);
+    if (!a.output.empty()) {
+        std::string text;
+        for (const auto& r : merged) text += r.record.dump() + "\n";
+        write_file_atomically(a.output, text);
+    }
+    if (a.json)
+        std::cout << summary_json(s).dump(2) << "\n";
+    else
+        std::cout << summary_table(s);
+    return s.failed > 0 ? kExitSomeFailed : 0;
+}
+
+}  // namespace ldmrecon::cli
