@@ -3,7 +3,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -270,6 +272,33 @@ std::string Models::dtype_name() const { return impl_->dtype_name; }
 const nlohmann::json& Models::vae_metadata() const { return impl_->vae_meta; }
 const nlohmann::json& Models::vocoder_metadata() const { return impl_->voc_meta; }
 Models::Impl& Models::impl() { return *impl_; }
+
+double Models::peak_gflops(double seconds) {
+    c10::InferenceMode guard;
+    const Impl& m = *impl_;
+    const auto opts = torch::TensorOptions().device(m.device).dtype(m.dtype);
+    auto rate = [&](const std::function<void()>& op, double flops) {
+        op();  // warm-up (and cuDNN/oneDNN algorithm choice)
+        if (m.device.is_cuda()) torch::cuda::synchronize(m.device.index());
+        std::size_t reps = 0;
+        const auto t0 = std::chrono::steady_clock::now();
+        double el = 0;
+        do {
+            op();
+            ++reps;
+            if (m.device.is_cuda()) torch::cuda::synchronize(m.device.index());
+            el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        } while (el < seconds);
+        return flops * static_cast<double>(reps) / el / 1e9;
+    };
+    const std::int64_t n = 1024;
+    const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
+    const double gemm = rate([&] { torch::mm(a, b); }, 2.0 * n * n * n);
+    const std::int64_t c = 256, h = 128, w = 64;
+    const torch::Tensor x = torch::randn({1, c, h, w}, opts), k = torch::randn({c, c, 3, 3}, opts);
+    const double conv = rate([&] { torch::conv2d(x, k, {}, 1, 1); }, 2.0 * c * c * 9 * h * w);
+    return std::max(gemm, conv);
+}
 
 std::string Models::describe() const {
     return impl_->vae_meta.value("description", std::string("models in ") + impl_->dir) + " [weights: " +

@@ -50,6 +50,17 @@ struct InfoArgs {
 };
 int run_info(const InfoArgs& a);
 
+struct BenchArgs {
+    std::string models, json_out;
+    RuntimeOptions runtime;
+    double seconds = 10.24;  // AudioLDM2's training clip: 1024 frames
+    std::vector<int> batch_sizes{1};
+    int repeat = 3, warmup = 1;
+    bool python = true;
+};
+// Figures only: per-stage times, x real time, FLOP rates, the ratio to Python eager, peak memory.
+int run_bench(const BenchArgs& a);
+
 std::string version_string();
 
 // Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").

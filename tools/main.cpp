@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
                  "  ldmrecon report merge R1.jsonl R2.jsonl    combine the reports of shards\n"
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
-                 "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n",
+                 "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n"
+                 "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n",
                  "ldmrecon"};
     app.set_version_flag("--version", cli::version_string());
     app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
@@ -121,6 +122,20 @@ int main(int argc, char** argv) {
     merge_cmd->add_option("-o,--output", merge.output, "Also write the merged per-file results as JSON Lines");
     merge_cmd->add_flag("--json", merge.json, "Print the summary as JSON");
 
+    cli::BenchArgs bench;
+    auto* bench_cmd = app.add_subcommand("bench", "Time every stage against Python eager and the machine's peak");
+    bench_cmd->add_option("--models", bench.models, "Folder with vae.pt and vocoder.pt (for figures that mean "
+                          "something: scripts/make_test_models.py --full)");
+    add_runtime_options(*bench_cmd, bench.runtime);
+    bench_cmd->add_option("--seconds", bench.seconds, "Clip length")->check(CLI::Range(0.1, 600.0))->capture_default_str();
+    bench_cmd->add_option("--batch-size", bench.batch_sizes, "Batch sizes to time, e.g. 1 8")->check(CLI::PositiveNumber);
+    bench_cmd->add_option("--repeat", bench.repeat, "Timed runs (the median is reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+    bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
+    bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
+
     cli::InfoArgs info;
     auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
     info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
@@ -141,6 +156,7 @@ int main(int argc, char** argv) {
         if (*met_cmd) return cli::run_metrics(met);
         if (*info_cmd) return cli::run_info(info);
         if (*merge_cmd) return cli::run_report_merge(merge);
+        if (*bench_cmd) return cli::run_bench(bench);
         if (rec.inputs.empty()) {
             std::cerr << app.help();
             return static_cast<int>(ExitCode::usage);

@@ -57,6 +57,11 @@ public:
     const nlohmann::json& vocoder_metadata() const;
     std::string describe() const;  // one line: source and weights, for reports
 
+    // The device's measured arithmetic rate in this dtype (GFLOP/s), the best of a 1024^3 matrix product
+    // (BLAS) and a 256-channel 3x3 convolution (oneDNN/cuDNN): the ceiling a benchmark compares each stage
+    // with. Runs for about 2 x `seconds`.
+    double peak_gflops(double seconds = 0.5);
+
     struct Impl;
     Impl& impl();
 
