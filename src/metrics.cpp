@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/stoi.hpp"
 
 namespace ldmrecon {
 
@@ -209,6 +210,33 @@ MelDistance mel_distance(const Matrix& a, const Matrix& b, std::size_t max_frame
     return acc.result();
 }
 
+MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::size_t n) {
+    // ref: ParallelWaveGAN losses/stft_loss.py MultiResolutionSTFTLoss defaults
+    const int res[3][3] = {{1024, 120, 600}, {2048, 240, 1200}, {512, 50, 240}};
+    MultiResolutionStft r;
+    constexpr std::size_t kBlock = 512;
+    for (const auto& rz : res) {
+        const Stft stft(rz[0], rz[1], rz[2]);
+        const std::size_t frames = 1 + n / static_cast<std::size_t>(rz[1]);
+        double num = 0, den = 0, logsum = 0, count = 0;
+        for (std::size_t f = 0; f < frames; f += kBlock) {
+            const Matrix X = stft.magnitude(x, n, f, kBlock), Y = stft.magnitude(y, n, f, kBlock);
+            for (std::size_t i = 0; i < X.data.size(); ++i) {
+                const double a = std::sqrt(std::max(double(X.data[i]) * X.data[i], kMrstftPowerFloor));
+                const double b = std::sqrt(std::max(double(Y.data[i]) * Y.data[i], kMrstftPowerFloor));
+                num += (a - b) * (a - b);
+                den += a * a;
+                logsum += std::abs(std::log(a) - std::log(b));
+            }
+            count += static_cast<double>(X.data.size());
+        }
+        r.convergence += std::sqrt(num / den) / 3;
+        r.log_magnitude += logsum / count / 3;
+    }
+    r.value = r.convergence + r.log_magnitude;
+    return r;
+}
+
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
                         const MetricsOptions& opts) {
     const std::size_t n = std::min(ref.size(), est.size());
@@ -249,6 +277,15 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.lsd_db = spec.lsd_db();
     m.spectral_convergence = spec.convergence();
     m.mel = mel.result();
+    if (opts.perceptual) {
+        const StoiResult st = stoi(x, y, n, m.sample_rate);
+        m.stoi = st.stoi;
+        m.estoi = st.estoi;
+        m.mrstft = multi_resolution_stft(x, y, n);
+    } else {
+        m.stoi = m.estoi = std::numeric_limits<double>::quiet_NaN();
+        m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = std::numeric_limits<double>::quiet_NaN();
+    }
     return m;
 }
 

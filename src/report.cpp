@@ -39,6 +39,11 @@ nlohmann::json metrics_json(const Metrics& m) {
         {"spectral_convergence", number(m.spectral_convergence)},
         {"mel_l1", number(m.mel.l1)},
         {"mel_snr_db", number(m.mel.snr_db)},
+        {"stoi", number(m.stoi)},
+        {"estoi", number(m.estoi)},
+        {"mrstft", number(m.mrstft.value)},
+        {"mrstft_convergence", number(m.mrstft.convergence)},
+        {"mrstft_log_magnitude", number(m.mrstft.log_magnitude)},
     };
 }
 
@@ -67,6 +72,10 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     row("spectral conv.", format_number(m.spectral_convergence, 4), "|| |X|-|Y| ||F / || |X| ||F; lower is better");
     row("log-mel L1", format_number(m.mel.l1, 4), "model feature of output vs input, ln units");
     row("log-mel SNR", format_number(m.mel.snr_db, 2) + " dB", "on the ln-mel values");
+    row("MR-STFT", format_number(m.mrstft.value, 4), "spectral conv. + log-magnitude L1, 3 resolutions; lower is better");
+    s << "intelligibility (speech; 0..1, higher is better)\n";
+    row("STOI", format_number(m.stoi, 4), "Taal et al. 2011, as pystoi");
+    row("ESTOI", format_number(m.estoi, 4), "extended STOI, Jensen & Taal 2016");
     if (vae) {
         s << "VAE alone (its decoded feature vs the feature it was given, before the vocoder)\n";
         row("VAE log-mel L1", format_number(vae->l1, 4), "ln units");

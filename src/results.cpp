@@ -37,7 +37,8 @@ const std::vector<MetricSpec>& metric_specs() {
         {"si_sdr_db", true, 0.05},       {"lsd_db", false, 0.05},
         {"spectral_convergence", false, 0.002}, {"mel_l1", false, 0.002},
         {"mel_snr_db", true, 0.05},      {"vae_mel_l1", false, 0.002},
-        {"vae_mel_snr_db", true, 0.05},
+        {"vae_mel_snr_db", true, 0.05},   {"stoi", true, 0.002},
+        {"estoi", true, 0.002},          {"mrstft", false, 0.002},
     };
     return specs;
 }

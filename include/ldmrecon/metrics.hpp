@@ -56,8 +56,19 @@ struct MelAccumulator {
     MelDistance result() const;
 };
 
+// Multi-resolution STFT distance in the ParallelWaveGAN / auraloss form: FFT sizes 1024/2048/512, hops
+// 120/240/50, windows 600/1200/240 (periodic Hann centred in the FFT, centred frames, reflect padding);
+// per resolution the spectral convergence || |Y|-|X| ||F / || |X| ||F and mean |ln|X| - ln|Y||, with powers
+// floored at kMrstftPowerFloor; `value` = mean convergence + mean log-magnitude distance.
+constexpr double kMrstftPowerFloor = 1e-7;
+struct MultiResolutionStft {
+    double value = 0, convergence = 0, log_magnitude = 0;
+};
+MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::size_t n);
+
 struct MetricsOptions {
     double max_lag_ms = 100.0;  // delay search window, +- this many milliseconds
+    bool perceptual = true;     // STOI/ESTOI and MR-STFT (a few tens of ms per 10 s)
 };
 
 // Everything `ldmrecon metrics` and the reconstruction report print.
@@ -71,6 +82,8 @@ struct Metrics {
     double si_sdr_db = 0;
     double lsd_db = 0, spectral_convergence = 0;  // on the feature's STFT (n_fft, hop, periodic Hann)
     MelDistance mel;                              // log-mel of reference vs estimate, the model's feature
+    double stoi = 0, estoi = 0;                   // NaN when not computed
+    MultiResolutionStft mrstft;
 };
 
 // Compares two signals at `feature.config().sample_rate`, trimmed to the shorter length.

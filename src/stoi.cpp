@@ -1,0 +1,235 @@
+#include "ldmrecon/stoi.hpp"
+
+#include <fftw3.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+namespace ldmrecon {
+
+namespace {
+
+// ref: pystoi stoi.py constants
+constexpr int kFs = 10000;       // FS
+constexpr int kFrame = 256;      // N_FRAME
+constexpr int kHop = 128;        // N_FRAME / 2
+constexpr int kNfft = 512;       // NFFT
+constexpr int kBands = 15;       // NUMBAND
+constexpr double kMinFreq = 150;  // MINFREQ
+constexpr int kSegment = 30;     // N
+constexpr double kBeta = -15.0;  // BETA, dB
+constexpr double kDynRange = 40;  // DYN_RANGE, dB
+const double kEps = std::numeric_limits<double>::epsilon();
+constexpr double kPi = 3.14159265358979323846;
+
+double bessel_i0(double x) {
+    // Power series; converges fast for the arguments a Kaiser window needs (beta < 10).
+    double sum = 1, term = 1;
+    for (int k = 1; k < 200; ++k) {
+        term *= (x / (2 * k)) * (x / (2 * k));
+        sum += term;
+        if (term < sum * 1e-17) break;
+    }
+    return sum;
+}
+
+// Matlab's hanning(256): 0.5 - 0.5 cos(2 pi (n + 1) / 257). ref: pystoi np.hanning(framelen + 2)[1:-1]
+std::vector<double> matlab_hanning(int n) {
+    std::vector<double> w(n);
+    for (int i = 0; i < n; ++i) w[i] = 0.5 - 0.5 * std::cos(2 * kPi * (i + 1) / (n + 1));
+    return w;
+}
+
+// Frame starts 0, hop, ... while start < len - framelen (strict). ref: pystoi utils.stft
+std::size_t frame_count(std::size_t len) { return len > kFrame ? (len - kFrame + kHop - 1) / kHop : 0; }
+
+// ref: pystoi utils.remove_silent_frames: mask by the clean signal's frame energy, overlap-add the kept
+// windowed frames of both signals back into signals of length (K - 1) * hop + framelen.
+void remove_silent_frames(std::vector<double>& x, std::vector<double>& y) {
+    const auto w = matlab_hanning(kFrame);
+    const std::size_t F = frame_count(x.size());
+    std::vector<double> energy(F);
+    for (std::size_t f = 0; f < F; ++f) {
+        double s = 0;
+        for (int i = 0; i < kFrame; ++i) {
+            const double v = w[i] * x[f * kHop + i];
+            s += v * v;
+        }
+        energy[f] = 20 * std::log10(std::sqrt(s) + kEps);
+    }
+    const double top = F ? *std::max_element(energy.begin(), energy.end()) : 0;
+    std::vector<std::size_t> keep;
+    for (std::size_t f = 0; f < F; ++f)
+        if (top - kDynRange - energy[f] < 0) keep.push_back(f);
+    const std::size_t len = keep.empty() ? 0 : (keep.size() - 1) * kHop + kFrame;
+    std::vector<double> xs(len, 0.0), ys(len, 0.0);
+    for (std::size_t k = 0; k < keep.size(); ++k)
+        for (int i = 0; i < kFrame; ++i) {
+            xs[k * kHop + i] += w[i] * x[keep[k] * kHop + i];
+            ys[k * kHop + i] += w[i] * y[keep[k] * kHop + i];
+        }
+    x.swap(xs);
+    y.swap(ys);
+}
+
+// 1/3-octave band edges as FFT bins [lo, hi). ref: pystoi utils.thirdoct (argmin: first index on ties)
+std::vector<std::pair<int, int>> third_octave_bands() {
+    const int bins = kNfft / 2 + 1;
+    auto nearest = [bins](double hz) {
+        int best = 0;
+        double bd = std::numeric_limits<double>::infinity();
+        for (int k = 0; k < bins; ++k) {
+            const double f = static_cast<double>(k) * kFs / kNfft;
+            const double d = (f - hz) * (f - hz);
+            if (d < bd) bd = d, best = k;
+        }
+        return best;
+    };
+    std::vector<std::pair<int, int>> b(kBands);
+    for (int i = 0; i < kBands; ++i)
+        b[i] = {nearest(kMinFreq * std::pow(2.0, (2.0 * i - 1) / 6)), nearest(kMinFreq * std::pow(2.0, (2.0 * i + 1) / 6))};
+    return b;
+}
+
+// [bands][frames]: sqrt of the summed |X|^2 of each band's bins.
+std::vector<std::vector<double>> band_envelopes(const std::vector<double>& x) {
+    const auto w = matlab_hanning(kFrame);
+    const auto bands = third_octave_bands();
+    const std::size_t F = frame_count(x.size());
+    std::vector<std::vector<double>> out(kBands, std::vector<double>(F));
+    double* in = fftw_alloc_real(kNfft);
+    fftw_complex* spec = fftw_alloc_complex(kNfft / 2 + 1);
+    fftw_plan plan = fftw_plan_dft_r2c_1d(kNfft, in, spec, FFTW_ESTIMATE);
+    for (std::size_t f = 0; f < F; ++f) {
+        std::fill(in, in + kNfft, 0.0);
+        for (int i = 0; i < kFrame; ++i) in[i] = w[i] * x[f * kHop + i];
+        fftw_execute(plan);
+        for (int b = 0; b < kBands; ++b) {
+            double s = 0;
+            for (int k = bands[b].first; k < bands[b].second; ++k) s += spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];
+            out[b][f] = std::sqrt(s);
+        }
+    }
+    fftw_destroy_plan(plan);
+    fftw_free(in);
+    fftw_free(spec);
+    return out;
+}
+
+}  // namespace
+
+std::vector<double> resample_octave(const std::vector<double>& x, int up, int down) {
+    const int g = std::gcd(up, down);
+    up /= g;
+    down /= g;
+    if (up == down) return x;
+    // ref: pystoi utils._resample_window_oct (Octave's resample.m)
+    const double rejection_db = 60.0;
+    const double fc = 1.0 / (2.0 * std::max(up, down));
+    const double transition = fc / 10.0;
+    const long L = static_cast<long>(std::ceil((rejection_db - 8.0) / (28.714 * transition)));
+    const double beta = 0.1102 * (rejection_db - 8.7);
+    std::vector<double> h(2 * L + 1);
+    const double i0b = bessel_i0(beta);
+    double sum = 0;
+    for (long n = 0; n <= 2 * L; ++n) {
+        const double t = static_cast<double>(n - L);
+        const double r = static_cast<double>(2 * n) / (2 * L) - 1.0;
+        const double kaiser = bessel_i0(beta * std::sqrt(std::max(0.0, 1.0 - r * r))) / i0b;
+        const double arg = 2 * fc * t;
+        const double sinc = t == 0 ? 1.0 : std::sin(kPi * arg) / (kPi * arg);
+        h[n] = kaiser * 2 * up * fc * sinc;
+        sum += h[n];
+    }
+    for (double& v : h) v = v / sum * up;  // unit sum, then the upsampling gain (scipy resample_poly)
+    // y[m] = sum_n x[n] h[m * down - n * up + L]: zero phase, zeros outside the signal.
+    const long n_in = static_cast<long>(x.size());
+    const long n_out = (n_in * up + down - 1) / down;
+    std::vector<double> y(n_out, 0.0);
+    for (long m = 0; m < n_out; ++m) {
+        const long c = m * down + L;
+        const long n_lo = std::max(0L, (c - 2 * L + up - 1) / up);
+        const long n_hi = std::min(n_in - 1, c / up);
+        double acc = 0;
+        for (long n = n_lo; n <= n_hi; ++n) acc += x[n] * h[c - n * up];
+        y[m] = acc;
+    }
+    return y;
+}
+
+StoiResult stoi(const float* clean, const float* processed, std::size_t n, int rate) {
+    StoiResult r;
+    std::vector<double> x(clean, clean + n), y(processed, processed + n);
+    if (rate != kFs) {
+        x = resample_octave(x, kFs, rate);
+        y = resample_octave(y, kFs, rate);
+    }
+    remove_silent_frames(x, y);
+    const auto X = band_envelopes(x), Y = band_envelopes(y);
+    const std::size_t T = X.empty() ? 0 : X[0].size();
+    r.frames = T;
+    if (T < static_cast<std::size_t>(kSegment)) {
+        r.stoi = r.estoi = 1e-5;  // ref: pystoi: "Not enough STFT frames", returns 1e-5
+        return r;
+    }
+    const double clip = std::pow(10.0, -kBeta / 20);
+    const std::size_t N = kSegment, S = T - N + 1;
+    double stoi_sum = 0, estoi_sum = 0;
+    std::vector<double> xs(kBands * N), ys(kBands * N);
+    for (std::size_t s = 0; s < S; ++s) {
+        // STOI: per band, scale y to x's energy, clip, then correlate.
+        for (int b = 0; b < kBands; ++b) {
+            const double* xb = &X[b][s];
+            const double* yb = &Y[b][s];
+            double ex = 0, ey = 0;
+            for (std::size_t t = 0; t < N; ++t) ex += xb[t] * xb[t], ey += yb[t] * yb[t];
+            const double alpha = std::sqrt(ex) / (std::sqrt(ey) + kEps);
+            std::vector<double> yp(N), xc(xb, xb + N);
+            for (std::size_t t = 0; t < N; ++t) yp[t] = std::min(yb[t] * alpha, xb[t] * (1 + clip));
+            double my = 0, mx = 0;
+            for (std::size_t t = 0; t < N; ++t) my += yp[t], mx += xc[t];
+            my /= N;
+            mx /= N;
+            double ny = 0, nx = 0;
+            for (std::size_t t = 0; t < N; ++t) {
+                yp[t] -= my;
+                xc[t] -= mx;
+                ny += yp[t] * yp[t];
+                nx += xc[t] * xc[t];
+            }
+            ny = std::sqrt(ny) + kEps;
+            nx = std::sqrt(nx) + kEps;
+            for (std::size_t t = 0; t < N; ++t) stoi_sum += (yp[t] / ny) * (xc[t] / nx);
+            for (std::size_t t = 0; t < N; ++t) xs[b * N + t] = xb[t], ys[b * N + t] = yb[t];
+        }
+        // ESTOI: normalise rows (each band over time), then columns (each frame over bands), correlate.
+        for (auto* m : {&xs, &ys}) {
+            for (int b = 0; b < kBands; ++b) {
+                double mean = 0, ss = 0;
+                for (std::size_t t = 0; t < N; ++t) mean += (*m)[b * N + t];
+                mean /= N;
+                for (std::size_t t = 0; t < N; ++t) (*m)[b * N + t] -= mean, ss += (*m)[b * N + t] * (*m)[b * N + t];
+                const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
+                for (std::size_t t = 0; t < N; ++t) (*m)[b * N + t] *= inv;
+            }
+            for (std::size_t t = 0; t < N; ++t) {
+                double mean = 0, ss = 0;
+                for (int b = 0; b < kBands; ++b) mean += (*m)[b * N + t];
+                mean /= kBands;
+                for (int b = 0; b < kBands; ++b) (*m)[b * N + t] -= mean, ss += (*m)[b * N + t] * (*m)[b * N + t];
+                const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
+                for (int b = 0; b < kBands; ++b) (*m)[b * N + t] *= inv;
+            }
+        }
+        double e = 0;
+        for (std::size_t i = 0; i < xs.size(); ++i) e += xs[i] * ys[i];
+        estoi_sum += e / N;
+    }
+    r.stoi = stoi_sum / (kBands * S);  // ref: pystoi: sum of correlations / (J * M)
+    r.estoi = estoi_sum / S;
+    return r;
+}
+
+}  // namespace ldmrecon
