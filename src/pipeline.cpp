@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/griffinlim.hpp"
 #include "models_impl.hpp"
 
 namespace ldmrecon {
@@ -42,6 +43,22 @@ void crossfade(float* dst, std::size_t dst_rows, const float* src, std::size_t s
 }
 
 }  // namespace
+
+Stage parse_stage(const std::string& name) {
+    if (name == "full") return Stage::full;
+    if (name == "vae") return Stage::vae;
+    if (name == "vocoder") return Stage::vocoder;
+    throw UsageError("unknown stage '" + name + "' (use full, vae or vocoder)");
+}
+
+VocoderKind parse_vocoder(const std::string& name) {
+    if (name == "hifigan") return VocoderKind::hifigan;
+    if (name == "griffin-lim") return VocoderKind::griffin_lim;
+    throw UsageError("unknown vocoder '" + name + "' (use hifigan or griffin-lim)");
+}
+
+const char* stage_name(Stage s) { return s == Stage::full ? "full" : s == Stage::vae ? "vae" : "vocoder"; }
+const char* vocoder_name(VocoderKind v) { return v == VocoderKind::hifigan ? "hifigan" : "griffin-lim"; }
 
 std::size_t padded_length(std::size_t n, int hop, int multiple) {
     const std::size_t h = static_cast<std::size_t>(hop), m = static_cast<std::size_t>(multiple);
@@ -97,22 +114,29 @@ struct BatchRunner::Clip {
 };
 
 BatchRunner::BatchRunner(Models& models, const ReconstructOptions& opts)
-    : models_(models), opts_(opts), logmel_(models.feature()) {
+    : BatchRunner(&models, models.feature(), models.time_multiple(), opts) {}
+
+BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple, const ReconstructOptions& opts)
+    : models_(models), fc_(feature), multiple_(time_multiple), opts_(opts), logmel_(feature) {
     if (opts_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
-    plan_windows(0, models.feature().hop_length, models.time_multiple(), opts_);  // validates the options
+    if (!models_ && (opts_.stage != Stage::vocoder || opts_.vocoder != VocoderKind::griffin_lim))
+        throw UsageError(std::string("--stage ") + stage_name(opts_.stage) + " with --vocoder " + vocoder_name(opts_.vocoder) +
+                         " needs models");
+    if (opts_.gl_iterations < 0) throw UsageError("--gl-iterations must be 0 or more");
+    plan_windows(0, fc_.hop_length, multiple_, opts_);  // validates the options
 }
 
 BatchRunner::~BatchRunner() = default;
 
 std::size_t BatchRunner::add(const std::vector<float>& audio) {
     if (audio.empty()) throw InputError("empty signal");
-    const FeatureConfig& fc = models_.feature();
+    const FeatureConfig& fc = fc_;
     auto clip = std::make_unique<Clip>();
     const auto t0 = Clock::now();
     clip->n = audio.size();
     std::vector<float> x = audio;
     clip->gain = normalise_waveform(x);
-    clip->windows = plan_windows(clip->n, fc.hop_length, models_.time_multiple(), opts_);
+    clip->windows = plan_windows(clip->n, fc.hop_length, multiple_, opts_);
     std::vector<float> slice;
     for (const Window& w : clip->windows) {
         // Zeros (silence) past the end of the signal, never a log-mel of 0: SPEC.md 1.
@@ -130,7 +154,7 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
         const Window& last = clip->windows.back();
         clip->full_feature = logmel_.compute(x);
         clip->stitched_feature = Matrix(last.start / hop + last.frames, static_cast<std::size_t>(fc.n_mels));
-        clip->out.assign(last.start + last.frames * hop, 0.f);
+        if (opts_.stage != Stage::vae) clip->out.assign(last.start + last.frames * hop, 0.f);
     }
     clip->times.feature = seconds_since(t0);
     const std::size_t id = next_id_++;
@@ -142,7 +166,8 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
 std::vector<BatchRunner::Completed> BatchRunner::step() {
     std::vector<Completed> out;
     if (queue_.empty()) return out;
-    Models::Impl& m = models_.impl();
+    Models::Impl* m = models_ ? &models_->impl() : nullptr;
+    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
     const std::size_t B = static_cast<std::size_t>(opts_.batch_size);
     auto frames_of = [this](const Queued& q) { return clips_.at(q.clip)->windows[q.window].frames; };
 
@@ -164,8 +189,9 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         }
     }
 
-    const auto T = static_cast<std::int64_t>(frames), M = static_cast<std::int64_t>(models_.feature().n_mels);
+    const auto T = static_cast<std::int64_t>(frames), M = static_cast<std::int64_t>(fc_.n_mels);
     const auto Bn = static_cast<std::int64_t>(batch.size());
+    const std::int64_t hop = fc_.hop_length;
     StageTimes t;
     try {
         c10::InferenceMode inference;
@@ -175,53 +201,79 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             const Matrix& f = clips_.at(batch[b].clip)->features[batch[b].window];
             std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
         }
-        mel = mel.to(m.device, m.dtype);
-        torch::Tensor moments = m.vae.run_method("encode", mel).toTensor();
-        const std::int64_t C = m.latent_channels;
-        torch::Tensor z = moments.narrow(1, 0, C);
-        if (opts_.sample) {
-            // Noise drawn on the CPU in fp32, one generator per window, so a seed gives the same latent on
-            // every device and in every batch.
-            std::vector<torch::Tensor> eps;
-            for (const Queued& q : batch) {
-                auto gen = at::detail::createCPUGenerator(window_seed(opts_.seed, q.window));
-                eps.push_back(at::randn(z.sizes().slice(1), gen, torch::TensorOptions().dtype(torch::kFloat)));
+        torch::Tensor decoded = mel;  // --stage vocoder: the input's own feature
+        std::vector<std::int64_t> lshape;
+        if (opts_.stage != Stage::vocoder) {
+            mel = mel.to(m->device, m->dtype);
+            torch::Tensor moments = m->vae.run_method("encode", mel).toTensor();
+            const std::int64_t C = m->latent_channels;
+            torch::Tensor z = moments.narrow(1, 0, C);
+            if (opts_.sample) {
+                // Noise drawn on the CPU in fp32, one generator per window, so a seed gives the same latent
+                // on every device and in every batch.
+                std::vector<torch::Tensor> eps;
+                for (const Queued& q : batch) {
+                    auto gen = at::detail::createCPUGenerator(window_seed(opts_.seed, q.window));
+                    eps.push_back(at::randn(z.sizes().slice(1), gen, torch::TensorOptions().dtype(torch::kFloat)));
+                }
+                z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m->device, m->dtype);
             }
-            z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m.device, m.dtype);
+            // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
+            torch::Tensor z_scaled = z * m->scaling_factor;
+            lshape = z_scaled.sizes().vec();
+            lshape[0] = 1;
+            sync(m->device);
+            t.encode = seconds_since(t0);
+
+            t0 = Clock::now();
+            decoded = m->vae.run_method("decode", z_scaled / m->scaling_factor).toTensor();
+            sync(m->device);
+            t.decode = seconds_since(t0);
+            if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
+                throw ModelError(where + ": VAE decoded a feature of the wrong shape");
+        } else if (opts_.vocoder == VocoderKind::hifigan) {
+            decoded = mel.to(m->device, m->dtype);
         }
-        // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
-        torch::Tensor z_scaled = z * m.scaling_factor;
-        sync(m.device);
-        t.encode = seconds_since(t0);
-
-        t0 = Clock::now();
-        torch::Tensor decoded = m.vae.run_method("decode", z_scaled / m.scaling_factor).toTensor();
-        sync(m.device);
-        t.decode = seconds_since(t0);
-        if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
-            throw ModelError(models_.dir() + ": VAE decoded a feature of the wrong shape");
-
-        t0 = Clock::now();
-        // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
-        torch::Tensor wave = m.vocoder.forward({decoded.squeeze(1)}).toTensor();
-        sync(m.device);
-        t.vocode = seconds_since(t0);
-        if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * models_.feature().hop_length)
-            throw ModelError(models_.dir() + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
-                             std::to_string(Bn) + " x " + std::to_string(T) + " frames");
-
         const torch::Tensor dec_cpu = decoded.to(torch::kCPU, torch::kFloat).contiguous();
-        const torch::Tensor wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
-        std::vector<std::int64_t> lshape = z_scaled.sizes().vec();
-        lshape[0] = 1;
+
+        torch::Tensor wav_cpu;
+        std::vector<std::vector<float>> gl_waves;
+        t0 = Clock::now();
+        if (opts_.stage != Stage::vae && opts_.vocoder == VocoderKind::hifigan) {
+            // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
+            torch::Tensor wave = m->vocoder.forward({decoded.squeeze(1)}).toTensor();
+            sync(m->device);
+            if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
+                throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
+                                 std::to_string(Bn) + " x " + std::to_string(T) + " frames");
+            wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
+        } else if (opts_.stage != Stage::vae) {
+            GriffinLimOptions gl;
+            gl.iterations = opts_.gl_iterations;
+            for (std::int64_t b = 0; b < Bn; ++b) {
+                Matrix d(static_cast<std::size_t>(T), static_cast<std::size_t>(M));
+                std::memcpy(d.data.data(), dec_cpu[b].data_ptr<float>(), d.data.size() * sizeof(float));
+                gl.seed = window_seed(opts_.seed, batch[b].window);
+                // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
+                std::vector<float> w = griffin_lim(mel_to_linear_magnitude(d, fc_), fc_, static_cast<std::size_t>(T * hop - 1), gl);
+                w.push_back(0.f);
+                gl_waves.push_back(std::move(w));
+            }
+        }
+        t.vocode = seconds_since(t0);
+
         for (std::int64_t b = 0; b < Bn; ++b) {
             Clip& c = *clips_.at(batch[b].clip);
             const std::size_t k = batch[b].window;
             Matrix d(static_cast<std::size_t>(T), static_cast<std::size_t>(M));
             std::memcpy(d.data.data(), dec_cpu[b].data_ptr<float>(), d.data.size() * sizeof(float));
             c.decoded[k] = std::move(d);
-            const float* w = wav_cpu[b].data_ptr<float>();
-            c.waves[k].assign(w, w + wav_cpu.size(1));
+            if (wav_cpu.defined()) {
+                const float* w = wav_cpu[b].data_ptr<float>();
+                c.waves[k].assign(w, w + wav_cpu.size(1));
+            } else if (!gl_waves.empty()) {
+                c.waves[k] = std::move(gl_waves[static_cast<std::size_t>(b)]);
+            }
             c.arrived[k] = true;
             c.latent_shape = lshape;
             if (c.windows.size() > 1) {
@@ -230,7 +282,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             }
         }
     } catch (const c10::Error& e) {
-        for (const Queued& q : batch) clips_.at(q.clip)->error = models_.dir() + ": the models failed on this input (" +
+        for (const Queued& q : batch) clips_.at(q.clip)->error = where + ": the models failed on this input (" +
                                                              first_line(e.what()) + ")";
     } catch (const Error& e) {
         for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
@@ -269,8 +321,9 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
 }
 
 void BatchRunner::stitch_ready(Clip& c) {
-    const std::size_t hop = static_cast<std::size_t>(models_.feature().hop_length);
-    const std::size_t M = static_cast<std::size_t>(models_.feature().n_mels);
+    const std::size_t hop = static_cast<std::size_t>(fc_.hop_length);
+    const std::size_t M = static_cast<std::size_t>(fc_.n_mels);
+    const bool audio = opts_.stage != Stage::vae;
     for (; c.next_stitch < c.windows.size() && c.arrived[c.next_stitch]; ++c.next_stitch) {
         const std::size_t k = c.next_stitch;
         const Window& w = c.windows[k];
@@ -284,7 +337,7 @@ void BatchRunner::stitch_ready(Clip& c) {
             zb = w.start + (ov - zone) / 2;
             ze = zb + zone;
         }
-        crossfade(c.out.data(), c.out.size(), c.waves[k].data(), w.frames * hop, w.start, zb, ze, 1);
+        if (audio) crossfade(c.out.data(), c.out.size(), c.waves[k].data(), w.frames * hop, w.start, zb, ze, 1);
         crossfade(c.stitched_feature.data.data(), c.stitched_feature.rows, c.decoded[k].data.data(), w.frames,
                   w.start / hop, zb / hop, std::max(ze / hop, zb / hop + (ze > zb ? 1 : 0)), M);
         c.waves[k] = {};
@@ -293,7 +346,8 @@ void BatchRunner::stitch_ready(Clip& c) {
 }
 
 Reconstruction BatchRunner::assemble(Clip& c) {
-    const FeatureConfig& fc = models_.feature();
+    const FeatureConfig& fc = fc_;
+    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
     Reconstruction r;
     r.gain = c.gain;
     r.frames = fc.frames(c.n);
@@ -305,15 +359,17 @@ Reconstruction BatchRunner::assemble(Clip& c) {
         r.input_feature = std::move(c.features[0]);
         r.decoded_feature = std::move(c.decoded[0]);
         r.vocoder_raw = std::move(c.waves[0]);
-        if (r.vocoder_raw.size() < c.n)
-            throw ModelError(models_.dir() + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) +
-                             " samples for " + std::to_string(c.n));
-        r.output.assign(r.vocoder_raw.begin(), r.vocoder_raw.begin() + static_cast<long>(c.n));
+        if (opts_.stage != Stage::vae) {
+            if (r.vocoder_raw.size() < c.n)
+                throw ModelError(where + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) + " samples for " +
+                                 std::to_string(c.n));
+            r.output.assign(r.vocoder_raw.begin(), r.vocoder_raw.begin() + static_cast<long>(c.n));
+        }
     } else {
         r.input_feature = std::move(c.full_feature);
         r.decoded_feature = std::move(c.stitched_feature);
         r.output = std::move(c.out);
-        r.output.resize(c.n);
+        if (opts_.stage != Stage::vae) r.output.resize(c.n);
     }
     restore_level(r.output, r.gain);
     return r;

@@ -60,6 +60,17 @@ int main(int argc, char** argv) {
     auto* lat = app.add_option_group("latent", "How the latent is taken");
     lat->add_flag("--sample", rec.pipeline.sample, "Sample the posterior instead of taking its mode (mean)");
     lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")->capture_default_str();
+    auto* what = app.add_option_group("stages", "Which part of the path runs");
+    what->add_option("--stage", rec.stage, "full | vae (stop at the decoded feature) | vocoder (the input's own feature "
+                     "to the vocoder)")
+        ->check(CLI::IsMember({"full", "vae", "vocoder"}))
+        ->capture_default_str();
+    what->add_option("--vocoder", rec.vocoder, "hifigan | griffin-lim (built in; no models with --stage vocoder)")
+        ->check(CLI::IsMember({"hifigan", "griffin-lim"}))
+        ->capture_default_str();
+    what->add_option("--gl-iterations", rec.pipeline.gl_iterations, "Griffin-Lim iterations (fast variant, momentum 0.99)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
     auto* win = app.add_option_group("windows", "Long inputs and batching");
     win->add_option("--window-frames", rec.pipeline.window_frames,
                     "Frames per model pass (1024 = 10.24 s, AudioLDM2's training length); longer inputs run in windows")

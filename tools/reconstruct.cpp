@@ -121,11 +121,22 @@ int run_reconstruct(const ReconstructArgs& a) {
     std::vector<FileResult> baseline;
     if (!a.baseline.empty()) baseline = read_results(a.baseline);
 
+    ReconstructOptions popts = a.pipeline;
+    popts.stage = parse_stage(a.stage);
+    popts.vocoder = parse_vocoder(a.vocoder);
+    const bool audio_out = popts.stage != Stage::vae;  // --stage vae ends at the decoded feature
+    const bool need_models = !(popts.stage == Stage::vocoder && popts.vocoder == VocoderKind::griffin_lim);
+    if (!audio_out && !a.output.empty() && fs::path(a.output).extension() != ".npy")
+        throw UsageError("--stage vae writes the decoded feature, not audio: give -o OUT.npy (or no -o)");
+
     // The work list.
     std::vector<InputFile> inputs = expand_inputs(a.inputs);
     if (!a.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a.shard));
-    const bool single = !a.output.empty();
-    if (single && a.out_dir.empty()) {
+    const bool no_output = !audio_out && a.output.empty() && a.out_dir.empty();
+    const bool single = !a.output.empty() || (no_output && inputs.size() == 1);
+    if (no_output) {
+        // --stage vae with nothing to write: measures only.
+    } else if (single && a.out_dir.empty()) {
         if (inputs.size() != 1 || (a.inputs.size() == 1 && fs::is_directory(a.inputs[0])))
             throw UsageError("-o names one output file but the inputs hold " + std::to_string(inputs.size()) +
                              " files: use --out-dir DIR for several");
@@ -136,14 +147,15 @@ int run_reconstruct(const ReconstructArgs& a) {
     }
     if (!a.dump_dir.empty() && inputs.size() != 1) throw UsageError("--dump-dir works with one input only");
     if (!a.report.empty()) check_output_folder(a.report);
-    if (single) check_output_folder(a.output);
+    if (!a.output.empty()) check_output_folder(a.output);
 
     std::vector<Job> jobs(inputs.size());
     std::map<std::string, std::size_t> claimed;  // output path -> job
     for (std::size_t i = 0; i < inputs.size(); ++i) {
         Job& j = jobs[i];
         j.in = inputs[i];
-        j.output = single ? a.output : output_path_for(j.in, a.out_dir);
+        j.output = !a.output.empty() ? a.output : no_output ? std::string() : output_path_for(j.in, a.out_dir);
+        if (!audio_out && !j.output.empty() && a.output.empty()) j.output = fs::path(j.output).replace_extension(".npy").string();
         j.result.input = j.in.path;
         j.result.output = j.output;
         j.result.record = {{"input", j.in.path}, {"output", j.output}};
@@ -154,6 +166,8 @@ int run_reconstruct(const ReconstructArgs& a) {
         };
         if (!j.in.error.empty()) {
             fail(ExitCode::input, j.in.error);
+        } else if (j.output.empty()) {
+            // nothing written
         } else if (same_file(j.in.path, j.output)) {
             fail(ExitCode::usage, j.output + ": is the input file; choose another output path");
         } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
@@ -168,13 +182,23 @@ int run_reconstruct(const ReconstructArgs& a) {
     for (const Job& j : jobs) todo += j.result.status == "ok";
     std::unique_ptr<Models> models;
     std::string dir;
-    if (todo > 0) {
+    FeatureConfig fc_run;  // AudioLDM2's unless models (or --models for Griffin-Lim alone) say otherwise
+    if (todo > 0 && !need_models) {
+        if (!a.models.empty()) {
+            dir = resolve_models_dir(a.models);
+            const std::string vae = (fs::path(dir) / "vae.pt").string();
+            fc_run = feature_from_metadata(read_export_metadata(vae), vae);
+        }
+        spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts.gl_iterations);
+        if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
+    } else if (todo > 0) {
         dir = resolve_models_dir(a.models);
         const auto t0 = Clock::now();
         models = std::make_unique<Models>(dir, a.runtime);
         spdlog::info("device {}, dtype {}, libtorch {}, {} thread(s); models from {} ({:.2f} s to load)",
                      models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(), dir,
                      seconds_since(t0));
+        fc_run = models->feature();
         if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
     }
     if (jobs.size() > 1)
@@ -191,12 +215,12 @@ int run_reconstruct(const ReconstructArgs& a) {
     std::map<std::size_t, std::size_t> clip_job;  // BatchRunner id -> job
     std::unique_ptr<BatchRunner> runner;
     std::unique_ptr<LogMel> logmel;
-    ReconstructOptions popts = a.pipeline;
-    if (models) {
+    if (todo > 0) {
         // Batching pays on a GPU; on the CPU it only multiplies the attention's memory.
-        if (popts.batch_size == 0) popts.batch_size = models->device_name() == "cpu" ? 1 : 8;
-        runner = std::make_unique<BatchRunner>(*models, popts);
-        logmel = std::make_unique<LogMel>(models->feature());
+        if (popts.batch_size == 0) popts.batch_size = models && models->device_name() != "cpu" ? 8 : 1;
+        runner = models ? std::make_unique<BatchRunner>(*models, popts)
+                        : std::make_unique<BatchRunner>(nullptr, fc_run, 4, popts);
+        logmel = std::make_unique<LogMel>(fc_run);
     }
     MetricsOptions mo;
     mo.max_lag_ms = a.max_lag_ms;
@@ -215,15 +239,21 @@ int run_reconstruct(const ReconstructArgs& a) {
             return;
         }
         const Reconstruction& r = c.result;
-        const FeatureConfig& fc = models->feature();
+        const FeatureConfig& fc = fc_run;
         try {
             auto t0 = Clock::now();
-            const Metrics m = compare_signals(j.input, r.output, *logmel, mo);
+            Metrics m{};
+            if (audio_out) m = compare_signals(j.input, r.output, *logmel, mo);
+            const bool vae_ran = popts.stage != Stage::vocoder;
             const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
             const double t_metrics = seconds_since(t0);
             t0 = Clock::now();
             if (!a.out_dir.empty()) fs::create_directories(fs::path(j.output).parent_path());
-            const std::size_t clipped = write_wav(j.output, r.output, fc.sample_rate, format);
+            std::size_t clipped = 0;
+            if (audio_out)
+                clipped = write_wav(j.output, r.output, fc.sample_rate, format);
+            else if (!j.output.empty())
+                write_npy(j.output, r.decoded_feature);
             if (!a.dump_dir.empty()) {
                 fs::create_directories(a.dump_dir);
                 write_npy((fs::path(a.dump_dir) / "feature.npy").string(), r.input_feature);
@@ -242,14 +272,22 @@ int run_reconstruct(const ReconstructArgs& a) {
             rec["tool"] = version_string();
             rec["input_audio"] = {{"sample_rate", j.source_info.sample_rate}, {"channels", j.source_info.channels},
                                   {"frames", j.source_frames}, {"seconds", seconds}};
-            rec["output_audio"] = {{"sample_rate", fc.sample_rate}, {"samples", r.output.size()}, {"format", a.format},
-                                   {"clipped_samples", clipped}};
-            rec["models"] = {{"dir", dir},
-                             {"description", models->vae_metadata().value("description", "")},
-                             {"weights", models->vae_metadata().value("weights", "")},
-                             {"source", models->vae_metadata().value("source", "")},
-                             {"scaling_factor", models->scaling_factor()}};
-            rec["runtime"] = {{"device", models->device_name()}, {"dtype", models->dtype_name()},
+            rec["stage"] = stage_name(popts.stage);
+            if (audio_out) {
+                rec["vocoder"] = vocoder_name(popts.vocoder);
+                if (popts.vocoder == VocoderKind::griffin_lim) rec["gl_iterations"] = popts.gl_iterations;
+                rec["output_audio"] = {{"sample_rate", fc.sample_rate}, {"samples", r.output.size()},
+                                       {"format", a.format}, {"clipped_samples", clipped}};
+            }
+            rec["models"] = nullptr;
+            if (models)
+                rec["models"] = {{"dir", dir},
+                                 {"description", models->vae_metadata().value("description", "")},
+                                 {"weights", models->vae_metadata().value("weights", "")},
+                                 {"source", models->vae_metadata().value("source", "")},
+                                 {"scaling_factor", models->scaling_factor()}};
+            rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
+                              {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
                               {"libtorch", libtorch_version()}, {"threads", intra_op_threads()},
                               {"batch_size", popts.batch_size}};
             rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
@@ -258,9 +296,10 @@ int run_reconstruct(const ReconstructArgs& a) {
                               {"windows", r.windows}, {"window_frames", a.pipeline.window_frames},
                               {"overlap_frames", a.pipeline.overlap_frames}, {"gain", r.gain.scale},
                               {"dc_offset", r.gain.mean}};
-            rec["metrics"] = metrics_json(m);
-            rec["vae"] = {{"mel_l1", vae.l1},
-                          {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
+            rec["metrics"] = audio_out ? metrics_json(m) : nlohmann::json::object();
+            if (vae_ran)
+                rec["vae"] = {{"mel_l1", vae.l1},
+                              {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
             rec["timings_s"] = {{"read", j.t_read},          {"feature", r.times.feature}, {"encode", r.times.encode},
                                 {"decode", r.times.decode},  {"vocode", r.times.vocode},   {"metrics", t_metrics},
                                 {"write", t_write},
@@ -272,10 +311,18 @@ int run_reconstruct(const ReconstructArgs& a) {
                            " ms; LSD floors powers at -100 dB; VAE mel measures cover the unpadded frames";
             j.result = result_from_json(rec);
             audio_done += seconds;
-            if (!progress.active())
-                spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, SI-SDR {:.2f} dB", finished,
-                             todo, j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.si_sdr_db);
-            if (single && !a.json && !a.quiet) {
+            if (!progress.active() && audio_out)
+                spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, STOI {:.3f}", finished, todo,
+                             j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.stoi);
+            else if (!progress.active())
+                spdlog::info("[{}/{}] {}: {:.2f} s, VAE log-mel L1 {:.3f}, mel SNR {:.2f} dB", finished, todo, j.in.path,
+                             seconds, vae.l1, vae.snr_db);
+            if (single && !a.json && !a.quiet && !audio_out) {
+                std::cout << j.in.path << ": --stage vae, " << r.frames << " frames\n"
+                          << "VAE alone (its decoded feature vs the feature it was given)\n"
+                          << "  VAE log-mel L1         " << format_number(vae.l1, 4) << "   ln units\n"
+                          << "  VAE log-mel SNR        " << format_number(vae.snr_db, 2) << " dB\n";
+            } else if (single && !a.json && !a.quiet) {
                 std::string shape;
                 for (auto d : r.latent_shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
                 char head[512];
@@ -284,10 +331,13 @@ int run_reconstruct(const ReconstructArgs& a) {
                               "frames run); latent [%s]\n  %s on %s, %s; model time %.3f s = %.1fx real time\n",
                               j.in.path.c_str(), j.output.c_str(), seconds, j.source_info.sample_rate,
                               j.source_info.channels, fc.sample_rate, r.frames, r.windows, r.padded_frames,
-                              shape.c_str(), a.pipeline.sample ? "sampled latent" : "posterior mode",
-                              models->device_name().c_str(), models->dtype_name().c_str(), model_time,
-                              seconds / model_time);
-                std::cout << head << "  models: " << models->describe() << "\n" << metrics_table(m, &vae);
+                              shape.empty() ? "none" : shape.c_str(),
+                              popts.stage == Stage::vocoder ? "input's own feature" : a.pipeline.sample ? "sampled latent" : "posterior mode",
+                              models ? models->device_name().c_str() : "cpu", models ? models->dtype_name().c_str() : "fp64",
+                              model_time, seconds / model_time);
+                std::cout << head << "  models: " << (models ? models->describe() : std::string("none (Griffin-Lim)"))
+                          << "\n  stage " << stage_name(popts.stage) << ", vocoder " << vocoder_name(popts.vocoder) << "\n"
+                          << metrics_table(m, vae_ran ? &vae : nullptr);
             }
         } catch (const Error& e) {
             j.result.status = "failed";
@@ -313,7 +363,7 @@ int run_reconstruct(const ReconstructArgs& a) {
         if (j.result.status != "ok") continue;
         try {
             const auto t0 = Clock::now();
-            MonoAudio in = read_mono(j.in.path, models->feature().sample_rate);
+            MonoAudio in = read_mono(j.in.path, fc_run.sample_rate);
             j.source_info.sample_rate = in.source_rate;
             j.source_info.channels = in.source_channels;
             j.source_frames = in.source_frames;

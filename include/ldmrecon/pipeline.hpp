@@ -15,7 +15,19 @@
 
 namespace ldmrecon {
 
+// Which part of the path runs: `vae` stops at the decoded feature (no audio), `vocoder` gives the input's
+// own feature to the vocoder (the vocoder's error alone), `full` is the whole path.
+enum class Stage { full, vae, vocoder };
+enum class VocoderKind { hifigan, griffin_lim };
+Stage parse_stage(const std::string& name);               // full | vae | vocoder
+VocoderKind parse_vocoder(const std::string& name);       // hifigan | griffin-lim
+const char* stage_name(Stage s);
+const char* vocoder_name(VocoderKind v);
+
 struct ReconstructOptions {
+    Stage stage = Stage::full;
+    VocoderKind vocoder = VocoderKind::hifigan;
+    int gl_iterations = 32;
     bool sample = false;  // draw z = mean + std * eps instead of taking the posterior mode (mean)
     std::uint64_t seed = 0;
     // ref: AudioLDM2 trained on 1024-frame (10.24 s) clips. Longer inputs run in windows of this many
@@ -49,7 +61,7 @@ std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const Rec
 std::size_t padded_length(std::size_t n, int hop, int multiple);
 
 struct Reconstruction {
-    std::vector<float> output;       // at the model rate, the input's length and level
+    std::vector<float> output;       // at the model rate, the input's length and level (empty: stage vae)
     Matrix input_feature;            // one window: what the VAE received, [padded frames, n_mels];
                                      // several: the whole normalised input's feature, [frames, n_mels]
     Matrix decoded_feature;          // what the VAE returned (cross-faded across windows), same shape
@@ -69,6 +81,8 @@ struct Reconstruction {
 class BatchRunner {
 public:
     BatchRunner(Models& models, const ReconstructOptions& opts);
+    // Without models: only --stage vocoder --vocoder griffin-lim, for the given feature.
+    BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple, const ReconstructOptions& opts);
     ~BatchRunner();
     BatchRunner(const BatchRunner&) = delete;
     BatchRunner& operator=(const BatchRunner&) = delete;
@@ -95,7 +109,9 @@ private:
     struct Queued {
         std::size_t clip, window;
     };
-    Models& models_;
+    Models* models_;
+    FeatureConfig fc_;
+    int multiple_;
     ReconstructOptions opts_;
     LogMel logmel_;
     std::size_t next_id_ = 0;
