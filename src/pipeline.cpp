@@ -116,8 +116,17 @@ struct BatchRunner::Clip {
 BatchRunner::BatchRunner(Models& models, const ReconstructOptions& opts)
     : BatchRunner(&models, models.feature(), models.time_multiple(), opts) {}
 
+namespace {
+FeatureConfig with_scale(FeatureConfig f, MelScale s) {
+    f.scale = s;
+    return f;
+}
+}  // namespace
+
 BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple, const ReconstructOptions& opts)
-    : models_(models), fc_(feature), multiple_(time_multiple), opts_(opts), logmel_(feature) {
+    : models_(models), fc_(with_scale(feature, opts.scale)), multiple_(time_multiple), opts_(opts), logmel_(fc_) {
+    if (opts_.scale == MelScale::db && opts_.vocoder == VocoderKind::griffin_lim)
+        throw UsageError("Griffin-Lim takes the ln feature only");
     if (opts_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
     if (!models_ && (opts_.stage != Stage::vocoder || opts_.vocoder != VocoderKind::griffin_lim))
         throw UsageError(std::string("--stage ") + stage_name(opts_.stage) + " with --vocoder " + vocoder_name(opts_.vocoder) +

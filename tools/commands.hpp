@@ -62,6 +62,15 @@ struct BenchArgs {
 // Figures only: per-stage times, x real time, FLOP rates, the ratio to Python eager, peak memory.
 int run_bench(const BenchArgs& a);
 
+struct AblateArgs {
+    std::vector<std::string> inputs;
+    std::string models, json_out;
+    RuntimeOptions runtime;
+    int gl_iterations = 32;
+};
+// Stage x vocoder x feature scale on the same inputs, one table.
+int run_ablate(const AblateArgs& a);
+
 std::string version_string();
 
 // Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").

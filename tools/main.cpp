@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
                  "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n"
+                 "  ldmrecon ablate IN... [--models DIR]       stages x vocoders x feature scale: one table\n"
                  "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n",
                  "ldmrecon"};
     app.set_version_flag("--version", cli::version_string());
@@ -147,6 +148,16 @@ int main(int argc, char** argv) {
     bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
     bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
 
+    cli::AblateArgs abl;
+    auto* ablate_cmd = app.add_subcommand("ablate", "Stages x vocoders x feature scale on the same inputs: which step loses what");
+    ablate_cmd->add_option("inputs", abl.inputs, "Audio files, folders or @lists")->required();
+    ablate_cmd->add_option("--models", abl.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(*ablate_cmd, abl.runtime);
+    ablate_cmd->add_option("--gl-iterations", abl.gl_iterations, "Griffin-Lim iterations")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
+
     cli::InfoArgs info;
     auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
     info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
@@ -168,6 +179,7 @@ int main(int argc, char** argv) {
         if (*info_cmd) return cli::run_info(info);
         if (*merge_cmd) return cli::run_report_merge(merge);
         if (*bench_cmd) return cli::run_bench(bench);
+        if (*ablate_cmd) return cli::run_ablate(abl);
         if (rec.inputs.empty()) {
             std::cerr << app.help();
             return static_cast<int>(ExitCode::usage);

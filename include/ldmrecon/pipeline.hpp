@@ -28,6 +28,9 @@ struct ReconstructOptions {
     Stage stage = Stage::full;
     VocoderKind vocoder = VocoderKind::hifigan;
     int gl_iterations = 32;
+    // ln: the feature the models were trained on; db: the original notes' (power mel in dB, ref = max),
+    // fed to the models unchanged, for the ablation that shows what that costs.
+    MelScale scale = MelScale::ln;
     bool sample = false;  // draw z = mean + std * eps instead of taking the posterior mode (mean)
     std::uint64_t seed = 0;
     // ref: AudioLDM2 trained on 1024-frame (10.24 s) clips. Longer inputs run in windows of this many

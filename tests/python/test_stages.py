@@ -84,3 +84,26 @@ class Stages(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Ablate(unittest.TestCase):
+    def test_rows_match_the_single_runs(self):
+        with tmpdir() as d:
+            d = Path(d)
+            p = run("ablate", SPEECH, "--models", TINY, "--json", d / "a.json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rows = json.loads((d / "a.json").read_text())["rows"]
+            gl = json.loads(run(SPEECH, "-o", d / "gl.wav", "--stage", "vocoder", "--vocoder", "griffin-lim", "--json",
+                                "--format", "float", check=True).stdout)
+            full = json.loads(run(SPEECH, "-o", d / "f.wav", "--models", TINY, "--json", "--format", "float",
+                                  check=True).stdout)
+        combos = [(r["stage"], r["vocoder"], r["feature"]) for r in rows]
+        self.assertEqual(len(combos), 7)
+        self.assertIn(("full", "hifigan", "db"), combos)
+        by = {c: r for c, r in zip(combos, rows)}
+        # The same computation as the single runs (which measure in memory too, before writing).
+        self.assertAlmostEqual(by[("vocoder", "griffin-lim", "ln")]["stoi"], gl["metrics"]["stoi"], places=6)
+        self.assertAlmostEqual(by[("full", "hifigan", "ln")]["mel_l1"], full["metrics"]["mel_l1"], places=5)
+        self.assertAlmostEqual(by[("vae", "hifigan", "ln")]["vae_mel_l1"], full["vae"]["mel_l1"], places=5)
+        self.assertIsNone(by[("vae", "hifigan", "ln")]["stoi"])
+        self.assertIn("db", p.stdout)
