@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
         ->expected(1)
         ->take_all();
-    many->add_option("--require", rec.requirements, "METRIC>=V or METRIC<=V: a bound every file must meet")
+    many->add_option("--require", rec.requirements, "'METRIC>=V' or 'METRIC<=V' (quoted): a bound every file must meet")
         ->expected(1)
         ->take_all();
     auto* out = app.add_option_group("output", "What is written and printed");
