@@ -1,5 +1,5 @@
 // STOI (Taal et al. 2011) and extended STOI (Jensen & Taal 2016), as the pystoi 0.4.1 package computes
-// them (SPEC.md 4), in double precision.
+// them (SPEC.md 4): float signals, double-precision sums and spectra.
 #pragma once
 
 #include <cstddef>
@@ -9,8 +9,9 @@ namespace ldmrecon {
 
 // Octave's resample(x, up, down): a centred polyphase FIR, Kaiser-windowed sinc (60 dB rejection, cut-off
 // 1 / (2 max(up, down)), transition a tenth of it), normalised to unit sum then scaled by `up`; output
-// length ceil(n * up / down). ref: pystoi utils.resample_oct, scipy.signal.resample_poly.
-std::vector<double> resample_octave(const std::vector<double>& x, int up, int down);
+// length ceil(n * up / down). Float samples, double sums. ref: pystoi utils.resample_oct,
+// scipy.signal.resample_poly.
+std::vector<float> resample_octave(const float* x, std::size_t n, int up, int down);
 
 struct StoiResult {
     double stoi = 0, estoi = 0;
