@@ -131,6 +131,9 @@ int run_reconstruct(const ReconstructArgs& a) {
 
     // The work list.
     std::vector<InputFile> inputs = expand_inputs(a.inputs);
+    if (inputs.empty())
+        throw InputError("no audio files in the inputs (folders are searched for .wav .flac .ogg .opus .mp3 .aif(f) "
+                         ".au .caf .w64 .rf64 .voc; name other files directly)");
     if (!a.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a.shard));
     const bool no_output = !audio_out && a.output.empty() && a.out_dir.empty();
     const bool single = !a.output.empty() || (no_output && inputs.size() == 1);

@@ -84,6 +84,16 @@ class Batch(unittest.TestCase):
             self.assertEqual(p.returncode, 6)
             self.assertIn("is also", p.stderr)
 
+    def test_folder_without_audio_is_an_input_error(self):
+        with tmpdir() as d:
+            (Path(d) / "notes.txt").write_text("x")
+            p = run(d, "--out-dir", Path(d) / "out", "--models", TINY)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertIn("no audio files", p.stderr)
+        # A shard that happens to get nothing is fine: the list itself was not empty.
+        p = run(AUDIO / "short.wav", "--out-dir", "/tmp/ldmrecon-empty-shard", "--models", TINY, "--shard", "2/2", "-q")
+        self.assertEqual(p.returncode, 0, p.stderr)
+
     def test_json_report_for_many_files(self):
         with tmpdir() as d:
             d = Path(d)
