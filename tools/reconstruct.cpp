@@ -314,18 +314,19 @@ int run_reconstruct(const ReconstructArgs& a) {
                            " ms; LSD floors powers at -100 dB; VAE mel measures cover the unpadded frames";
             j.result = result_from_json(rec);
             audio_done += seconds;
-            if (!progress.active() && audio_out)
+            const bool table = single && !a.json && !a.quiet;  // the table says it all for one file
+            if (!progress.active() && !table && audio_out)
                 spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, STOI {:.3f}", finished, todo,
                              j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.stoi);
-            else if (!progress.active())
+            else if (!progress.active() && !table)
                 spdlog::info("[{}/{}] {}: {:.2f} s, VAE log-mel L1 {:.3f}, mel SNR {:.2f} dB", finished, todo, j.in.path,
                              seconds, vae.l1, vae.snr_db);
-            if (single && !a.json && !a.quiet && !audio_out) {
+            if (table && !audio_out) {
                 std::cout << j.in.path << ": --stage vae, " << r.frames << " frames\n"
                           << "VAE alone (its decoded feature vs the feature it was given)\n"
                           << "  VAE log-mel L1         " << format_number(vae.l1, 4) << "   ln units\n"
                           << "  VAE log-mel SNR        " << format_number(vae.snr_db, 2) << " dB\n";
-            } else if (single && !a.json && !a.quiet) {
+            } else if (table) {
                 std::string shape;
                 for (auto d : r.latent_shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
                 char head[512];
