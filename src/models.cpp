@@ -145,6 +145,11 @@ FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::strin
     return c;
 }
 
+FeatureConfig feature_of_models_dir(const std::string& dir) {
+    const std::string vae = (fs::path(resolve_models_dir(dir)) / "vae.pt").string();
+    return feature_from_metadata(read_export_metadata(vae), vae);
+}
+
 std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b) {
     std::vector<std::string> d;
     auto cmp = [&d](const char* k, double x, double y) {

@@ -24,18 +24,6 @@ namespace fs = std::filesystem;
 
 namespace ldmrecon::cli {
 
-namespace {
-
-// The feature of the export in `models_dir` when one is given, else AudioLDM2's (SPEC.md 1).
-FeatureConfig feature_for(const std::string& models_dir) {
-    if (models_dir.empty()) return FeatureConfig{};
-    const std::string dir = resolve_models_dir(models_dir);
-    const std::string vae = (fs::path(dir) / "vae.pt").string();
-    return feature_from_metadata(read_export_metadata(vae), vae);
-}
-
-}  // namespace
-
 std::string version_string() {
     char sf[64];
     sf_command(nullptr, SFC_GET_LIB_VERSION, sf, sizeof sf);
@@ -44,7 +32,8 @@ std::string version_string() {
 }
 
 int run_mel(const MelArgs& a) {
-    FeatureConfig fc = feature_for(a.models);
+    // The export's feature when --models is given, else AudioLDM2's (SPEC.md 1).
+    FeatureConfig fc = a.models.empty() ? FeatureConfig{} : feature_of_models_dir(a.models);
     fc.scale = parse_mel_scale(a.mel_scale);
     if (fc.scale == MelScale::db)
         spdlog::warn("--mel-scale db: the original notes' feature (power mel in dB, ref = max, 80 dB range); "

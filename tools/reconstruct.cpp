@@ -187,11 +187,7 @@ int run_reconstruct(const ReconstructArgs& a) {
     std::string dir;
     FeatureConfig fc_run;  // AudioLDM2's unless models (or --models for Griffin-Lim alone) say otherwise
     if (todo > 0 && !need_models) {
-        if (!a.models.empty()) {
-            dir = resolve_models_dir(a.models);
-            const std::string vae = (fs::path(dir) / "vae.pt").string();
-            fc_run = feature_from_metadata(read_export_metadata(vae), vae);
-        }
+        if (!a.models.empty()) fc_run = feature_of_models_dir(a.models);
         spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts.gl_iterations);
         if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
     } else if (todo > 0) {

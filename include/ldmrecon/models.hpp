@@ -24,6 +24,9 @@ nlohmann::json read_export_metadata(const std::string& path);
 // The feature an export was made for; throws ModelError naming `path` and what it does not support.
 FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::string& path);
 
+// The feature of the export in a models folder (its vae.pt's metadata), without loading the models.
+FeatureConfig feature_of_models_dir(const std::string& dir);
+
 // Differences between two feature descriptions, one "key: a vs b" line each (empty when they agree).
 std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b);
 
