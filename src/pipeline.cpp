@@ -210,6 +210,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             const Matrix& f = clips_.at(batch[b].clip)->features[batch[b].window];
             std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
         }
+        const torch::Tensor mel_cpu = mel;
         torch::Tensor decoded = mel;  // --stage vocoder: the input's own feature
         std::vector<std::int64_t> lshape;
         if (opts_.stage != Stage::vocoder) {
@@ -243,7 +244,12 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         } else if (opts_.vocoder == VocoderKind::hifigan) {
             decoded = mel.to(m->device, m->dtype);
         }
-        const torch::Tensor dec_cpu = decoded.to(torch::kCPU, torch::kFloat).contiguous();
+        // The decoded feature of each window, taken off the device once (--stage vocoder: the input's own).
+        const torch::Tensor dec_cpu =
+            opts_.stage == Stage::vocoder ? mel_cpu : decoded.to(torch::kCPU, torch::kFloat).contiguous();
+        std::vector<Matrix> dec(static_cast<std::size_t>(Bn), Matrix(static_cast<std::size_t>(T), static_cast<std::size_t>(M)));
+        for (std::int64_t b = 0; b < Bn; ++b)
+            std::memcpy(dec[b].data.data(), dec_cpu[b].data_ptr<float>(), dec[b].data.size() * sizeof(float));
 
         torch::Tensor wav_cpu;
         std::vector<std::vector<float>> gl_waves;
@@ -260,11 +266,10 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             GriffinLimOptions gl;
             gl.iterations = opts_.gl_iterations;
             for (std::int64_t b = 0; b < Bn; ++b) {
-                Matrix d(static_cast<std::size_t>(T), static_cast<std::size_t>(M));
-                std::memcpy(d.data.data(), dec_cpu[b].data_ptr<float>(), d.data.size() * sizeof(float));
                 gl.seed = window_seed(opts_.seed, batch[b].window);
                 // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
-                std::vector<float> w = griffin_lim(mel_to_linear_magnitude(d, fc_), fc_, static_cast<std::size_t>(T * hop - 1), gl);
+                std::vector<float> w =
+                    griffin_lim(mel_to_linear_magnitude(dec[b], fc_), fc_, static_cast<std::size_t>(T * hop - 1), gl);
                 w.push_back(0.f);
                 gl_waves.push_back(std::move(w));
             }
@@ -274,9 +279,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         for (std::int64_t b = 0; b < Bn; ++b) {
             Clip& c = *clips_.at(batch[b].clip);
             const std::size_t k = batch[b].window;
-            Matrix d(static_cast<std::size_t>(T), static_cast<std::size_t>(M));
-            std::memcpy(d.data.data(), dec_cpu[b].data_ptr<float>(), d.data.size() * sizeof(float));
-            c.decoded[k] = std::move(d);
+            c.decoded[k] = std::move(dec[b]);
             if (wav_cpu.defined()) {
                 const float* w = wav_cpu[b].data_ptr<float>();
                 c.waves[k].assign(w, w + wav_cpu.size(1));
