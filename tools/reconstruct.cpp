@@ -398,6 +398,13 @@ int run_reconstruct(const ReconstructArgs& a) {
     }
     const double wall = seconds_since(t_start);
     const Summary summary = summarise(results, wall);
+    // One file asked for with -o: its record; otherwise the summary and every record.
+    auto document = [&]() -> nlohmann::json {
+        if (single && results.size() == 1) return results[0].record;
+        nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
+        for (const auto& r : results) all["files"].push_back(r.record);
+        return all;
+    };
     if (!a.report.empty()) {
         const std::string ext = fs::path(a.report).extension().string();
         std::string text;
@@ -406,23 +413,13 @@ int run_reconstruct(const ReconstructArgs& a) {
             for (const auto& r : results) text += csv_row(r);
         } else if (ext == ".jsonl") {
             for (const auto& r : results) text += r.record.dump() + "\n";
-        } else if (single && results.size() == 1) {
-            text = results[0].record.dump(2) + "\n";
         } else {
-            nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
-            for (const auto& r : results) all["files"].push_back(r.record);
-            text = all.dump(2) + "\n";
+            text = document().dump(2) + "\n";
         }
         write_file_atomically(a.report, text);
     }
     if (a.json) {
-        if (single && results.size() == 1) {
-            std::cout << results[0].record.dump(2) << "\n";
-        } else {
-            nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
-            for (const auto& r : results) all["files"].push_back(r.record);
-            std::cout << all.dump(2) << "\n";
-        }
+        std::cout << document().dump(2) << "\n";
     } else if (!single && !a.quiet) {
         std::cout << summary_table(summary);
     }
