@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/latent_file.hpp"
 #include "models_impl.hpp"
 
 namespace fs = std::filesystem;
@@ -304,6 +305,8 @@ double Models::peak_gflops(double seconds) {
     const double conv = rate([&] { torch::conv2d(x, k, {}, 1, 1); }, 2.0 * c * c * 9 * h * w);
     return std::max(gemm, conv);
 }
+
+std::uint64_t Models::model_id() const { return fnv1a64(impl_->vae_meta.dump()); }
 
 std::string Models::describe() const {
     return impl_->vae_meta.value("description", std::string("models in ") + impl_->dir) + " [weights: " +

@@ -73,8 +73,8 @@ std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const Rec
         throw UsageError("--window-frames " + std::to_string(o.window_frames) + " must be a positive multiple of " +
                          std::to_string(multiple));
     if (o.overlap_frames < 0 || 2 * o.overlap_frames > o.window_frames)
-        throw UsageError("--overlap-frames " + std::to_string(o.overlap_frames) + " must be between 0 and half the window (" +
-                         std::to_string(o.window_frames / 2) + ")");
+        throw UsageError("--overlap-frames " + std::to_string(o.overlap_frames) +
+                         " must be between 0 and half the window (" + std::to_string(o.window_frames / 2) + ")");
     const std::size_t h = static_cast<std::size_t>(hop);
     const std::size_t W = static_cast<std::size_t>(o.window_frames);
     const std::size_t len = W * h - 1;  // the longest slice with W frames
@@ -99,14 +99,15 @@ struct BatchRunner::Clip {
     std::size_t n = 0;
     Gain gain;
     std::vector<Window> windows;
-    std::vector<Matrix> features;  // per window; freed once run (but for a single window)
-    std::vector<Matrix> decoded;   // per window, until stitched
+    std::vector<Matrix> features;             // per window; freed once run (but for a single window)
+    std::vector<Matrix> decoded;              // per window, until stitched
+    std::vector<std::vector<float>> latents;  // per window: decode's input (add_latents) or encode's output
     std::vector<std::vector<float>> waves;
     std::vector<bool> arrived;
     std::size_t next_stitch = 0;
-    Matrix full_feature;               // several windows: the whole normalised input's feature
-    Matrix stitched_feature;           // several windows: decoded features, cross-faded
-    std::vector<float> out;            // several windows: vocoder output, cross-faded
+    Matrix full_feature;      // several windows: the whole normalised input's feature
+    Matrix stitched_feature;  // several windows: decoded features, cross-faded
+    std::vector<float> out;   // several windows: vocoder output, cross-faded
     std::vector<std::int64_t> latent_shape;
     std::size_t done = 0;
     StageTimes times;
@@ -123,14 +124,15 @@ FeatureConfig with_scale(FeatureConfig f, MelScale s) {
 }
 }  // namespace
 
-BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple, const ReconstructOptions& opts)
+BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple,
+                         const ReconstructOptions& opts)
     : models_(models), fc_(with_scale(feature, opts.scale)), multiple_(time_multiple), opts_(opts), logmel_(fc_) {
     if (opts_.scale == MelScale::db && opts_.vocoder == VocoderKind::griffin_lim)
         throw UsageError("Griffin-Lim takes the ln feature only");
     if (opts_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
     if (!models_ && (opts_.stage != Stage::vocoder || opts_.vocoder != VocoderKind::griffin_lim))
-        throw UsageError(std::string("--stage ") + stage_name(opts_.stage) + " with --vocoder " + vocoder_name(opts_.vocoder) +
-                         " needs models");
+        throw UsageError(std::string("--stage ") + stage_name(opts_.stage) + " with --vocoder " +
+                         vocoder_name(opts_.vocoder) + " needs models");
     if (opts_.gl_iterations < 0) throw UsageError("--gl-iterations must be 0 or more");
     plan_windows(0, fc_.hop_length, multiple_, opts_);  // validates the options
 }
@@ -139,6 +141,8 @@ BatchRunner::~BatchRunner() = default;
 
 std::size_t BatchRunner::add(const std::vector<float>& audio) {
     if (audio.empty()) throw InputError("empty signal");
+    if (latent_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
+    audio_mode_ = true;
     const FeatureConfig& fc = fc_;
     auto clip = std::make_unique<Clip>();
     const auto t0 = Clock::now();
@@ -154,21 +158,70 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
         std::copy_n(x.begin() + static_cast<long>(w.start), avail, slice.begin());
         clip->features.push_back(logmel_.compute(slice));
     }
+    if (clip->windows.size() > 1 && !opts_.latents_only) clip->full_feature = logmel_.compute(x);
+    clip->times.feature = seconds_since(t0);
+    return enqueue(std::move(clip));
+}
+
+std::size_t BatchRunner::enqueue(std::unique_ptr<Clip> clip) {
     const std::size_t nw = clip->windows.size();
     clip->decoded.resize(nw);
     clip->waves.resize(nw);
+    clip->latents.resize(nw);
     clip->arrived.assign(nw, false);
-    if (nw > 1) {
-        const std::size_t hop = static_cast<std::size_t>(fc.hop_length);
+    if (nw > 1 && !opts_.latents_only) {
+        const std::size_t hop = static_cast<std::size_t>(fc_.hop_length);
         const Window& last = clip->windows.back();
-        clip->full_feature = logmel_.compute(x);
-        clip->stitched_feature = Matrix(last.start / hop + last.frames, static_cast<std::size_t>(fc.n_mels));
+        clip->stitched_feature = Matrix(last.start / hop + last.frames, static_cast<std::size_t>(fc_.n_mels));
         if (opts_.stage != Stage::vae) clip->out.assign(last.start + last.frames * hop, 0.f);
     }
-    clip->times.feature = seconds_since(t0);
     const std::size_t id = next_id_++;
-    for (std::size_t i = 0; i < clip->windows.size(); ++i) queue_.push_back({id, i});
+    for (std::size_t i = 0; i < nw; ++i) queue_.push_back({id, i});
     clips_.emplace(id, std::move(clip));
+    return id;
+}
+
+std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& name) {
+    if (audio_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
+    if (!models_) throw UsageError("decoding latents needs models");
+    if (opts_.stage != Stage::full || opts_.latents_only) throw UsageError("latents are decoded along the full path");
+    latent_mode_ = true;
+    auto fail = [&name](const std::string& what) { return InputError(name + ": " + what); };
+    if (f.sample_rate != static_cast<std::uint32_t>(fc_.sample_rate) ||
+        f.hop_length != static_cast<std::uint32_t>(fc_.hop_length))
+        throw fail("made for " + std::to_string(f.sample_rate) + " Hz / hop " + std::to_string(f.hop_length) +
+                   ", these models use " + std::to_string(fc_.sample_rate) + " Hz / hop " +
+                   std::to_string(fc_.hop_length));
+    const Models::Impl& m = models_->impl();
+    const std::uint32_t width = static_cast<std::uint32_t>(fc_.n_mels / multiple_);
+    if (f.channels != static_cast<std::uint32_t>(m.latent_channels) || f.width != width)
+        throw fail("latents have " + std::to_string(f.channels) + " channels x " + std::to_string(f.width) +
+                   " bins, these models take " + std::to_string(m.latent_channels) + " x " + std::to_string(width));
+    auto clip = std::make_unique<Clip>();
+    clip->n = static_cast<std::size_t>(f.length);
+    clip->gain.mean = f.gain_mean;
+    clip->gain.scale = f.gain_scale;
+    clip->windows = plan_windows(clip->n, fc_.hop_length, multiple_, opts_);
+    if (clip->windows.size() != f.windows)
+        throw fail(std::to_string(f.windows) + " windows, but " + std::to_string(f.length) + " samples in windows of " +
+                   std::to_string(opts_.window_frames) + " frames make " + std::to_string(clip->windows.size()));
+    for (const Window& w : clip->windows)
+        if (w.frames != std::size_t(f.height) * static_cast<std::size_t>(multiple_))
+            throw fail("latent height " + std::to_string(f.height) + " does not fit windows of " +
+                       std::to_string(w.frames) + " frames");
+    const std::size_t per = f.elements() / f.windows;
+    // Decoding takes z = z_scaled / scaling_factor with the model's factor: rescale if the file's differs.
+    const float k = static_cast<float>(m.scaling_factor / f.scaling_factor);
+    clip->latents.resize(f.windows);
+    for (std::size_t i = 0; i < f.windows; ++i) {
+        clip->latents[i].assign(f.latents.begin() + static_cast<long>(i * per),
+                                f.latents.begin() + static_cast<long>((i + 1) * per));
+        if (k != 1.f)
+            for (float& v : clip->latents[i]) v *= k;
+    }
+    auto lat = std::move(clip->latents);
+    const std::size_t id = enqueue(std::move(clip));
+    clips_.at(id)->latents = std::move(lat);
     return id;
 }
 
@@ -205,15 +258,26 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
     try {
         c10::InferenceMode inference;
         auto t0 = Clock::now();
-        torch::Tensor mel = torch::empty({Bn, 1, T, M}, torch::kFloat);
-        for (std::int64_t b = 0; b < Bn; ++b) {
+        torch::Tensor mel = torch::empty({latent_mode_ ? 0 : Bn, 1, T, M}, torch::kFloat);
+        for (std::int64_t b = 0; b < Bn && !latent_mode_; ++b) {
             const Matrix& f = clips_.at(batch[b].clip)->features[batch[b].window];
             std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
         }
         const torch::Tensor mel_cpu = mel;
         torch::Tensor decoded = mel;  // --stage vocoder: the input's own feature
         std::vector<std::int64_t> lshape;
-        if (opts_.stage != Stage::vocoder) {
+        torch::Tensor z_scaled;
+        if (latent_mode_) {
+            // Decoding a latent file: the windows' stored latents stand in for the encoder.
+            const std::int64_t C = m->latent_channels, H = T / multiple_, W = M / multiple_;
+            torch::Tensor zs = torch::empty({Bn, C, H, W}, torch::kFloat);
+            for (std::int64_t b = 0; b < Bn; ++b) {
+                const std::vector<float>& l = clips_.at(batch[b].clip)->latents[batch[b].window];
+                std::memcpy(zs[b].data_ptr<float>(), l.data(), l.size() * sizeof(float));
+                clips_.at(batch[b].clip)->latents[batch[b].window] = {};
+            }
+            z_scaled = zs.to(m->device, m->dtype);
+        } else if (opts_.stage != Stage::vocoder) {
             mel = mel.to(m->device, m->dtype);
             torch::Tensor moments = m->vae.run_method("encode", mel).toTensor();
             const std::int64_t C = m->latent_channels;
@@ -229,73 +293,88 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
                 z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m->device, m->dtype);
             }
             // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
-            torch::Tensor z_scaled = z * m->scaling_factor;
-            lshape = z_scaled.sizes().vec();
-            lshape[0] = 1;
+            z_scaled = z * m->scaling_factor;
             sync(m->device);
             t.encode = seconds_since(t0);
-
-            t0 = Clock::now();
-            decoded = m->vae.run_method("decode", z_scaled / m->scaling_factor).toTensor();
-            sync(m->device);
-            t.decode = seconds_since(t0);
-            if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
-                throw ModelError(where + ": VAE decoded a feature of the wrong shape");
-        } else if (opts_.vocoder == VocoderKind::hifigan) {
-            decoded = mel.to(m->device, m->dtype);
         }
-        // The decoded feature of each window, taken off the device once (--stage vocoder: the input's own).
-        const torch::Tensor dec_cpu =
-            opts_.stage == Stage::vocoder ? mel_cpu : decoded.to(torch::kCPU, torch::kFloat).contiguous();
-        std::vector<Matrix> dec(static_cast<std::size_t>(Bn), Matrix(static_cast<std::size_t>(T), static_cast<std::size_t>(M)));
-        for (std::int64_t b = 0; b < Bn; ++b)
-            std::memcpy(dec[b].data.data(), dec_cpu[b].data_ptr<float>(), dec[b].data.size() * sizeof(float));
-
-        torch::Tensor wav_cpu;
-        std::vector<std::vector<float>> gl_waves;
-        t0 = Clock::now();
-        if (opts_.stage != Stage::vae && opts_.vocoder == VocoderKind::hifigan) {
-            // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
-            torch::Tensor wave = m->vocoder.forward({decoded.squeeze(1)}).toTensor();
-            sync(m->device);
-            if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
-                throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
-                                 std::to_string(Bn) + " x " + std::to_string(T) + " frames");
-            wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
-        } else if (opts_.stage != Stage::vae) {
-            GriffinLimOptions gl;
-            gl.iterations = opts_.gl_iterations;
+        if (z_scaled.defined()) {
+            lshape = z_scaled.sizes().vec();
+            lshape[0] = 1;
+        }
+        if (opts_.latents_only) {
+            const torch::Tensor zc = z_scaled.to(torch::kCPU, torch::kFloat).contiguous();
             for (std::int64_t b = 0; b < Bn; ++b) {
-                gl.seed = window_seed(opts_.seed, batch[b].window);
-                // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
-                std::vector<float> w =
-                    griffin_lim(mel_to_linear_magnitude(dec[b], fc_), fc_, static_cast<std::size_t>(T * hop - 1), gl);
-                w.push_back(0.f);
-                gl_waves.push_back(std::move(w));
+                Clip& c = *clips_.at(batch[b].clip);
+                const float* p = zc[b].data_ptr<float>();
+                c.latents[batch[b].window].assign(p, p + zc[b].numel());
+                c.latent_shape = lshape;
+                c.features[batch[b].window] = Matrix();
             }
-        }
-        t.vocode = seconds_since(t0);
+        } else {
+            if (z_scaled.defined()) {
+                t0 = Clock::now();
+                decoded = m->vae.run_method("decode", z_scaled / m->scaling_factor).toTensor();
+                sync(m->device);
+                t.decode = seconds_since(t0);
+                if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
+                    throw ModelError(where + ": VAE decoded a feature of the wrong shape");
+            } else if (opts_.vocoder == VocoderKind::hifigan) {
+                decoded = mel.to(m->device, m->dtype);
+            }
+            // The decoded feature of each window, taken off the device once (--stage vocoder: the input's own).
+            const torch::Tensor dec_cpu =
+                opts_.stage == Stage::vocoder ? mel_cpu : decoded.to(torch::kCPU, torch::kFloat).contiguous();
+            std::vector<Matrix> dec(static_cast<std::size_t>(Bn),
+                                    Matrix(static_cast<std::size_t>(T), static_cast<std::size_t>(M)));
+            for (std::int64_t b = 0; b < Bn; ++b)
+                std::memcpy(dec[b].data.data(), dec_cpu[b].data_ptr<float>(), dec[b].data.size() * sizeof(float));
 
-        for (std::int64_t b = 0; b < Bn; ++b) {
-            Clip& c = *clips_.at(batch[b].clip);
-            const std::size_t k = batch[b].window;
-            c.decoded[k] = std::move(dec[b]);
-            if (wav_cpu.defined()) {
-                const float* w = wav_cpu[b].data_ptr<float>();
-                c.waves[k].assign(w, w + wav_cpu.size(1));
-            } else if (!gl_waves.empty()) {
-                c.waves[k] = std::move(gl_waves[static_cast<std::size_t>(b)]);
+            torch::Tensor wav_cpu;
+            std::vector<std::vector<float>> gl_waves;
+            t0 = Clock::now();
+            if (opts_.stage != Stage::vae && opts_.vocoder == VocoderKind::hifigan) {
+                // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
+                torch::Tensor wave = m->vocoder.forward({decoded.squeeze(1)}).toTensor();
+                sync(m->device);
+                if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
+                    throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
+                                     std::to_string(Bn) + " x " + std::to_string(T) + " frames");
+                wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
+            } else if (opts_.stage != Stage::vae) {
+                GriffinLimOptions gl;
+                gl.iterations = opts_.gl_iterations;
+                for (std::int64_t b = 0; b < Bn; ++b) {
+                    gl.seed = window_seed(opts_.seed, batch[b].window);
+                    // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
+                    std::vector<float> w = griffin_lim(mel_to_linear_magnitude(dec[b], fc_), fc_,
+                                                       static_cast<std::size_t>(T * hop - 1), gl);
+                    w.push_back(0.f);
+                    gl_waves.push_back(std::move(w));
+                }
             }
-            c.arrived[k] = true;
-            c.latent_shape = lshape;
-            if (c.windows.size() > 1) {
-                c.features[k] = Matrix();
-                stitch_ready(c);
+            t.vocode = seconds_since(t0);
+
+            for (std::int64_t b = 0; b < Bn; ++b) {
+                Clip& c = *clips_.at(batch[b].clip);
+                const std::size_t k = batch[b].window;
+                c.decoded[k] = std::move(dec[b]);
+                if (wav_cpu.defined()) {
+                    const float* w = wav_cpu[b].data_ptr<float>();
+                    c.waves[k].assign(w, w + wav_cpu.size(1));
+                } else if (!gl_waves.empty()) {
+                    c.waves[k] = std::move(gl_waves[static_cast<std::size_t>(b)]);
+                }
+                c.arrived[k] = true;
+                c.latent_shape = lshape;
+                if (c.windows.size() > 1) {
+                    if (!c.features.empty()) c.features[k] = Matrix();
+                    stitch_ready(c);
+                }
             }
-        }
+        }  // !latents_only
     } catch (const c10::Error& e) {
-        for (const Queued& q : batch) clips_.at(q.clip)->error = where + ": the models failed on this input (" +
-                                                             first_line(e.what()) + ")";
+        for (const Queued& q : batch)
+            clips_.at(q.clip)->error = where + ": the models failed on this input (" + first_line(e.what()) + ")";
     } catch (const Error& e) {
         for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
     }
@@ -367,14 +446,18 @@ Reconstruction BatchRunner::assemble(Clip& c) {
     r.latent_shape = c.latent_shape;
     r.times = c.times;
     for (const Window& w : c.windows) r.padded_frames += w.frames;
+    if (opts_.latents_only) {
+        for (auto& l : c.latents) r.latents.insert(r.latents.end(), l.begin(), l.end());
+        return r;
+    }
     if (c.windows.size() == 1) {
-        r.input_feature = std::move(c.features[0]);
+        if (!c.features.empty()) r.input_feature = std::move(c.features[0]);
         r.decoded_feature = std::move(c.decoded[0]);
         r.vocoder_raw = std::move(c.waves[0]);
         if (opts_.stage != Stage::vae) {
             if (r.vocoder_raw.size() < c.n)
-                throw ModelError(where + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) + " samples for " +
-                                 std::to_string(c.n));
+                throw ModelError(where + ": vocoder returned " + std::to_string(r.vocoder_raw.size()) +
+                                 " samples for " + std::to_string(c.n));
             r.output.assign(r.vocoder_raw.begin(), r.vocoder_raw.begin() + static_cast<long>(c.n));
         }
     } else {

@@ -71,6 +71,22 @@ struct AblateArgs {
 // Stage x vocoder x feature scale on the same inputs, one table.
 int run_ablate(const AblateArgs& a);
 
+struct EncodeArgs {
+    std::string input, output, models, storage = "fp16";
+    RuntimeOptions runtime;
+    int window_frames = 1024, overlap_frames = 64;
+    bool compare = false;
+};
+// Audio -> .ldml latent file; --compare decodes every storage type and prints its quality.
+int run_encode(const EncodeArgs& a);
+
+struct DecodeArgs {
+    std::string input, output, models, reference, format = "pcm16";
+    RuntimeOptions runtime;
+};
+// .ldml -> audio, with the models that encoded it; --reference adds the metrics.
+int run_decode(const DecodeArgs& a);
+
 std::string version_string();
 
 // Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").

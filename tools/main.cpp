@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
                  "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n"
+                 "  ldmrecon encode IN -o X.ldml [--compare]   audio -> latent file (fp32, fp16, int8)\n"
+                 "  ldmrecon decode X.ldml -o OUT.wav          latent file -> audio\n"
                  "  ldmrecon ablate IN... [--models DIR]       stages x vocoders x feature scale: one table\n"
                  "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n",
                  "ldmrecon"};
@@ -158,6 +160,33 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
 
+    cli::EncodeArgs enc;
+    auto* enc_cmd = app.add_subcommand("encode", "Encode audio to a .ldml latent file (scaled VAE latents, the input's "
+                                       "gain and length, a checksum)");
+    enc_cmd->add_option("input", enc.input, "Audio file")->required();
+    enc_cmd->add_option("-o,--output", enc.output, "Output .ldml")->required();
+    enc_cmd->add_option("--models", enc.models, "Folder with vae.pt and vocoder.pt");
+    enc_cmd->add_option("--storage", enc.storage, "fp32 | fp16 | int8 (one scale per window and channel)")
+        ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
+        ->capture_default_str();
+    enc_cmd->add_option("--window-frames", enc.window_frames, "Frames per VAE pass")->check(CLI::PositiveNumber)->capture_default_str();
+    enc_cmd->add_option("--overlap-frames", enc.overlap_frames, "Frames shared by neighbouring windows")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    enc_cmd->add_flag("--compare", enc.compare, "Also decode at every storage type and print size and quality");
+    add_runtime_options(*enc_cmd, enc.runtime);
+
+    cli::DecodeArgs dec;
+    auto* dec_cmd = app.add_subcommand("decode", "Decode a .ldml latent file to audio with the models that encoded it");
+    dec_cmd->add_option("input", dec.input, "Latent file written by ldmrecon encode")->required();
+    dec_cmd->add_option("-o,--output", dec.output, "Output WAV at the model's rate")->required();
+    dec_cmd->add_option("--models", dec.models, "Folder with vae.pt and vocoder.pt (the ones that encoded it)");
+    dec_cmd->add_option("--reference", dec.reference, "Compare the output with this audio file and print the metrics");
+    dec_cmd->add_option("--format", dec.format, "pcm16 | pcm24 | float")
+        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
+        ->capture_default_str();
+    add_runtime_options(*dec_cmd, dec.runtime);
+
     cli::InfoArgs info;
     auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
     info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
@@ -177,6 +206,8 @@ int main(int argc, char** argv) {
         if (*mel_cmd) return cli::run_mel(mel);
         if (*met_cmd) return cli::run_metrics(met);
         if (*info_cmd) return cli::run_info(info);
+        if (*enc_cmd) return cli::run_encode(enc);
+        if (*dec_cmd) return cli::run_decode(dec);
         if (*merge_cmd) return cli::run_report_merge(merge);
         if (*bench_cmd) return cli::run_bench(bench);
         if (*ablate_cmd) return cli::run_ablate(abl);

@@ -2,6 +2,7 @@
 // This header keeps libtorch out of its users; the tensors live in models.cpp and pipeline.cpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,6 +57,8 @@ public:
     const std::string& dir() const;
     std::string device_name() const;  // "cpu", "cuda:0"
     std::string dtype_name() const;   // "fp32", "fp16", "bf16"
+    // FNV-1a 64 of the VAE's embedded metadata: names the VAE a latent file was encoded with.
+    std::uint64_t model_id() const;
     const nlohmann::json& vae_metadata() const;
     const nlohmann::json& vocoder_metadata() const;
     std::string describe() const;  // one line: source and weights, for reports

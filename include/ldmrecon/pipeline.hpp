@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ldmrecon/feature.hpp"
+#include "ldmrecon/latent_file.hpp"
 #include "ldmrecon/models.hpp"
 
 namespace ldmrecon {
@@ -38,6 +39,8 @@ struct ReconstructOptions {
     int window_frames = 1024;
     int overlap_frames = 64;  // frames shared by neighbouring windows; the middle half is cross-faded
     int batch_size = 1;       // windows run together on the device
+    // Stop after the encoder and keep each window's scaled latent (`ldmrecon encode`): no decode, no audio.
+    bool latents_only = false;
 };
 
 // Wall-clock seconds per stage (device work is synchronised before each clock reading).
@@ -71,6 +74,7 @@ struct Reconstruction {
     std::vector<float> vocoder_raw;  // one window: the vocoder's untrimmed output at the normalised level;
                                      // several: empty (windows are stitched straight into `output`)
     std::vector<std::int64_t> latent_shape;  // of one window: [1, C, frames / 4, n_mels / 4]
+    std::vector<float> latents;      // latents_only: every window's z * scaling_factor, window-major
     std::size_t frames = 0;          // frames of the unpadded input, 1 + n / hop
     std::size_t padded_frames = 0;   // frames the models ran on, summed over windows
     std::size_t windows = 0;
@@ -93,6 +97,10 @@ public:
     // Prepares a clip (normalise, plan windows, compute their features) and queues its windows.
     // Returns an id. Throws InputError for an empty signal.
     std::size_t add(const std::vector<float>& audio);
+    // Queues a latent file's windows for decoding (`ldmrecon decode`): the runner's window geometry must
+    // be the file's. Throws InputError naming `name` when the latents do not fit these models and windows.
+    // A runner takes either audio or latents, not both.
+    std::size_t add_latents(const LatentFile& file, const std::string& name);
 
     struct Completed {
         std::size_t id = 0;
@@ -120,6 +128,9 @@ private:
     std::size_t next_id_ = 0;
     std::map<std::size_t, std::unique_ptr<Clip>> clips_;
     std::deque<Queued> queue_;
+    bool audio_mode_ = false, latent_mode_ = false;
+
+    std::size_t enqueue(std::unique_ptr<Clip> clip);
 
     void stitch_ready(Clip& clip);
     Reconstruction assemble(Clip& clip);
