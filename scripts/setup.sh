@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libtorch-dev libopenblas0-pthread       # libtorch; OpenBLAS instead of the reference BLAS (CPU speed)
-  libsndfile1-dev libfftw3-dev libsoxr-dev libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
+  libsndfile1-dev libfftw3-dev libsoxr-dev libpng-dev libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
   python3 python3-torch python3-numpy python3-scipy python3-soundfile   # exports, fixtures, references
 )
 

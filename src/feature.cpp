@@ -52,6 +52,11 @@ MelScale parse_mel_scale(const std::string& name) {
     throw UsageError("unknown mel scale '" + name + "' (use ln or db)");
 }
 
+double mel_band_position(const FeatureConfig& cfg, double hz) {
+    const double lo = hz_to_mel(cfg.fmin), hi = hz_to_mel(cfg.fmax);
+    return (hz_to_mel(hz) - lo) / (hi - lo) * (cfg.n_mels + 1) - 1.0;
+}
+
 Matrix mel_filterbank(const FeatureConfig& cfg) {
     // ref: librosa filters.py mel(): triangular filters between n_mels + 2 mel-spaced edges, computed in
     // double and stored as float32, with Slaney area normalisation 2 / (f[i+2] - f[i]).

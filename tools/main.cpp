@@ -103,6 +103,7 @@ int main(int argc, char** argv) {
     out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
     out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
     out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
+    out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();

@@ -22,6 +22,7 @@
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/npy.hpp"
 #include "ldmrecon/report.hpp"
+#include "ldmrecon/plot.hpp"
 #include "ldmrecon/results.hpp"
 
 namespace fs = std::filesystem;
@@ -104,6 +105,29 @@ std::string name_error(const std::string& path, const std::string& msg) {
     return msg.rfind(path, 0) == 0 ? msg : path + ": " + msg;
 }
 
+// The input's feature beside the feature of what came out: the output audio's (at the input's
+// normalisation) when there is audio, else the VAE's decoded feature.
+FeaturePlot plot_of(const Reconstruction& r, LogMel& logmel, const ReconstructOptions& o, const std::string& input) {
+    FeaturePlot p;
+    p.feature = logmel.config();
+    p.title = fs::path(input).filename().string();
+    p.input = r.input_feature;
+    p.input.rows = std::min(p.input.rows, r.frames);
+    p.input.data.resize(p.input.rows * p.input.cols);
+    if (o.stage == Stage::vae) {
+        p.reconstructed = r.decoded_feature;
+        p.reconstructed_label = "VAE decoded feature";
+    } else {
+        std::vector<float> y = r.output;
+        for (float& v : y) v = static_cast<float>((v - r.gain.mean) * r.gain.scale);
+        p.reconstructed = logmel.compute(y);
+        p.reconstructed_label = std::string("feature of the output audio (") + stage_name(o.stage) + ", " +
+                                vocoder_name(o.vocoder) + ")";
+    }
+    if (p.feature.scale == MelScale::db) p.diff_range = 30.0;  // dB, not ln units
+    return p;
+}
+
 bool same_file(const std::string& a, const std::string& b) {
     std::error_code ec;
     return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
@@ -149,6 +173,8 @@ int run_reconstruct(const ReconstructArgs& a) {
         throw UsageError("give either -o or --out-dir, not both");
     }
     if (!a.dump_dir.empty() && inputs.size() != 1) throw UsageError("--dump-dir works with one input only");
+    if (!a.plot.empty() && inputs.size() != 1) throw UsageError("--plot works with one input only");
+    if (!a.plot.empty()) check_output_folder(a.plot);
     if (!a.report.empty()) check_output_folder(a.report);
     if (!a.output.empty()) check_output_folder(a.output);
 
@@ -260,6 +286,7 @@ int run_reconstruct(const ReconstructArgs& a) {
                 write_npy((fs::path(a.dump_dir) / "vocoder_raw.npy").string(), r.vocoder_raw);
                 write_npy((fs::path(a.dump_dir) / "output.npy").string(), r.output);
             }
+            if (!a.plot.empty()) write_png(a.plot, render_feature_plot(plot_of(r, *logmel, popts, j.in.path)));
             const double t_write = seconds_since(t0);
             if (clipped > 0)
                 spdlog::warn("{}: {} sample(s) clipped to [-1, 1] in the {} output (use --format float to keep them)",

@@ -48,6 +48,10 @@ struct FeatureConfig {
 // librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax) with htk=False, norm="slaney": [n_mels, n_bins].
 Matrix mel_filterbank(const FeatureConfig& cfg);
 
+// Where `hz` falls on the band axis: band i's centre is at i (fractional between centres; -1 is fmin and
+// n_mels is fmax). For axis labels.
+double mel_band_position(const FeatureConfig& cfg, double hz);
+
 // Periodic Hann window of win_length, centred in n_fft (librosa/scipy get_window("hann", fftbins=True)).
 std::vector<double> stft_window(int n_fft, int win_length);
 

@@ -107,3 +107,26 @@ class Ablate(unittest.TestCase):
         self.assertAlmostEqual(by[("vae", "hifigan", "ln")]["vae_mel_l1"], full["vae"]["mel_l1"], places=5)
         self.assertIsNone(by[("vae", "hifigan", "ln")]["stoi"])
         self.assertIn("db", p.stdout)
+
+
+class Plot(unittest.TestCase):
+    def test_plot_writes_a_png_of_the_documented_size(self):
+        import struct
+        with tmpdir() as d:
+            png = Path(d) / "p.png"
+            p = run(SPEECH, "-o", Path(d) / "o.wav", "--models", TINY, "--plot", png, "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            b = png.read_bytes()
+            self.assertEqual(b[:8], b"\x89PNG\r\n\x1a\n")
+            width, height = struct.unpack(">II", b[16:24])
+            frames = 1 + sf.info(SPEECH).frames // 160
+            columns = frames if 400 <= frames <= 1600 else (min(frames, 1600) if frames > 1600 else
+                                                            frames * -(-400 // frames))
+            self.assertEqual(width, 40 + columns + 10 + 10 + 4 + 30 + 4)  # README: plot area + colour bar
+            self.assertEqual(height, 6 + 3 * (12 + 192 + 18))
+
+    def test_plot_with_many_inputs_is_a_usage_error(self):
+        with tmpdir() as d:
+            p = run(SPEECH, AUDIO / "short.wav", "--out-dir", d, "--models", TINY, "--plot", Path(d) / "p.png")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("--plot works with one input only", p.stderr)
