@@ -235,7 +235,7 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
         throw bad("gain is not a finite positive scale");
     if (!std::isfinite(f.scaling_factor) || f.scaling_factor <= 0)
         throw bad("scaling factor is not finite and positive");
-    if (f.window_frames == 0 || f.overlap_frames > f.window_frames / 2)
+    if (f.window_frames == 0 || f.window_frames > kMaxHeight * 64 || f.overlap_frames > f.window_frames / 2)
         throw bad("window geometry " + std::to_string(f.window_frames) + "/" + std::to_string(f.overlap_frames));
     if (f.windows == 0 || f.channels == 0 || f.height == 0 || f.width == 0 || f.channels > kMaxChannels ||
         f.height > kMaxHeight || f.width > kMaxWidth)
@@ -247,6 +247,11 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
     if (per_window > kMaxElements || std::uint64_t(f.windows) > kMaxElements / per_window)
         throw bad("latent shape claims more than 2^31 values");
     const std::uint64_t n = per_window * f.windows;
+    // The windows must cover the original length, else a decoder would plan windows for a length the
+    // file does not hold (divisions: the product could overflow).
+    if (f.length / f.hop_length / f.window_frames >= f.windows)
+        throw bad("original length " + std::to_string(f.length) + " is more than " + std::to_string(f.windows) +
+                  " window(s) of " + std::to_string(f.window_frames) + " frames cover");
     const std::uint64_t scales = f.storage == LatentStorage::int8 ? std::uint64_t(f.windows) * f.channels : 0;
     const std::uint64_t bytes_per = f.storage == LatentStorage::fp32 ? 4 : f.storage == LatentStorage::fp16 ? 2 : 1;
     const std::uint64_t want = LatentFile::kHeaderBytes + scales * 4 + n * bytes_per + 4;
