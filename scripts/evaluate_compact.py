@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Measure a model pair on the held-out prompts: the figures of README's "The compact model pair" table.
+
+  scripts/evaluate_compact.py [--models models] [--every 2] [--json eval.json]
+
+For the test split (held-out en/es/fr prompts) and the unseen languages (it, ru) of prepare_data.py's
+manifest, runs ldmrecon three ways on the same files: the whole path, the vocoder alone on the true
+feature, and 32 iterations of Griffin-Lim on the true feature; prints the mean log-mel L1, MR-STFT,
+SI-SDR, STOI and ESTOI of each, and the real-time factor of the whole path.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ("mel_l1", "mrstft", "si_sdr_db", "stoi", "estoi")
+RUNS = {"full path": [], "vocoder alone": ["--stage", "vocoder"],
+        "Griffin-Lim 32": ["--stage", "vocoder", "--vocoder", "griffin-lim", "--gl-iterations", "32"]}
+
+
+def main() -> int:
+    default_data = os.environ.get("LDMRECON_DATA") or str(Path.home() / ".cache" / "ldmrecon" / "data")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=Path(default_data))
+    ap.add_argument("--models", type=Path, default=ROOT / "models")
+    ap.add_argument("--bin", default=os.environ.get("LDMRECON_BIN", str(ROOT / "build" / "ldmrecon")))
+    ap.add_argument("--every", type=int, default=1, help="take every N-th file of each split (sorted)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args()
+    man = args.data / "manifest.tsv"
+    if not man.exists():
+        raise SystemExit(f"{man}: missing; run scripts/prepare_data.py first")
+    rows = [ln.split("\t") for ln in man.read_text().splitlines()[1:] if ln]
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="ldmrecon-eval-") as tmp:
+        for split in ("test", "unseen"):
+            files = sorted(args.data / r[6] for r in rows if r[0] == split)[:: args.every]
+            seconds = sum(float(r[5]) for r in rows if r[0] == split and args.data / r[6] in set(files))
+            lst = Path(tmp) / f"{split}.txt"
+            lst.write_text("\n".join(map(str, files)) + "\n")
+            for name, extra in RUNS.items():
+                rep = Path(tmp) / f"{split}-{len(results)}.jsonl"
+                cmd = [args.bin, f"@{lst}", "--out-dir", str(Path(tmp) / "out" / split / name.replace(" ", "_")),
+                       "--report", str(rep), "-q", *extra]
+                if "griffin-lim" not in extra:
+                    cmd += ["--models", str(args.models)]
+                p = subprocess.run(cmd, capture_output=True, text=True)
+                if p.returncode not in (0, 6):
+                    raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+                recs = [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
+                ok = [r for r in recs if r.get("status") == "ok"]
+                mean = {k: sum(r["metrics"][k] for r in ok) / len(ok) for k in KEYS}
+                mean["files"] = len(ok)
+                mean["seconds"] = round(seconds, 1)
+                mean["realtime_factor"] = sum(r["input_audio"]["seconds"] for r in ok) / sum(
+                    sum(r["timings_s"].get(k, 0) for k in ("feature", "encode", "decode", "vocode")) for r in ok)
+                results[f"{split} / {name}"] = mean
+                print(f"{split:7s} {name:15s} " + " ".join(f"{k} {mean[k]:.4f}" for k in KEYS)
+                      + f"  ({len(ok)} files, {seconds / 60:.1f} min, x{mean['realtime_factor']:.0f} real time)", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Fetch and decode the training and test speech for the compact model pair, with one command.
+
+  scripts/prepare_data.py [--cache DIR]
+
+Downloads Debian's Asterisk prompt packages (apt-get download: no install, no root needed for that),
+unpacks them and decodes every G.722 prompt to 16 kHz mono 16-bit WAV in a cache outside the repository
+(default $LDMRECON_DATA, else ~/.cache/ldmrecon/data). Writes CACHE/manifest.tsv (one line per file:
+split, language, package, version, licence, seconds, path) and CACHE/licences/<package>.copyright.
+
+Synthetic speech for variety (male voices above all: every Asterisk training voice is female): flite's
+kal16, awb and rms voices and espeak-ng's en-us, es and fr voices read sentences of the GPL-3 text in
+/usr/share/common-licenses (manifest language "synthetic").
+
+Splits, fixed by file name so they never move between runs:
+  train  English, Spanish, French prompts and the synthetic sentences (about 1 in 10 held out, by a hash
+         of the name)
+  test   that held-out tenth, plus the bundled example's source prompt (en tt-allbusy), always
+  unseen Italian and Russian prompts: never used for training
+
+Needs apt-get, dpkg-deb, ffmpeg, flite and espeak-ng (scripts/prepare_data.py says which is missing;
+they are installed with apt-get when running as root).
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import wave
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+TRAIN_LANGUAGES = ("en", "es", "fr")
+UNSEEN_LANGUAGES = ("it", "ru")
+LICENCE = "CC-BY-SA-3.0"  # as each package's copyright file states for the prompts
+ALWAYS_TEST = {("en", "tt-allbusy")}  # examples/example.wav is decoded from this prompt
+
+
+def die(msg: str) -> None:
+    print(f"prepare_data: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+TOOLS = {"ffmpeg": "decodes G.722", "flite": "synthetic speech", "espeak-ng": "synthetic speech"}
+SYNTH_VOICES = [("flite", "kal16"), ("flite", "awb"), ("flite", "rms"),
+                ("espeak-ng", "en-us+m3"), ("espeak-ng", "es+m1"), ("espeak-ng", "fr+f2")]
+SYNTH_SENTENCES = 60  # per voice
+SYNTH_TEXT = Path("/usr/share/common-licenses/GPL-3")
+SYNTH_LICENCE = "synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) reading the GPL-3 text (verbatim copies allowed)"
+
+
+def need_tools() -> None:
+    for tool in ("apt-get", "dpkg-deb"):
+        if not shutil.which(tool):
+            die(f"'{tool}' not found: this script needs a Debian system (apt-get, dpkg-deb)")
+    missing = [t for t in TOOLS if not shutil.which(t)]
+    if missing:
+        if os.geteuid() == 0:
+            print(f"prepare_data: installing {' '.join(missing)}", file=sys.stderr)
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+                           check=True, env=env, stdout=subprocess.DEVNULL)
+        else:
+            die(" and ".join(f"'{t}' not found ({TOOLS[t]})" for t in missing)
+                + f": install it (sudo apt-get install {' '.join(missing)})")
+    if not SYNTH_TEXT.exists():
+        die(f"{SYNTH_TEXT} not found (Debian's base-files has it): it is the text the synthetic voices read")
+
+
+def sentences() -> list:
+    import re
+    text = " ".join(SYNTH_TEXT.read_text().split())
+    parts = [p.strip() for p in re.split(r"(?<=[.;:])\s+", text)]
+    return [p for p in parts if 40 <= len(p) <= 220 and not p.isupper()]
+
+
+def synthesise(tool: str, voice: str, text: str, dst: Path) -> None:
+    if dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    raw = dst.with_suffix(".raw.wav")
+    if tool == "flite":
+        cmd = ["flite", "-voice", voice, "-t", text, "-o", str(raw)]
+    else:
+        cmd = ["espeak-ng", "-v", voice, "-w", str(raw), text]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"{tool} -voice {voice} failed: {r.stderr.strip()}")
+    decode(raw, dst, fmt=None)
+    raw.unlink()
+
+
+def split_of(lang: str, name: str) -> str:
+    if lang in UNSEEN_LANGUAGES:
+        return "unseen"
+    if (lang, name) in ALWAYS_TEST:
+        return "test"
+    return "test" if zlib.crc32(f"{lang}/{name}".encode()) % 10 == 0 else "train"
+
+
+def fetch(pkg: str, debs: Path) -> Path:
+    found = sorted(debs.glob(f"{pkg}_*.deb"))
+    if not found:
+        r = subprocess.run(["apt-get", "download", pkg], cwd=debs, capture_output=True, text=True)
+        found = sorted(debs.glob(f"{pkg}_*.deb"))
+        if r.returncode != 0 or not found:
+            die(f"apt-get download {pkg} failed: {r.stderr.strip().splitlines()[-1] if r.stderr else 'no .deb'}"
+                " (is the package in your apt sources? try apt-get update)")
+    return found[-1]
+
+
+def decode(src: Path, dst: Path, fmt="g722") -> None:
+    if dst.exists():
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_suffix(".part.wav")
+    r = subprocess.run(["ffmpeg", "-v", "error", "-y", *(["-f", fmt] if fmt else []), "-i", str(src), "-ac", "1",
+                        "-ar", "16000", "-c:a", "pcm_s16le", str(tmp)], capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f"{src}: ffmpeg could not decode it: {r.stderr.strip()}")
+    tmp.replace(dst)
+
+
+def main() -> int:
+    default = os.environ.get("LDMRECON_DATA") or str(Path.home() / ".cache" / "ldmrecon" / "data")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cache", type=Path, default=Path(default), help=f"cache folder (default {default})")
+    args = ap.parse_args()
+    need_tools()
+    cache = args.cache.resolve()
+    debs, unpacked, wavs, lic = cache / "debs", cache / "unpacked", cache / "wav", cache / "licences"
+    for d in (debs, unpacked, wavs, lic):
+        d.mkdir(parents=True, exist_ok=True)
+
+    rows, jobs = [], []
+    for lang in TRAIN_LANGUAGES + UNSEEN_LANGUAGES:
+        pkg = f"asterisk-core-sounds-{lang}-g722"
+        deb = fetch(pkg, debs)
+        version = deb.name.split("_")[1]
+        root = unpacked / pkg
+        if not (root / ".done").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+            (root / ".done").touch()
+        copyright_file = root / "usr" / "share" / "doc" / pkg / "copyright"
+        if copyright_file.exists():
+            shutil.copyfile(copyright_file, lic / f"{pkg}.copyright")
+        sounds = root / "usr" / "share" / "asterisk" / "sounds"
+        for src in sorted(sounds.rglob("*.g722")):
+            rel = src.relative_to(sounds).with_suffix(".wav")
+            name = src.relative_to(sounds).with_suffix("").as_posix().split("/", 1)[-1]
+            dst = wavs / lang / rel
+            jobs.append((src, dst))
+            rows.append([split_of(lang, name), lang, pkg, version, LICENCE, dst])
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda j: decode(*j), jobs))
+
+    # Synthetic voices: a different slice of the sentences for each voice.
+    texts = sentences()
+    synth = []
+    for v, (tool, voice) in enumerate(SYNTH_VOICES):
+        for k in range(SYNTH_SENTENCES):
+            text = texts[(v * SYNTH_SENTENCES + k) % len(texts)]
+            name = f"{tool}-{voice.replace('+', '-')}/{k:03d}"
+            dst = wavs / "synthetic" / f"{name}.wav"
+            synth.append((tool, voice, text, dst))
+            rows.append([split_of("synthetic", name), "synthetic", tool, voice, SYNTH_LICENCE, dst])
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        list(pool.map(lambda j: synthesise(*j), synth))
+
+    lines = ["split\tlanguage\tpackage\tversion\tlicence\tseconds\tpath"]
+    totals = {}
+    for split, lang, pkg, version, licence, dst in rows:
+        with wave.open(str(dst)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        totals[split] = totals.get(split, 0.0) + seconds
+        lines.append(f"{split}\t{lang}\t{pkg}\t{version}\t{licence}\t{seconds:.3f}\t{dst.relative_to(cache)}")
+    (cache / "manifest.tsv").write_text("\n".join(lines) + "\n")
+    summary = ", ".join(f"{k} {v / 60:.1f} min" for k, v in sorted(totals.items()))
+    print(f"prepare_data: {len(rows)} files in {cache} ({summary}); manifest: {cache / 'manifest.tsv'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Train the compact model pair (the project's AutoencoderKL and SpeechT5HifiGan, smaller configs) that
+ships in models/, then export it with ldmrecon's metadata.
+
+  scripts/prepare_data.py                                   # once: speech into ~/.cache/ldmrecon/data
+  scripts/train_compact.py vae     --run runs/vae     --steps 1500 --threads 1
+  scripts/train_compact.py vocoder --run runs/vocoder --steps 7000 --threads 1 --sources asterisk,synthetic
+  scripts/train_compact.py export  --vae runs/vae --vocoder runs/vocoder -o models
+
+Each training command is resumable: run it again with the same --run and it continues from the last
+checkpoint (saved every --save-every steps and at the end, model + optimiser + RNG state). Losses go to
+RUN/log.tsv. Fixed seed; CPU by default, CUDA when --device cuda and the torch has it.
+
+Recipes (see README "The compact model pair"):
+  VAE      L1 of the log-mel feature (mean over bins) + kl_weight * KL (mean over latent elements), posterior
+           samples in training, kl_weight 1e-4. AudioLDM2's VAE adds a patch discriminator after 50k steps
+           and LPIPS; neither fits a CPU budget and both are left out.
+  vocoder  log-mel L1 (HiFi-GAN's mel loss, same feature as the model input) + multi-resolution STFT
+           (spectral convergence + log magnitude, FFT sizes 512/1024/2048). No discriminators: on 2 CPU
+           cores the generator-only recipe converges in an hour; HiFi-GAN's adversarial training would need
+           days there.
+The data is the train split of prepare_data.py's manifest: the Asterisk prompts in English, Spanish and
+French, and for the vocoder also the synthetic voices (male ones: every Asterisk training voice is female);
+each file normalised as AudioLDM2's recipe does (mean removed, peak 0.5) and joined with
+0.1 s of silence between files.
+"""
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+import wave
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ldmrecon_python import ensure_torch  # noqa: E402
+
+ensure_torch()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from ldmrecon_export import audioldm2_feature, export_pair  # noqa: E402
+from ldmrecon_models import VAE_DEFAULTS, VOCODER_DEFAULTS, AutoencoderKL, SpeechT5HifiGan  # noqa: E402
+
+COMPACT_VAE = dict(VAE_DEFAULTS, block_out_channels=[16, 32, 64], layers_per_block=1, norm_num_groups=8)
+COMPACT_VOCODER = dict(VOCODER_DEFAULTS, upsample_initial_channel=128)
+KL_WEIGHT = 1e-4
+SEED = 20261123
+HOP = 160
+
+
+# ------------------------------------------------------------------------------------------ feature
+def slaney_mel_basis(sr=16000, n_fft=1024, n_mels=64, fmin=0.0, fmax=8000.0) -> torch.Tensor:
+    """librosa.filters.mel defaults (Slaney scale and area norm) as [n_mels, n_fft/2+1]."""
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
+
+    def to_mel(f):
+        return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-12) / min_log_hz) / logstep, f / f_sp)
+
+    def to_hz(m):
+        return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    mel_f = to_hz(np.linspace(to_mel(np.array(fmin)), to_mel(np.array(fmax)), n_mels + 2))
+    ramps = mel_f[:, None] - freqs[None, :]
+    fdiff = np.diff(mel_f)
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    w = np.maximum(0, np.minimum(lower, upper)) * (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return torch.from_numpy(w).float()
+
+
+class LogMel(torch.nn.Module):
+    """AudioLDM2's feature (SPEC.md section 1): ln(max(mel(|STFT|), 1e-5)), [B, N] -> [B, T, 64]."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("basis", slaney_mel_basis())
+        self.register_buffer("window", torch.hann_window(1024, periodic=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spec = torch.stft(x, 1024, HOP, 1024, self.window, center=True, pad_mode="reflect", return_complex=True)
+        mag = spec.abs().clamp_min(0)  # [B, 513, T]
+        return torch.log(torch.clamp(torch.matmul(self.basis, mag), min=1e-5)).transpose(1, 2)
+
+
+def mrstft_loss(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Spectral convergence + mean |log magnitude| difference, averaged over three resolutions."""
+    total = y.new_zeros(())
+    for n_fft, hop in ((512, 128), (1024, 256), (2048, 512)):
+        w = torch.hann_window(n_fft, device=y.device)
+        Y = torch.stft(y, n_fft, hop, n_fft, w, return_complex=True).abs().clamp_min(1e-7)
+        X = torch.stft(x, n_fft, hop, n_fft, w, return_complex=True).abs().clamp_min(1e-7)
+        sc = torch.linalg.norm(X - Y) / torch.linalg.norm(X).clamp_min(1e-7)
+        total = total + sc + (torch.log(X) - torch.log(Y)).abs().mean()
+    return total / 3
+
+
+# ------------------------------------------------------------------------------------------ data
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        if w.getframerate() != 16000 or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise SystemExit(f"{path}: expected 16 kHz mono 16-bit (re-run scripts/prepare_data.py)")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def normalise(x: np.ndarray) -> np.ndarray:
+    # ref: AudioLDM2 data/dataset.py normalize_wav, as SPEC.md section 1
+    x = x - x.mean()
+    return (0.5 * x / (np.abs(x).max() + 1e-8)).astype(np.float32)
+
+
+def manifest(data: Path, split: str, sources=("asterisk",)):
+    """(language, path) of the split's files from the chosen sources: asterisk (en/es/fr prompts), synthetic."""
+    path = data / "manifest.tsv"
+    if not path.exists():
+        raise SystemExit(f"{path}: no manifest; run scripts/prepare_data.py first")
+    rows = [ln.split("\t") for ln in path.read_text().splitlines()[1:] if ln]
+    return [(r[1], data / r[6]) for r in rows
+            if r[0] == split and ("synthetic" if r[1] == "synthetic" else "asterisk") in sources]
+
+
+def training_stream(data: Path, sources) -> torch.Tensor:
+    gap = np.zeros(1600, np.float32)
+    parts = []
+    for _, p in manifest(data, "train", sources):
+        parts += [normalise(read_wav(p)), gap]
+    return torch.from_numpy(np.concatenate(parts))
+
+
+# ------------------------------------------------------------------------------------------ training
+class Run:
+    """Checkpointing and logging for one resumable training run."""
+
+    def __init__(self, folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer):
+        self.folder, self.model, self.opt, self.step = folder, model, opt, 0
+        self.elapsed, self.started = 0.0, time.time()  # training seconds over all invocations
+        folder.mkdir(parents=True, exist_ok=True)
+        ck = folder / "checkpoint.pt"
+        if ck.exists():
+            state = torch.load(ck, map_location="cpu")
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            self.step = state["step"]
+            self.elapsed = state.get("elapsed", 0.0)
+            torch.set_rng_state(state["torch_rng"])
+            random.setstate(state["py_rng"])
+            print(f"resumed {folder} at step {self.step}", flush=True)
+        self.log = open(folder / "log.tsv", "a")
+
+    def save(self, extra: dict) -> None:
+        tmp = self.folder / "checkpoint.pt.tmp"
+        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                    "elapsed": self.total_seconds(),
+                    "torch_rng": torch.get_rng_state(), "py_rng": random.getstate(), **extra}, tmp)
+        os.replace(tmp, self.folder / "checkpoint.pt")
+
+    def total_seconds(self) -> float:
+        return self.elapsed + time.time() - self.started
+
+    def record(self, **values) -> None:
+        if self.log.tell() == 0:
+            self.log.write("step\t" + "\t".join(values) + "\n")
+        self.log.write(f"{self.step}\t" + "\t".join(f"{v:.5f}" for v in values.values()) + "\n")
+        self.log.flush()
+
+
+def lr_at(step: int, total: int, peak: float) -> float:
+    warm = min(500, total // 10)
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))) + peak * 0.02
+
+
+def train(args, kind: str) -> None:
+    torch.manual_seed(SEED)
+    random.seed(SEED)
+    torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    stream = training_stream(args.data, args.sources)
+    feat = LogMel().to(dev)
+    if kind == "vae":
+        model = AutoencoderKL(COMPACT_VAE).to(dev)
+        frames, batch, peak = args.frames or 256, args.batch or 8, args.lr or 5e-4
+        with torch.no_grad():  # the whole stream's feature once; crops are rows of it
+            full = torch.cat([feat(stream[i:i + 1600000].unsqueeze(0).to(dev))[0][:-1]
+                              for i in range(0, len(stream), 1600000)])
+    else:
+        model = SpeechT5HifiGan(COMPACT_VOCODER).to(dev)
+        frames, batch, peak = args.frames or 32, args.batch or 8, args.lr or 1e-3
+    opt = torch.optim.AdamW(model.parameters(), lr=peak, betas=(0.8, 0.99), weight_decay=0.0)
+    run = Run(args.run, model, opt)
+    (args.run / "command.txt").write_text(" ".join(sys.argv) + "\n")
+    t0, shown = time.time(), time.time()
+    n_frames = (len(stream) - 1) // HOP
+    while run.step < args.steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(run.step, args.steps, peak)
+        starts = [random.randrange(0, n_frames - frames - 1) for _ in range(batch)]
+        if kind == "vae":
+            x = torch.stack([full[s:s + frames] for s in starts]).unsqueeze(1)
+            moments = model.encode(x)
+            mean, logvar = moments.chunk(2, dim=1)
+            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+            y = model.decode(z)
+            rec = (y - x).abs().mean()
+            kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+            loss = rec + KL_WEIGHT * kl
+            values = {"loss": loss.item(), "mel_l1": rec.item(), "kl": kl.item()}
+        else:
+            wav = torch.stack([stream[s * HOP:(s + frames) * HOP] for s in starts]).to(dev)
+            m = feat(wav)[:, :frames]
+            y = model(m)[:, : frames * HOP]
+            mel_l1 = (feat(y)[:, :frames] - m).abs().mean()
+            mr = mrstft_loss(y, wav)
+            loss = mel_l1 + mr
+            values = {"loss": loss.item(), "mel_l1": mel_l1.item(), "mrstft": mr.item()}
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        run.step += 1
+        if run.step % 10 == 0:
+            run.record(**values, lr=opt.param_groups[0]["lr"])
+        if time.time() - shown > 60 or run.step == args.steps:
+            rate = run.step / max(1e-9, time.time() - t0)
+            print(f"{kind} step {run.step}/{args.steps} " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
+                  + f" ({rate:.2f} steps/s since start)", flush=True)
+            shown = time.time()
+        if run.step % args.save_every == 0 or run.step == args.steps:
+            run.save({"config": COMPACT_VAE if kind == "vae" else COMPACT_VOCODER})
+    seconds = time.time() - t0
+    info = {"steps": run.step, "seconds_this_invocation": round(seconds, 1), "machine": machine(args),
+            "sources": list(args.sources),
+            "frames": frames, "batch": batch, "peak_lr": peak,
+            "command": "scripts/train_compact.py " + " ".join(sys.argv[1:])}
+    info["seconds_total"] = round(run.total_seconds(), 1)
+    prev = args.run / "training.json"
+    prev.write_text(json.dumps(info, indent=1) + "\n")
+    print(f"{kind}: done, {run.step} steps, {seconds / 60:.1f} min this run", flush=True)
+
+
+def machine(args) -> str:
+    if args.device.startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    return f"{platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}"
+
+
+# ------------------------------------------------------------------------------------------ export
+def latent_scaling_factor(vae: AutoencoderKL, data: Path) -> float:
+    """1 / std of latent samples over the training stream, as AudioLDM2 set its scaling factor."""
+    stream = training_stream(data, ("asterisk",))
+    feat = LogMel()
+    g = torch.Generator().manual_seed(SEED)
+    zs = []
+    with torch.no_grad():
+        for i in range(0, min(len(stream), 1024 * HOP * 64), 1024 * HOP):
+            x = feat(stream[i:i + 1024 * HOP].unsqueeze(0))[:, :1024].unsqueeze(1)
+            if x.shape[2] < 1024:
+                break
+            mean, logvar = vae.encode(x).chunk(2, dim=1)
+            zs.append(mean + torch.exp(0.5 * logvar) * torch.randn(mean.shape, generator=g))
+    return float(1.0 / torch.cat(zs).flatten().std())
+
+
+def export(args) -> None:
+    vae_state = torch.load(args.vae / "checkpoint.pt", map_location="cpu")
+    voc_state = torch.load(args.vocoder / "checkpoint.pt", map_location="cpu")
+    vae, voc = AutoencoderKL(vae_state["config"]), SpeechT5HifiGan(voc_state["config"])
+    vae.load_state_dict(vae_state["model"])
+    voc.load_state_dict(voc_state["model"])
+    vae.eval()
+    voc.eval()
+    sf = latent_scaling_factor(vae, args.data)
+    vae_cfg = dict(vae_state["config"], scaling_factor=sf)
+    runs = {k: json.loads((d / "training.json").read_text()) for k, d in (("vae", args.vae), ("vocoder", args.vocoder))}
+    man = [ln.split("\t") for ln in (args.data / "manifest.tsv").read_text().splitlines()[1:] if ln]
+
+    def data_of(sources):
+        rows = [r for r in man if r[0] == "train" and ("synthetic" if r[1] == "synthetic" else "asterisk") in sources]
+        return {"sources": list(sources), "files": len(rows), "minutes": round(sum(float(r[5]) for r in rows) / 60, 1),
+                "packages": sorted({r[2] if r[1] == "synthetic" else f"{r[2]} {r[3]}" for r in rows})}
+
+    data = {"vae": data_of(runs["vae"].get("sources", ["asterisk"])),
+            "vocoder": data_of(runs["vocoder"].get("sources", ["asterisk"])),
+            "licence": "Asterisk prompts CC-BY-SA-3.0; synthetic speech from flite/espeak-ng reading GPL-3's text "
+                       "(models/DATA.md, models/data-manifest.tsv)",
+            "held_out": "test split (1 in 10 files by name hash; en tt-allbusy always) and the it/ru packages"}
+    # The manifest of everything the pair was trained on, with each file's licence, ships beside the models.
+    args.out.mkdir(parents=True, exist_ok=True)
+    header = "split\tlanguage\tpackage_or_tool\tversion_or_voice\tlicence\tseconds\tpath"
+    (args.out / "data-manifest.tsv").write_text(
+        header + "\n" + "".join("\t".join(r) + "\n" for r in man if r[0] == "train"))
+    export_pair(vae, vae_cfg, voc, voc_state["config"], args.out, audioldm2_feature(), sf,
+                source="scripts/train_compact.py",
+                extra={"weights": "trained by ldmrecon (compact pair), not AudioLDM2",
+                       "description": "compact pair trained by this project on Debian's Asterisk speech prompts "
+                                      "(en/es/fr)" + (" and synthetic speech" if "synthetic" in
+                                                      data["vocoder"]["sources"] + data["vae"]["sources"] else "")
+                                      + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
+                                      "and pass --models DIR",
+                       "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)",
+                       "training": {"vae": runs["vae"], "vocoder": runs["vocoder"], "kl_weight": KL_WEIGHT,
+                                    "seed": SEED, "data": data}})
+    print(f"exported to {args.out}: scaling factor {sf:.4f}")
+
+
+def main() -> int:
+    default_data = os.environ.get("LDMRECON_DATA") or str(Path.home() / ".cache" / "ldmrecon" / "data")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["vae", "vocoder", "export"])
+    ap.add_argument("--data", type=Path, default=Path(default_data), help="prepare_data.py's cache")
+    ap.add_argument("--run", type=Path, help="run folder (checkpoint, log) for vae/vocoder")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--sources", type=lambda v: tuple(v.split(",")), default=("asterisk",),
+                    help="training data: asterisk (en/es/fr prompts, default), synthetic, or both: asterisk,synthetic")
+    ap.add_argument("--frames", type=int, help="frames per training crop (vae 256, vocoder 32)")
+    ap.add_argument("--batch", type=int, help="crops per step (8)")
+    ap.add_argument("--lr", type=float, help="peak learning rate (vae 5e-4, vocoder 1e-3)")
+    ap.add_argument("--save-every", type=int, default=250)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--vae", type=Path, help="export: the VAE run folder")
+    ap.add_argument("--vocoder", type=Path, help="export: the vocoder run folder")
+    ap.add_argument("-o", "--out", type=Path, help="export: output folder")
+    args = ap.parse_args()
+    if args.what == "export":
+        if not (args.vae and args.vocoder and args.out):
+            ap.error("export needs --vae RUN --vocoder RUN -o DIR")
+        export(args)
+    else:
+        if not args.run:
+            ap.error(f"{args.what} needs --run FOLDER")
+        train(args, args.what)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
