@@ -219,10 +219,7 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
         if (k != 1.f)
             for (float& v : clip->latents[i]) v *= k;
     }
-    auto lat = std::move(clip->latents);
-    const std::size_t id = enqueue(std::move(clip));
-    clips_.at(id)->latents = std::move(lat);
-    return id;
+    return enqueue(std::move(clip));  // its resize of `latents` to the window count keeps them
 }
 
 std::vector<BatchRunner::Completed> BatchRunner::step() {
