@@ -198,7 +198,7 @@ def train(args, kind: str) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=peak, betas=(0.8, 0.99), weight_decay=0.0)
     run = Run(args.run, model, opt)
     (args.run / "command.txt").write_text(" ".join(sys.argv) + "\n")
-    t0, shown = time.time(), time.time()
+    t0, shown, first = time.time(), time.time(), run.step
     n_frames = (len(stream) - 1) // HOP
     while run.step < args.steps:
         for g in opt.param_groups:
@@ -230,9 +230,9 @@ def train(args, kind: str) -> None:
         if run.step % 10 == 0:
             run.record(**values, lr=opt.param_groups[0]["lr"])
         if time.time() - shown > 60 or run.step == args.steps:
-            rate = run.step / max(1e-9, time.time() - t0)
+            rate = (run.step - first) / max(1e-9, time.time() - t0)
             print(f"{kind} step {run.step}/{args.steps} " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
-                  + f" ({rate:.2f} steps/s since start)", flush=True)
+                  + f" ({rate:.2f} steps/s in this invocation)", flush=True)
             shown = time.time()
         if run.step % args.save_every == 0 or run.step == args.steps:
             run.save({"config": COMPACT_VAE if kind == "vae" else COMPACT_VOCODER})
@@ -280,7 +280,10 @@ def export(args) -> None:
     voc.eval()
     sf = latent_scaling_factor(vae, args.data)
     vae_cfg = dict(vae_state["config"], scaling_factor=sf)
-    runs = {k: json.loads((d / "training.json").read_text()) for k, d in (("vae", args.vae), ("vocoder", args.vocoder))}
+    runs = {}
+    for k, d, state in (("vae", args.vae, vae_state), ("vocoder", args.vocoder, voc_state)):
+        info = d / "training.json"  # written when a run reaches its last step
+        runs[k] = json.loads(info.read_text()) if info.exists() else {"steps": state["step"], "finished": False}
     man = [ln.split("\t") for ln in (args.data / "manifest.tsv").read_text().splitlines()[1:] if ln]
 
     def data_of(sources):
@@ -305,7 +308,7 @@ def export(args) -> None:
                                       "(en/es/fr)" + (" and synthetic speech" if "synthetic" in
                                                       data["vocoder"]["sources"] + data["vae"]["sources"] else "")
                                       + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
-                                      "and pass --models DIR",
+                                      "and pass --models DIR" + (f" ({args.note})" if args.note else ""),
                        "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)",
                        "training": {"vae": runs["vae"], "vocoder": runs["vocoder"], "kl_weight": KL_WEIGHT,
                                     "seed": SEED, "data": data}})
@@ -330,6 +333,7 @@ def main() -> int:
     ap.add_argument("--vae", type=Path, help="export: the VAE run folder")
     ap.add_argument("--vocoder", type=Path, help="export: the vocoder run folder")
     ap.add_argument("-o", "--out", type=Path, help="export: output folder")
+    ap.add_argument("--note", help="export: a remark appended to the description (e.g. a known weakness)")
     args = ap.parse_args()
     if args.what == "export":
         if not (args.vae and args.vocoder and args.out):

@@ -1,0 +1,125 @@
+"""The shipped compact pair (models/) on held-out speech: real reconstructions, pinned quality.
+
+The clips in tests/data are Asterisk prompts never used in training (Italian and Russian: unseen
+languages; one held-out French prompt) and examples/example.wav (a held-out English prompt). The bounds
+are the figures measured when the pair was trained (README, "The compact model pair") with a margin, so a
+change that degrades the audio fails here.
+"""
+import json
+import unittest
+from pathlib import Path
+
+from common import ROOT, run, tmpdir
+
+MODELS = ROOT / "models"
+DATA = ROOT / "tests" / "data"
+UNSEEN = sorted(DATA.glob("it-*.flac")) + sorted(DATA.glob("ru-*.flac"))
+HELD_OUT = [DATA / "fr-dir-firstlast.flac", ROOT / "examples" / "example.wav"]
+
+# Measured means (see README) and the margins the tests allow.
+PINNED = {  # measured 2026-11-23 with the shipped models/ (split: {run: {metric: mean}})
+    "unseen": {
+        "full": {"stoi": 0.7096, "mel_l1": 0.5797, "mrstft": 1.5564, "vae_mel_l1": 0.229},
+        "vocoder": {"stoi": 0.7173, "mel_l1": 0.5714, "mrstft": 1.5389},
+        "vae_griffin_lim": {"stoi": 0.8723, "mel_l1": 0.2836, "mrstft": 1.1834, "vae_mel_l1": 0.229},
+        "griffin_lim_32": {"stoi": 0.9471, "mel_l1": 0.1432, "mrstft": 0.9836},
+    },
+    "held_out": {
+        "full": {"stoi": 0.6891, "mel_l1": 0.6096, "mrstft": 1.5171, "vae_mel_l1": 0.2169},
+        "vocoder": {"stoi": 0.6944, "mel_l1": 0.6034, "mrstft": 1.4934},
+        "vae_griffin_lim": {"stoi": 0.8942, "mel_l1": 0.2702, "mrstft": 1.1172, "vae_mel_l1": 0.2169},
+        "griffin_lim_32": {"stoi": 0.9447, "mel_l1": 0.1404, "mrstft": 0.9793},
+    },
+}
+MARGIN = {"stoi": 0.03, "estoi": 0.04, "mel_l1": 0.05, "mrstft": 0.08, "vae_mel_l1": 0.03}
+FLOOR = {"stoi": 0.6, "mel_l1": 0.75}  # every single file of the full path, far from random weights
+
+
+def reconstruct(files, *extra):
+    """Runs ldmrecon on the files; returns {file name: metrics}."""
+    with tmpdir() as d:
+        lst = Path(d) / "list.txt"
+        lst.write_text("\n".join(map(str, files)) + "\n")
+        rep = Path(d) / "r.jsonl"
+        p = run(f"@{lst}", "--out-dir", Path(d) / "out", "--report", rep, "-q", *extra)
+        if p.returncode != 0:
+            raise AssertionError(p.stderr)
+        recs = [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
+        return {Path(r["input"]).name: r for r in recs}
+
+
+def mean(recs, key):
+    return sum(r["metrics"][key] for r in recs.values()) / len(recs)
+
+
+class CompactPair(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.runs = {}
+        for split, files in (("unseen", UNSEEN), ("held_out", HELD_OUT)):
+            cls.runs[split] = {
+                "full": reconstruct(files, "--models", MODELS),
+                "vocoder": reconstruct(files, "--models", MODELS, "--stage", "vocoder"),
+                "vae_griffin_lim": reconstruct(files, "--models", MODELS, "--vocoder", "griffin-lim"),
+                "griffin_lim_32": reconstruct(files, "--stage", "vocoder", "--vocoder", "griffin-lim",
+                                              "--gl-iterations", "32"),
+            }
+
+    def test_quality_is_pinned(self):
+        for split, runs in PINNED.items():
+            for name, metrics in runs.items():
+                for key, measured in metrics.items():
+                    recs = self.runs[split][name]
+                    got = (sum(r["vae"]["mel_l1"] for r in recs.values()) / len(recs) if key == "vae_mel_l1"
+                           else mean(recs, key))
+                    with self.subTest(split=split, run=name, metric=key):
+                        if key in ("stoi", "estoi"):
+                            self.assertGreaterEqual(got, measured - MARGIN[key])
+                        else:
+                            self.assertLessEqual(got, measured + MARGIN[key])
+
+    def test_compact_vae_keeps_unseen_speech_intelligible(self):
+        # The VAE's share of the issue's target: with Griffin-Lim as the vocoder the whole path keeps
+        # STOI >= 0.85 on unseen languages. (The compact HiFi-GAN does not reach it yet: README.)
+        self.assertGreaterEqual(mean(self.runs["unseen"]["vae_griffin_lim"], "stoi"), 0.85)
+
+    def test_every_file_is_reconstructed_not_noise(self):
+        # Random weights give STOI about 0.4 and log-mel L1 above 2 on these clips.
+        for split in self.runs:
+            for name, r in self.runs[split]["full"].items():
+                with self.subTest(split=split, file=name):
+                    self.assertGreater(r["metrics"]["stoi"], FLOOR["stoi"])
+                    self.assertLess(r["metrics"]["mel_l1"], FLOOR["mel_l1"])
+                    self.assertLess(r["vae"]["mel_l1"], 0.3)  # measured 0.21-0.23
+
+    def test_report_says_which_models_ran(self):
+        r = next(iter(self.runs["unseen"]["full"].values()))
+        self.assertIn("compact pair trained by this project", r["models"]["description"])
+        self.assertIn("not AudioLDM2", r["models"]["description"])
+
+
+class DefaultModels(unittest.TestCase):
+    def test_shipped_pair_is_the_default(self):
+        with tmpdir() as d:
+            p = run(DATA / "fr-dir-firstlast.flac", "-o", Path(d) / "o.wav", "--json")  # no --models, no env
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rec = json.loads(p.stdout)
+            self.assertEqual(Path(rec["models"]["dir"]).resolve(), MODELS.resolve())
+            self.assertIn("compact pair trained by this project", rec["models"]["description"])
+
+    def test_pair_fits_the_size_budget(self):
+        size = sum((MODELS / f).stat().st_size for f in ("vae.pt", "vocoder.pt"))
+        self.assertLessEqual(size, 25 * 1024 * 1024)
+
+    def test_info_names_the_training_data_and_licence(self):
+        p = run("info", MODELS, "--json")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        meta = json.loads(p.stdout)
+        vae = meta[str(MODELS / "vae.pt")] if str(MODELS / "vae.pt") in meta else next(iter(meta.values()))
+        self.assertIn("training", vae)
+        self.assertIn("CC-BY-SA-3.0", vae["weights_licence"])
+        self.assertGreater(vae["scaling_factor"], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
