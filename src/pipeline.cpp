@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/griffinlim.hpp"
@@ -185,6 +186,12 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     if (audio_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
     if (!models_) throw UsageError("decoding latents needs models");
     if (opts_.stage != Stage::full || opts_.latents_only) throw UsageError("latents are decoded along the full path");
+    if (f.model_id != models_->model_id()) {
+        std::ostringstream s;
+        s << name << ": encoded with another VAE (model id " << std::hex << f.model_id << ", " << models_->dir()
+          << " has " << models_->model_id() << "); decode with the models that encoded it (--models DIR)";
+        throw ModelError(s.str());
+    }
     latent_mode_ = true;
     auto fail = [&name](const std::string& what) { return InputError(name + ": " + what); };
     if (f.sample_rate != static_cast<std::uint32_t>(fc_.sample_rate) ||
@@ -467,16 +474,20 @@ Reconstruction BatchRunner::assemble(Clip& c) {
     return r;
 }
 
-Reconstruction reconstruct(Models& models, const std::vector<float>& audio, const ReconstructOptions& opts) {
-    BatchRunner runner(models, opts);
-    runner.add(audio);
+Reconstruction run_single(BatchRunner& runner) {
     while (runner.queued_windows() > 0) {
         for (auto& c : runner.step()) {
             if (!c.ok) throw ModelError(c.error);
             return std::move(c.result);
         }
     }
-    throw Error(ExitCode::internal, "reconstruct: the clip never completed");
+    throw Error(ExitCode::internal, "BatchRunner: the clip never completed");
+}
+
+Reconstruction reconstruct(Models& models, const std::vector<float>& audio, const ReconstructOptions& opts) {
+    BatchRunner runner(models, opts);
+    runner.add(audio);
+    return run_single(runner);
 }
 
 }  // namespace ldmrecon

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
 #include "ldmrecon/audio.hpp"
@@ -21,28 +20,13 @@ namespace ldmrecon::cli {
 
 namespace {
 
-Reconstruction run_one(BatchRunner& runner) {
-    while (runner.queued_windows() > 0)
-        for (auto& c : runner.step()) {
-            if (!c.ok) throw ModelError(c.error);
-            return std::move(c.result);
-        }
-    throw Error(ExitCode::internal, "the clip never completed");
-}
-
 std::vector<float> decode_latents(Models& models, const LatentFile& f, const std::string& name) {
-    if (f.model_id != models.model_id()) {
-        std::ostringstream s;
-        s << name << ": encoded with another VAE (model id " << std::hex << f.model_id << ", " << models.dir()
-          << " has " << models.model_id() << "); decode with the models that encoded it (--models DIR)";
-        throw ModelError(s.str());
-    }
     ReconstructOptions o;
     o.window_frames = static_cast<int>(f.window_frames);
     o.overlap_frames = static_cast<int>(f.overlap_frames);
     BatchRunner runner(models, o);
     runner.add_latents(f, name);
-    return run_one(runner).output;
+    return run_single(runner).output;
 }
 
 std::string bytes_text(std::size_t b) {
@@ -71,7 +55,7 @@ int run_encode(const EncodeArgs& a) {
     o.latents_only = true;
     BatchRunner runner(models, o);
     runner.add(in.samples);
-    const Reconstruction r = run_one(runner);
+    const Reconstruction r = run_single(runner);
 
     LatentFile f;
     f.sample_rate = static_cast<std::uint32_t>(fc.sample_rate);

@@ -98,7 +98,8 @@ public:
     // Returns an id. Throws InputError for an empty signal.
     std::size_t add(const std::vector<float>& audio);
     // Queues a latent file's windows for decoding (`ldmrecon decode`): the runner's window geometry must
-    // be the file's. Throws InputError naming `name` when the latents do not fit these models and windows.
+    // be the file's. Throws ModelError when the file was encoded by another VAE (model id), InputError
+    // naming `name` when the latents do not fit these models and windows.
     // A runner takes either audio or latents, not both.
     std::size_t add_latents(const LatentFile& file, const std::string& name);
 
@@ -135,6 +136,9 @@ private:
     void stitch_ready(Clip& clip);
     Reconstruction assemble(Clip& clip);
 };
+
+// Steps a runner holding one clip until that clip completes; throws ModelError when it failed.
+Reconstruction run_single(BatchRunner& runner);
 
 // Reconstructs one mono signal at models.feature().sample_rate (a BatchRunner of one clip).
 // Throws InputError for an empty signal, ModelError when the models fail on it.
