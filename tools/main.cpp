@@ -5,9 +5,13 @@
 
 #include <c10/util/Exception.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
 
 #include "commands.hpp"
+#include "ldmrecon/blas.hpp"
 #include "ldmrecon/errors.hpp"
 
 using namespace ldmrecon;
@@ -28,6 +32,18 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef __linux__
+    // OpenBLAS has already chosen its kernels by now (at load). If it fell back to the generic ones on a CPU it
+    // does not know, start again once with $OPENBLAS_CORETYPE naming the right set (include/ldmrecon/blas.hpp);
+    // a value the user set is left alone, which also ends the loop. If exec fails, go on as we are.
+    if (!std::getenv("OPENBLAS_CORETYPE")) {
+        const std::string core = better_openblas_core_here();
+        if (!core.empty()) {
+            setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+            execv("/proc/self/exe", argv);
+        }
+    }
+#endif
     auto logger = spdlog::stderr_color_st("ldmrecon");
     logger->set_pattern("ldmrecon: %^%l%$: %v");
     spdlog::set_default_logger(logger);

@@ -16,6 +16,7 @@
 
 #include "commands.hpp"
 #include "ldmrecon/audio.hpp"
+#include "ldmrecon/blas.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/inputs.hpp"
@@ -220,9 +221,9 @@ int run_reconstruct(const ReconstructArgs& a) {
         dir = resolve_models_dir(a.models);
         const auto t0 = Clock::now();
         models = std::make_unique<Models>(dir, a.runtime);
-        spdlog::info("device {}, dtype {}, libtorch {}, {} thread(s); models from {} ({:.2f} s to load)",
-                     models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(), dir,
-                     seconds_since(t0));
+        spdlog::info("device {}, dtype {}, libtorch {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
+                     models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(),
+                     blas_description(), dir, seconds_since(t0));
         fc_run = models->feature();
         if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
     }
@@ -315,7 +316,7 @@ int run_reconstruct(const ReconstructArgs& a) {
             rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
                               {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
                               {"libtorch", libtorch_version()}, {"threads", intra_op_threads()},
-                              {"batch_size", popts.batch_size}};
+                              {"blas", blas_description()}, {"batch_size", popts.batch_size}};
             rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
             if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;
             rec["feature"] = {{"frames", r.frames}, {"padded_frames", r.padded_frames}, {"n_mels", fc.n_mels},

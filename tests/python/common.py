@@ -18,11 +18,15 @@ TINY = MODELS / "tiny"
 
 
 def run(*args, check=False, env=None):
-    """Runs ldmrecon with no models found by default (LDMRECON_MODELS unset), returns CompletedProcess."""
+    """Runs ldmrecon with no models found by default (LDMRECON_MODELS unset), returns CompletedProcess.
+    env: variables to set; a value of None unsets one."""
     e = dict(os.environ)
     e.pop("LDMRECON_MODELS", None)
-    if env:
-        e.update(env)
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, env=e, stdin=subprocess.DEVNULL,
                        timeout=300)
     if check and p.returncode != 0:

@@ -75,6 +75,33 @@ class Reconstruct(unittest.TestCase):
         self.assertEqual(r["input_audio"]["sample_rate"], 48000)
 
 
+class Blas(unittest.TestCase):
+    """OpenBLAS falls back to generic SSE3 kernels ("Prescott") on CPUs it does not know; the CLI then starts
+    itself again with $OPENBLAS_CORETYPE naming the AVX2 or AVX-512 set, and leaves a user's own value alone."""
+
+    def blas_of(self, coretype):
+        with tmpdir() as d:
+            p = run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--json",
+                    env={"OPENBLAS_CORETYPE": coretype}, check=True)
+        self.assertIn("BLAS", p.stderr)  # the info line names it
+        return json.loads(p.stdout)["runtime"]["blas"]
+
+    def test_generic_kernels_are_not_kept_on_an_avx2_cpu(self):
+        blas = self.blas_of(None)
+        if blas == "not OpenBLAS":
+            self.skipTest("libtorch's BLAS here is not OpenBLAS")
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+        if not {"avx2", "fma"} <= flags:
+            self.skipTest("no AVX2 on this CPU: the generic kernels are the right ones")
+        self.assertNotEqual(blas, "OpenBLAS Prescott")
+        self.assertRegex(blas, r"^OpenBLAS \w+$")
+
+    def test_a_users_coretype_is_kept(self):
+        if self.blas_of(None) == "not OpenBLAS":
+            self.skipTest("libtorch's BLAS here is not OpenBLAS")
+        self.assertEqual(self.blas_of("Prescott"), "OpenBLAS Prescott")
+
+
 class Metrics(unittest.TestCase):
     def test_json_keys_and_identity(self):
         p = run("metrics", AUDIO / "speech16k.wav", AUDIO / "speech16k_stereo_same.wav", "--json", check=True)
