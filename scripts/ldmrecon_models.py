@@ -100,6 +100,7 @@ class Attention(nn.Module):
         self.to_v = nn.Linear(channels, channels)
         self.to_out = nn.ModuleList([nn.Linear(channels, channels), nn.Dropout(0.0)])
         self.scale = float(channels) ** -0.5
+        self.query_block = 256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -107,11 +108,19 @@ class Attention(nn.Module):
         q = self.to_q(t)
         k = self.to_k(t)
         v = self.to_v(t)
-        scores = torch.bmm(q, k.transpose(1, 2)) * self.scale
-        # diffusers upcasts the softmax to float32; follow the input's dtype back afterwards so the
-        # scripted graph holds no fixed dtype.
-        probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
-        out = torch.bmm(probs, v)
+        # Scale the queries rather than the [HW, HW] scores (equal up to rounding), and take the queries in
+        # blocks so that each block's scores stay in cache: at AudioLDM2's 10.24 s window HW = 4096 and the
+        # whole score matrix is 64 MiB, which made the softmax and its scaling memory-bound on the CPU.
+        q = q * self.scale
+        kt = k.transpose(1, 2)
+        blocks: List[torch.Tensor] = []
+        for start in range(0, h * w, self.query_block):
+            scores = torch.bmm(q[:, start:start + self.query_block], kt)
+            # diffusers upcasts the softmax to float32; follow the input's dtype back afterwards so the
+            # scripted graph holds no fixed dtype.
+            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
+            blocks.append(torch.bmm(probs, v))
+        out = torch.cat(blocks, dim=1)
         for layer in self.to_out:
             out = layer(out)
         out = out.transpose(1, 2).reshape(b, c, h, w)
