@@ -242,7 +242,17 @@ def train(args, kind: str) -> None:
             "frames": frames, "batch": batch, "peak_lr": peak,
             "command": "scripts/train_compact.py " + " ".join(sys.argv[1:])}
     info["seconds_total"] = round(run.total_seconds(), 1)
+    # A run continued with more steps keeps a line per invocation, so the shipped metadata tells how
+    # the weights were really made (schedules restarted, threads changed, when).
     prev = args.run / "training.json"
+    old = json.loads(prev.read_text()) if prev.exists() else {}
+    leg = {"from_step": first, "to_step": run.step, "command": info["command"], "peak_lr": peak,
+           "machine": info["machine"], "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
+           "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "seconds": round(seconds, 1)}
+    info["history"] = old.get("history", []) + [leg]
+    for key in ("wall_clock_note",):
+        if key in old:
+            info[key] = old[key]
     prev.write_text(json.dumps(info, indent=1) + "\n")
     print(f"{kind}: done, {run.step} steps, {seconds / 60:.1f} min this run", flush=True)
 
