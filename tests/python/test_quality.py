@@ -17,16 +17,16 @@ UNSEEN = sorted(DATA.glob("it-*.flac")) + sorted(DATA.glob("ru-*.flac"))
 HELD_OUT = [DATA / "fr-dir-firstlast.flac", ROOT / "examples" / "example.wav"]
 
 # Measured means (see README) and the margins the tests allow.
-PINNED = {  # measured 2026-11-23 with the shipped models/ (split: {run: {metric: mean}})
+PINNED = {  # measured 2026-11-24 with the shipped models/ by tests/python/measure_quality.py
     "unseen": {
-        "full": {"stoi": 0.7096, "mel_l1": 0.5797, "mrstft": 1.5564, "vae_mel_l1": 0.229},
-        "vocoder": {"stoi": 0.7173, "mel_l1": 0.5714, "mrstft": 1.5389},
-        "vae_griffin_lim": {"stoi": 0.8723, "mel_l1": 0.2836, "mrstft": 1.1834, "vae_mel_l1": 0.229},
+        "full": {"stoi": 0.7492, "mel_l1": 0.5307, "mrstft": 1.4386, "vae_mel_l1": 0.2290},
+        "vocoder": {"stoi": 0.7581, "mel_l1": 0.5229, "mrstft": 1.4178},
+        "vae_griffin_lim": {"stoi": 0.8723, "mel_l1": 0.2836, "mrstft": 1.1834, "vae_mel_l1": 0.2290},
         "griffin_lim_32": {"stoi": 0.9471, "mel_l1": 0.1432, "mrstft": 0.9836},
     },
     "held_out": {
-        "full": {"stoi": 0.6891, "mel_l1": 0.6096, "mrstft": 1.5171, "vae_mel_l1": 0.2169},
-        "vocoder": {"stoi": 0.6944, "mel_l1": 0.6034, "mrstft": 1.4934},
+        "full": {"stoi": 0.7443, "mel_l1": 0.5470, "mrstft": 1.3654, "vae_mel_l1": 0.2169},
+        "vocoder": {"stoi": 0.7530, "mel_l1": 0.5430, "mrstft": 1.3283},
         "vae_griffin_lim": {"stoi": 0.8942, "mel_l1": 0.2702, "mrstft": 1.1172, "vae_mel_l1": 0.2169},
         "griffin_lim_32": {"stoi": 0.9447, "mel_l1": 0.1404, "mrstft": 0.9793},
     },
