@@ -250,9 +250,8 @@ def train(args, kind: str) -> None:
            "machine": info["machine"], "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "seconds": round(seconds, 1)}
     info["history"] = old.get("history", []) + [leg]
-    for key in ("wall_clock_note",):
-        if key in old:
-            info[key] = old[key]
+    if "wall_clock_note" in old:  # a note written by hand for legs run before the history existed
+        info["wall_clock_note"] = old["wall_clock_note"]
     prev.write_text(json.dumps(info, indent=1) + "\n")
     print(f"{kind}: done, {run.step} steps, {seconds / 60:.1f} min this run", flush=True)
 
