@@ -21,6 +21,11 @@ namespace ldmrecon::cli {
 
 namespace {
 
+void log_runtime(const Models& models) {
+    spdlog::info("device {}, dtype {}, libtorch {}, BLAS {}; models: {}", models.device_name(),
+                 models.dtype_name(), libtorch_version(), blas_description(), models.describe());
+}
+
 std::vector<float> decode_latents(Models& models, const LatentFile& f, const std::string& name) {
     ReconstructOptions o;
     o.window_frames = static_cast<int>(f.window_frames);
@@ -44,8 +49,7 @@ int run_encode(const EncodeArgs& a) {
     const LatentStorage storage = parse_latent_storage(a.storage);
     check_output_folder(a.output);
     Models models(resolve_models_dir(a.models), a.runtime);
-    spdlog::info("device {}, dtype {}, libtorch {}, BLAS {}; models: {}", models.device_name(),
-                 models.dtype_name(), libtorch_version(), blas_description(), models.describe());
+    log_runtime(models);
     const FeatureConfig& fc = models.feature();
     const MonoAudio in = read_mono(a.input, fc.sample_rate);
     if (in.samples.empty()) throw InputError(a.input + ": no samples");
@@ -105,8 +109,7 @@ int run_decode(const DecodeArgs& a) {
     check_output_folder(a.output);
     const LatentFile f = read_latent_file(a.input);
     Models models(resolve_models_dir(a.models), a.runtime);
-    spdlog::info("device {}, dtype {}, libtorch {}, BLAS {}; models: {}", models.device_name(),
-                 models.dtype_name(), libtorch_version(), blas_description(), models.describe());
+    log_runtime(models);
     const std::vector<float> y = decode_latents(models, f, a.input);
     write_wav(a.output, y, static_cast<int>(f.sample_rate), parse_sample_format(a.format));
     std::cout << a.input << " -> " << a.output << ": " << format_number(double(y.size()) / f.sample_rate, 2) << " s at "

@@ -24,8 +24,7 @@ def main() -> None:
     for split, runs in CompactPair.runs.items():
         print(f'    "{split}": {{')
         for name, recs in runs.items():
-            vals = {k: (sum(r["vae"]["mel_l1"] for r in recs.values()) / len(recs) if k == "vae_mel_l1"
-                        else mean(recs, k)) for k in KEYS[name]}
+            vals = {k: mean(recs, k) for k in KEYS[name]}
             print(f'        "{name}": {{' + ", ".join(f'"{k}": {v:.4f}' for k, v in vals.items()) + "},")
         print("    },")
     print("}")
