@@ -2,6 +2,7 @@
 
 #include <sndfile.h>
 #include <soxr.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -10,8 +11,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "ldmrecon/files.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/files.hpp"
+#include "ldmrecon/limits.hpp"
+#include "ldmrecon/outputs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,24 +22,38 @@ namespace ldmrecon {
 
 namespace {
 
-// An open libsndfile handle, closed on every path out.
+// libsndfile's wording where it would puzzle a user.
+std::string explain_sndfile_error(const std::string& msg) {
+    if (msg.find("SF_INFO struct incomplete") != std::string::npos) return "its header gives a sample rate of 0 Hz";
+    return "libsndfile: " + msg;
+}
+
+// An open libsndfile handle, closed on every path out. Refuses what no run could use before reading a
+// sample: not a regular file, a rate outside the limits, more audio than the memory limit holds.
 struct SndFile {
     SNDFILE* f = nullptr;
     SF_INFO info{};
-    explicit SndFile(const std::string& path) {
-        std::error_code ec;
-        if (!fs::exists(path, ec)) throw InputError(path + ": no such file");
-        if (fs::is_directory(path, ec)) throw InputError(path + ": is a directory, not an audio file");
+    SndFile(const std::string& path, int model_rate) {
+        check_input_file(path);
         f = sf_open(path.c_str(), SFM_READ, &info);
-        if (!f) throw InputError(path + ": not a readable audio file (libsndfile: " + sf_strerror(nullptr) + ")");
-        if (info.frames <= 0 || info.channels <= 0) {
+        if (!f) throw InputError(path + ": not a readable audio file (" + explain_sndfile_error(sf_strerror(nullptr)) + ")");
+        try {
+            check_header(path, model_rate);
+        } catch (...) {
             sf_close(f);
-            throw InputError(path + ": holds no audio samples");
+            throw;
         }
-        if (info.samplerate <= 0) {
-            sf_close(f);
-            throw InputError(path + ": invalid sample rate " + std::to_string(info.samplerate));
-        }
+    }
+    void check_header(const std::string& path, int model_rate) const {
+        if (info.frames <= 0 || info.channels <= 0) throw InputError(path + ": holds no audio samples");
+        if (info.samplerate < limits::kMinSampleRate || info.samplerate > limits::kMaxSampleRate)
+            throw InputError(path + ": sample rate " + std::to_string(info.samplerate) + " Hz is outside " +
+                             std::to_string(limits::kMinSampleRate) + " to " + std::to_string(limits::kMaxSampleRate) +
+                             " Hz (a damaged header?); resample it with a tool that knows its real rate");
+        // What the run will hold at the model rate (the channels are averaged block by block).
+        const double out = static_cast<double>(info.frames) * (model_rate > 0 ? model_rate : info.samplerate) / info.samplerate;
+        limits::check_audio_memory(path, out > 1.8e19 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(out),
+                                   model_rate > 0 ? model_rate : info.samplerate);
     }
     ~SndFile() { sf_close(f); }
     SndFile(const SndFile&) = delete;
@@ -50,8 +67,19 @@ void check_finite(const std::string& path, const float* x, std::size_t n) {
 
 }  // namespace
 
+void check_input_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0)
+        throw InputError(path + (errno == ENOENT ? ": no such file" : ": cannot be read (" + std::string(std::strerror(errno)) + ")"));
+    if (S_ISDIR(st.st_mode)) throw InputError(path + ": is a folder, not a regular file");
+    // A FIFO or a device could block for ever or never end: ldmrecon reads files of known length.
+    if (!S_ISREG(st.st_mode))
+        throw InputError(path + ": is " + (S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : S_ISCHR(st.st_mode) ? "a character device" : "not a regular file") +
+                         "; ldmrecon reads regular files only (save the stream to a file first)");
+}
+
 AudioBuffer read_audio(const std::string& path) {
-    SndFile sf(path);
+    SndFile sf(path, 0);
     AudioBuffer out;
     out.sample_rate = sf.info.samplerate;
     out.channels = sf.info.channels;
@@ -95,7 +123,7 @@ std::vector<float> resample(const std::vector<float>& mono, int from_rate, int t
 MonoAudio read_mono(const std::string& path, int rate) {
     // Block by block: read, average the channels, resample (soxr's streaming form of the same HQ
     // resampler), so a long multichannel file is never held whole at its own rate.
-    SndFile sf(path);
+    SndFile sf(path, rate);
     MonoAudio m;
     m.source_rate = sf.info.samplerate;
     m.source_channels = sf.info.channels;
@@ -165,20 +193,58 @@ SampleFormat parse_sample_format(const std::string& name) {
     throw UsageError("unknown output format '" + name + "' (use pcm16, pcm24 or float)");
 }
 
+namespace {
+
+int sndfile_format(SampleFormat format) {
+    return SF_FORMAT_WAV | (format == SampleFormat::pcm16   ? SF_FORMAT_PCM_16
+                            : format == SampleFormat::pcm24 ? SF_FORMAT_PCM_24
+                                                            : SF_FORMAT_FLOAT);
+}
+
+// A growing in-memory file for libsndfile's virtual I/O: a WAV for standard output needs its header's
+// sizes, which a pipe cannot seek back to write.
+struct MemoryFile {
+    std::string bytes;
+    sf_count_t pos = 0;
+    static sf_count_t size(void* u) { return static_cast<sf_count_t>(static_cast<MemoryFile*>(u)->bytes.size()); }
+    static sf_count_t seek(sf_count_t off, int whence, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : size(u);
+        m->pos = std::max<sf_count_t>(0, base + off);
+        return m->pos;
+    }
+    static sf_count_t read(void* p, sf_count_t n, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const sf_count_t k = std::max<sf_count_t>(0, std::min(n, size(u) - m->pos));
+        std::memcpy(p, m->bytes.data() + m->pos, static_cast<std::size_t>(k));
+        m->pos += k;
+        return k;
+    }
+    static sf_count_t write(const void* p, sf_count_t n, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const std::size_t end = static_cast<std::size_t>(m->pos + n);
+        if (m->bytes.size() < end) m->bytes.resize(end);
+        std::memcpy(m->bytes.data() + m->pos, p, static_cast<std::size_t>(n));
+        m->pos += n;
+        return n;
+    }
+    static sf_count_t tell(void* u) { return static_cast<MemoryFile*>(u)->pos; }
+};
+
+// Writes `n` frames to an open handle and closes it. Returns 0, or the errno of the failure.
+int write_and_close(SNDFILE* f, const float* data, std::size_t n) {
+    errno = 0;
+    const sf_count_t wrote = sf_writef_float(f, data, static_cast<sf_count_t>(n));
+    const int write_errno = errno;
+    const int close_err = sf_close(f);
+    if (wrote == static_cast<sf_count_t>(n) && close_err == 0) return 0;
+    return write_errno ? write_errno : errno ? errno : EIO;
+}
+
+}  // namespace
+
 std::size_t write_wav(const std::string& path, const std::vector<float>& mono, int sample_rate,
                       SampleFormat format) {
-    const std::string tmp = temp_path_for(path);
-    SF_INFO info{};
-    info.samplerate = sample_rate;
-    info.channels = 1;
-    info.format = SF_FORMAT_WAV | (format == SampleFormat::pcm16   ? SF_FORMAT_PCM_16
-                                   : format == SampleFormat::pcm24 ? SF_FORMAT_PCM_24
-                                                                   : SF_FORMAT_FLOAT);
-    SNDFILE* f = sf_open(tmp.c_str(), SFM_WRITE, &info);
-    if (!f) {
-        clear_pending_temp();
-        throw OutputError(path + ": cannot write (" + sf_strerror(nullptr) + ")");
-    }
     std::size_t clipped = 0;
     const float* data = mono.data();
     std::vector<float> clip;
@@ -191,15 +257,26 @@ std::size_t write_wav(const std::string& path, const std::vector<float>& mono, i
             }
         data = clip.data();
     }
-    const sf_count_t n = static_cast<sf_count_t>(mono.size());
-    const sf_count_t wrote = sf_writef_float(f, data, n);
-    const int close_err = sf_close(f);
-    if (wrote != n || close_err != 0) {
-        std::remove(tmp.c_str());
-        clear_pending_temp();
-        throw OutputError(path + ": write failed (disk full?)");
+    if (is_discard(path)) return clipped;
+    SF_INFO info{};
+    info.samplerate = sample_rate;
+    info.channels = 1;
+    info.format = sndfile_format(format);
+    if (is_standard_output(path)) {
+        MemoryFile mem;
+        SF_VIRTUAL_IO io{MemoryFile::size, MemoryFile::seek, MemoryFile::read, MemoryFile::write, MemoryFile::tell};
+        SNDFILE* f = sf_open_virtual(&io, SFM_WRITE, &info, &mem);
+        if (!f) throw OutputError("standard output: cannot encode the WAV (" + std::string(sf_strerror(nullptr)) + ")");
+        if (write_and_close(f, data, mono.size()) != 0) throw OutputError("standard output: cannot encode the WAV");
+        write_file_atomically(path, mem.bytes);
+        return clipped;
     }
-    commit_temp(tmp, path);
+    TempFile tmp(path);
+    SNDFILE* f = sf_open(tmp.path().c_str(), SFM_WRITE, &info);
+    if (!f) throw OutputError(path + ": cannot write (" + std::string(sf_strerror(nullptr)) + ")");
+    if (const int e = write_and_close(f, data, mono.size()))
+        throw OutputError(path + ": write failed (" + io_error_text(e) + ")");
+    tmp.commit();
     return clipped;
 }
 

@@ -2,12 +2,13 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/outputs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -17,11 +18,11 @@ namespace {
 char g_pending_temp[4096];  // NUL-terminated; empty when no temporary is open
 }  // namespace
 
+std::string io_error_text(int e) { return e == ENOSPC ? "disk full" : e == EFBIG ? "file too large" : std::strerror(e); }
+
 void remove_pending_temp() noexcept {
     if (g_pending_temp[0]) ::unlink(g_pending_temp);
 }
-
-void clear_pending_temp() noexcept { g_pending_temp[0] = '\0'; }
 
 void check_output_folder(const std::string& path) {
     const fs::path target(path);
@@ -30,43 +31,57 @@ void check_output_folder(const std::string& path) {
     if (!fs::is_directory(dir, ec)) throw OutputError(path + ": folder " + dir.string() + " does not exist");
 }
 
-std::string temp_path_for(const std::string& path) {
+TempFile::TempFile(const std::string& path) : target_(path) {
     check_output_folder(path);
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
     // Hidden, and unique per process, so parallel jobs writing to one folder never share a temporary.
-    const std::string tmp = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
-    if (tmp.size() < sizeof g_pending_temp) std::memcpy(g_pending_temp, tmp.c_str(), tmp.size() + 1);
-    return tmp;
+    tmp_ = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+    if (tmp_.size() < sizeof g_pending_temp) std::memcpy(g_pending_temp, tmp_.c_str(), tmp_.size() + 1);
 }
 
-void commit_temp(const std::string& tmp, const std::string& path) {
+TempFile::~TempFile() {
+    if (!done_) ::unlink(tmp_.c_str());
+    g_pending_temp[0] = '\0';
+}
+
+void TempFile::commit() {
     std::error_code ec;
-    fs::rename(tmp, path, ec);
-    clear_pending_temp();
-    if (ec) {
-        std::remove(tmp.c_str());
-        throw OutputError(path + ": cannot move the finished file into place (" + ec.message() + ")");
-    }
+    fs::rename(tmp_, target_, ec);
+    if (ec) throw OutputError(target_ + ": cannot move the finished file into place (" + ec.message() + ")");
+    done_ = true;
+    g_pending_temp[0] = '\0';
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
-    const std::string tmp = temp_path_for(path);
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        if (!f) {
-            clear_pending_temp();
-            throw OutputError(path + ": cannot write (permission denied or not a folder?)");
-        }
-        f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-        if (!f.flush()) {
-            f.close();
-            std::remove(tmp.c_str());
-            clear_pending_temp();
-            throw OutputError(path + ": write failed (disk full?)");
-        }
+    if (is_discard(path)) return;
+    if (is_standard_output(path)) {
+        if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
+            throw OutputError("standard output: write failed (" + io_error_text(errno) + ")");
+        return;
     }
-    commit_temp(tmp, path);
+    TempFile tmp(path);
+    std::FILE* f = std::fopen(tmp.path().c_str(), "wb");
+    if (!f) throw OutputError(path + ": cannot write (" + io_error_text(errno) + ")");
+    const bool wrote = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
+    const int e = errno;
+    if (std::fclose(f) != 0 || !wrote) throw OutputError(path + ": write failed (" + io_error_text(wrote ? errno : e) + ")");
+    tmp.commit();
+}
+
+void make_folders(const std::string& path) {
+    std::error_code failed;
+    fs::create_directories(path, failed);
+    if (!failed) return;
+    // Name what is in the way: the first part of the path that exists but is not a folder.
+    fs::path p;
+    for (const auto& part : fs::path(path)) {
+        p /= part;
+        std::error_code ec;
+        if (fs::exists(p, ec) && !fs::is_directory(p, ec))
+            throw OutputError(path + ": cannot create the folder: " + p.string() + " is a file");
+    }
+    throw OutputError(path + ": cannot create the folder (" + failed.message() + ")");
 }
 
 }  // namespace ldmrecon

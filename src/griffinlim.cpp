@@ -181,6 +181,7 @@ std::vector<float> griffin_lim(const Matrix& magnitude, const FeatureConfig& cfg
     std::vector<double> y;
     // ref: librosa core/spectrum.py griffinlim (momentum form of the fast Griffin-Lim algorithm)
     for (int it = 0; it < o.iterations; ++it) {
+        if (o.cancelled && o.cancelled()) throw Cancelled();
         tprev.swap(rebuilt);
         for (std::size_t i = 0; i < n; ++i) spec[i] = static_cast<double>(magnitude.data[i]) * angles[i];
         st.inverse(spec, y);

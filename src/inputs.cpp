@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
 
 namespace fs = std::filesystem;
@@ -48,8 +49,10 @@ void add_path(const std::string& arg, std::string relative, std::vector<InputFil
         for (const auto& f : found) out.push_back({f, fs::path(f).lexically_relative(arg).string(), ""});
         return;
     }
-    if (!fs::exists(arg, ec)) {
-        out.push_back({arg, relative, arg + ": no such file"});
+    try {
+        check_input_file(arg);  // missing, a FIFO, a device: refused now, before the models load
+    } catch (const Error& e) {
+        out.push_back({arg, relative, e.what()});
         return;
     }
     out.push_back({arg, relative, ""});

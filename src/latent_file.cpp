@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/audio.hpp"
 #include "ldmrecon/files.hpp"
+#include "ldmrecon/limits.hpp"
 
 namespace ldmrecon {
 
@@ -231,10 +233,14 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
     if (f.sample_rate < 1000 || f.sample_rate > 384000) throw bad("sample rate " + std::to_string(f.sample_rate));
     if (f.hop_length == 0 || f.hop_length > 65536) throw bad("hop length " + std::to_string(f.hop_length));
     if (f.length == 0) throw bad("original length 0");
-    if (!std::isfinite(f.gain_mean) || !std::isfinite(f.gain_scale) || f.gain_scale <= 0)
-        throw bad("gain is not a finite positive scale");
-    if (!std::isfinite(f.scaling_factor) || f.scaling_factor <= 0)
-        throw bad("scaling factor is not finite and positive");
+    // Ranges encode can write (scale = 0.5 / peak for peaks of 5e-10 .. 5e11 full scale); outside them a
+    // decode would turn every sample into inf or 0.
+    if (!(f.gain_scale >= limits::kMinGainScale && f.gain_scale <= limits::kMaxGainScale) || !(std::fabs(f.gain_mean) <= limits::kMaxGainMean))
+        throw bad("gain (scale " + limits::short_number(f.gain_scale) + ", offset " + limits::short_number(f.gain_mean) +
+                  ") is outside what ldmrecon encode writes");
+    if (!(f.scaling_factor >= limits::kMinScalingFactor && f.scaling_factor <= limits::kMaxScalingFactor))
+        throw bad("scaling factor " + limits::short_number(f.scaling_factor) + " is outside " +
+                  limits::short_number(limits::kMinScalingFactor) + " to " + limits::short_number(limits::kMaxScalingFactor));
     if (f.window_frames == 0 || f.window_frames > kMaxHeight * 64 || f.overlap_frames > f.window_frames / 2)
         throw bad("window geometry " + std::to_string(f.window_frames) + "/" + std::to_string(f.overlap_frames));
     if (f.windows == 0 || f.channels == 0 || f.height == 0 || f.width == 0 || f.channels > kMaxChannels ||
@@ -259,6 +265,9 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
         throw bad("size " + std::to_string(b.size()) + " bytes, the header's shape and storage need " +
                   std::to_string(want));
 
+    // Decoding holds the output at the original length and every latent as float.
+    limits::check_audio_memory(name, f.length, static_cast<int>(f.sample_rate));
+    limits::check_memory(name, "decoding " + std::to_string(n) + " latent values", n * 8 + limits::kBaseBytes);
     f.latents.resize(static_cast<std::size_t>(n));
     std::size_t off = LatentFile::kHeaderBytes;
     switch (f.storage) {
@@ -290,9 +299,7 @@ void write_latent_file(const std::string& path, const LatentFile& f, LatentStora
 }
 
 LatentFile read_latent_file(const std::string& path) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw InputError(path + ": no such file");
-    if (!std::filesystem::is_regular_file(path, ec)) throw InputError(path + ": not a regular file");
+    check_input_file(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(path + ": cannot open (check its permissions)");
     in.seekg(0, std::ios::end);

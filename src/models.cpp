@@ -12,6 +12,7 @@
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/latent_file.hpp"
+#include "ldmrecon/limits.hpp"
 #include "models_impl.hpp"
 
 namespace fs = std::filesystem;
@@ -226,7 +227,10 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
         throw UsageError("--dtype bf16 is not supported on the CPU by libtorch " + libtorch_version() +
                          " (no bf16 ConvTranspose1d; use --dtype fp32 on the CPU, or --device cuda)");
 #endif
-    const int threads = opts.threads > 0 ? opts.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (opts.threads > limits::hardware_threads())
+        throw UsageError("--threads " + std::to_string(opts.threads) + ": this machine has " +
+                         std::to_string(limits::hardware_threads()) + " CPU thread(s); use 0 (all) or fewer");
+    const int threads = opts.threads > 0 ? opts.threads : limits::hardware_threads();
     at::set_num_threads(threads);
 
     const std::string vae_path = (fs::path(dir) / "vae.pt").string();
@@ -258,7 +262,10 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
     } catch (const nlohmann::json::exception& e) {
         throw ModelError(dir + ": export metadata incomplete (" + std::string(e.what()) + "); re-export the models");
     }
-    if (!(m.scaling_factor > 0)) throw ModelError(vae_path + ": scaling_factor must be positive");
+    if (!(m.scaling_factor >= limits::kMinScalingFactor && m.scaling_factor <= limits::kMaxScalingFactor))
+        throw ModelError(vae_path + ": scaling_factor " + limits::short_number(m.scaling_factor) + " is outside " +
+                         limits::short_number(limits::kMinScalingFactor) + " to " + limits::short_number(limits::kMaxScalingFactor) +
+                         " (decoding would give overflow or silence); re-export the models");
     if (m.time_multiple < 1) throw ModelError(vae_path + ": time_multiple must be at least 1");
     for (auto* mod : {&m.vae, &m.vocoder}) {
         mod->eval();

@@ -25,6 +25,14 @@ void sync(const torch::Device& d) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+// A stage's output must be finite: NaN or infinities mean the models (or their metadata) are broken for
+// this input, and must never reach a WAV.
+void check_finite(const torch::Tensor& t, const std::string& where, const char* stage) {
+    if (!torch::isfinite(t).all().item<bool>())
+        throw ModelError(where + ": the " + stage + " returned NaN or infinite values for this input (check the "
+                         "export's metadata, e.g. its scaling_factor, or try --dtype fp32)");
+}
+
 // A seed per window, so a window's noise does not depend on which batch it ran in. Window 0 uses the
 // seed itself. ref: splitmix64's increment.
 std::uint64_t window_seed(std::uint64_t seed, std::size_t window) { return seed + 0x9E3779B97F4A7C15ull * window; }
@@ -113,6 +121,7 @@ struct BatchRunner::Clip {
     std::size_t done = 0;
     StageTimes times;
     std::string error;
+    bool cancelled = false;
 };
 
 BatchRunner::BatchRunner(Models& models, const ReconstructOptions& opts)
@@ -135,6 +144,10 @@ BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_
         throw UsageError(std::string("--stage ") + stage_name(opts_.stage) + " with --vocoder " +
                          vocoder_name(opts_.vocoder) + " needs models");
     if (opts_.gl_iterations < 0) throw UsageError("--gl-iterations must be 0 or more");
+    if (opts_.window_frames % multiple_ != 0)
+        throw UsageError("--window-frames " + std::to_string(opts_.window_frames) + " must be a multiple of " +
+                         std::to_string(multiple_) + ", the VAE's time multiple" +
+                         (models_ ? " (" + models_->dir() + ")" : std::string()));
     plan_windows(0, fc_.hop_length, multiple_, opts_);  // validates the options
 }
 
@@ -142,6 +155,8 @@ BatchRunner::~BatchRunner() = default;
 
 std::size_t BatchRunner::add(const std::vector<float>& audio) {
     if (audio.empty()) throw InputError("empty signal");
+    if (std::all_of(audio.begin(), audio.end(), [](float v) { return v == 0.f; }))
+        throw InputError("is silent (every sample is 0): there is nothing to reconstruct or measure");
     if (latent_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
     audio_mode_ = true;
     const FeatureConfig& fc = fc_;
@@ -208,7 +223,13 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     clip->n = static_cast<std::size_t>(f.length);
     clip->gain.mean = f.gain_mean;
     clip->gain.scale = f.gain_scale;
-    clip->windows = plan_windows(clip->n, fc_.hop_length, multiple_, opts_);
+    try {
+        clip->windows = plan_windows(clip->n, fc_.hop_length, multiple_, opts_);
+    } catch (const UsageError&) {
+        throw fail("its windows of " + std::to_string(f.window_frames) + " frames (overlap " +
+                   std::to_string(f.overlap_frames) + ") do not fit these models (time multiple " +
+                   std::to_string(multiple_) + ")");
+    }
     if (clip->windows.size() != f.windows)
         throw fail(std::to_string(f.windows) + " windows, but " + std::to_string(f.length) + " samples in windows of " +
                    std::to_string(opts_.window_frames) + " frames make " + std::to_string(clip->windows.size()));
@@ -284,6 +305,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         } else if (opts_.stage != Stage::vocoder) {
             mel = mel.to(m->device, m->dtype);
             torch::Tensor moments = m->vae.run_method("encode", mel).toTensor();
+            check_finite(moments, where, "VAE encoder");
             const std::int64_t C = m->latent_channels;
             torch::Tensor z = moments.narrow(1, 0, C);
             if (opts_.sample) {
@@ -322,6 +344,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
                 t.decode = seconds_since(t0);
                 if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
                     throw ModelError(where + ": VAE decoded a feature of the wrong shape");
+                check_finite(decoded, where, "VAE decoder");
             } else if (opts_.vocoder == VocoderKind::hifigan) {
                 decoded = mel.to(m->device, m->dtype);
             }
@@ -344,9 +367,15 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
                     throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
                                      std::to_string(Bn) + " x " + std::to_string(T) + " frames");
                 wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
+                check_finite(wav_cpu, where, "vocoder");
+                for (std::int64_t b = 0; b < Bn; ++b)
+                    if (wav_cpu[b].abs().max().item<float>() == 0.f)
+                        throw ModelError(where + ": the vocoder returned silence (every sample 0) for a window of a "
+                                         "non-silent input");
             } else if (opts_.stage != Stage::vae) {
                 GriffinLimOptions gl;
                 gl.iterations = opts_.gl_iterations;
+                gl.cancelled = opts_.cancelled;
                 for (std::int64_t b = 0; b < Bn; ++b) {
                     gl.seed = window_seed(opts_.seed, batch[b].window);
                     // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
@@ -379,6 +408,8 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
     } catch (const c10::Error& e) {
         for (const Queued& q : batch)
             clips_.at(q.clip)->error = where + ": the models failed on this input (" + first_line(e.what()) + ")";
+    } catch (const Cancelled&) {
+        for (const Queued& q : batch) clips_.at(q.clip)->cancelled = true;
     } catch (const Error& e) {
         for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
     }
@@ -398,7 +429,8 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         }
         Completed r;
         r.id = it->first;
-        r.ok = c.error.empty();
+        r.cancelled = c.cancelled;
+        r.ok = c.error.empty() && !c.cancelled;
         if (r.ok) {
             try {
                 r.result = assemble(c);
@@ -407,7 +439,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
                 r.error = e.what();
             }
         } else {
-            r.error = c.error;
+            r.error = c.cancelled ? "interrupted" : c.error;
         }
         out.push_back(std::move(r));
         it = clips_.erase(it);
@@ -477,6 +509,7 @@ Reconstruction BatchRunner::assemble(Clip& c) {
 Reconstruction run_single(BatchRunner& runner) {
     while (runner.queued_windows() > 0) {
         for (auto& c : runner.step()) {
+            if (c.cancelled) throw Cancelled();
             if (!c.ok) throw ModelError(c.error);
             return std::move(c.result);
         }

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/report.hpp"
 
@@ -68,24 +69,33 @@ FileResult result_from_json(const nlohmann::json& j) {
 }
 
 std::vector<FileResult> read_results(const std::string& path) {
+    check_input_file(path);
     std::ifstream f(path);
     if (!f) throw InputError(path + ": cannot read the results file");
     std::stringstream ss;
     ss << f.rdbuf();
     const std::string text = ss.str();
     std::vector<FileResult> out;
+    // Every record names its input: that is what merging and baselines match on.
+    auto take = [&](const nlohmann::json& r, const std::string& where) {
+        if (!r.is_object() || !r.contains("input") || !r["input"].is_string() || r["input"].get<std::string>().empty())
+            throw InputError(path + ": " + where + " is valid JSON but not an ldmrecon report record (no \"input\"); "
+                             "give reports written by ldmrecon --report");
+        out.push_back(result_from_json(r));
+    };
     try {
         const auto first = text.find_first_not_of(" \t\r\n");
         if (first == std::string::npos) return out;
         // One JSON document (a report, or {"files": [...]}) or JSON Lines.
         nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
         if (!doc.is_discarded()) {
-            if (doc.is_object() && doc.contains("files")) {
-                for (const auto& r : doc["files"]) out.push_back(result_from_json(r));
-            } else if (doc.is_object()) {
-                out.push_back(result_from_json(doc));
+            std::size_t n = 0;
+            if (doc.is_object() && doc.contains("files") && doc["files"].is_array()) {
+                for (const auto& r : doc["files"]) take(r, "record " + std::to_string(++n));
             } else if (doc.is_array()) {
-                for (const auto& r : doc) out.push_back(result_from_json(r));
+                for (const auto& r : doc) take(r, "record " + std::to_string(++n));
+            } else {
+                take(doc, "its content");
             }
             return out;
         }
@@ -95,11 +105,13 @@ std::vector<FileResult> read_results(const std::string& path) {
         while (std::getline(lines, line)) {
             ++n;
             if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            nlohmann::json r;
             try {
-                out.push_back(result_from_json(nlohmann::json::parse(line)));
+                r = nlohmann::json::parse(line);
             } catch (const nlohmann::json::exception& e) {
                 throw InputError(path + ": line " + std::to_string(n) + " is not JSON (" + e.what() + ")");
             }
+            take(r, "line " + std::to_string(n));
         }
     } catch (const nlohmann::json::exception& e) {
         throw InputError(path + ": not an ldmrecon results file (" + std::string(e.what()) + ")");

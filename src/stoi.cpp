@@ -76,8 +76,8 @@ void remove_silent_frames(std::vector<float>& x, std::vector<float>& y) {
 
 // 1/3-octave band edges as FFT bins [lo, hi). ref: pystoi utils.thirdoct (argmin: first index on ties)
 std::vector<std::pair<int, int>> third_octave_bands() {
-    const int bins = kNfft / 2 + 1;
-    auto nearest = [bins](double hz) {
+    constexpr int bins = kNfft / 2 + 1;
+    auto nearest = [](double hz) {
         int best = 0;
         double bd = std::numeric_limits<double>::infinity();
         for (int k = 0; k < bins; ++k) {

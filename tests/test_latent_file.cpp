@@ -193,6 +193,6 @@ TEST_CASE("corrupted, truncated and hostile latent files are refused with one li
 
 TEST_CASE("reading a latent file names the path on every failure", "[latent]") {
     CHECK_THROWS_WITH(read_latent_file("/nonexistent/a.ldml"), Catch::Contains("/nonexistent/a.ldml: no such file"));
-    CHECK_THROWS_WITH(read_latent_file("/tmp"), Catch::Contains("/tmp: not a regular file"));
+    CHECK_THROWS_WITH(read_latent_file("/tmp"), Catch::Contains("/tmp: is a folder, not a regular file"));
     CHECK_THROWS_AS(parse_latent_storage("bf16"), UsageError);
 }

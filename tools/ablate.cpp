@@ -41,6 +41,7 @@ const char* kKeys[] = {"mel_l1", "lsd_db", "mrstft", "stoi", "estoi", "si_sdr_db
 }  // namespace
 
 int run_ablate(const AblateArgs& a) {
+    check_outputs(a.inputs, a.models, {{"--json", a.json_out}});
     const std::string dir = resolve_models_dir(a.models);
     Models models(dir, a.runtime);
     const FeatureConfig fc = models.feature();

@@ -101,6 +101,7 @@ nlohmann::json run_python(const std::string& models, const std::string& wav, int
 }  // namespace
 
 int run_bench(const BenchArgs& a) {
+    check_outputs({}, a.models, {{"--json", a.json_out}});
     const std::string dir = resolve_models_dir(a.models);
     auto t0 = Clock::now();
     Models models(dir, a.runtime);

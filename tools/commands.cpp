@@ -31,6 +31,25 @@ std::string version_string() {
            fftwf_version + ", soxr " + soxr_version() + ")";
 }
 
+void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
+    try {
+        const std::string dir = resolve_models_dir(models);
+        plan.add_input((fs::path(dir) / "vae.pt").string());
+        plan.add_input((fs::path(dir) / "vocoder.pt").string());
+    } catch (const Error&) {
+    }
+}
+
+void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
+                   const std::vector<NamedOutput>& outputs) {
+    OutputPlan plan;
+    for (const auto& in : inputs)
+        if (!in.empty()) plan.add_input(in);
+    if (models != "-") add_models_as_inputs(plan, models);
+    for (const auto& o : outputs)
+        if (!o.path.empty()) plan.add_output(o.path, o.option, o.stdout_ok);
+}
+
 int run_mel(const MelArgs& a) {
     // The export's feature when --models is given, else AudioLDM2's (SPEC.md 1).
     FeatureConfig fc = a.models.empty() ? FeatureConfig{} : feature_of_models_dir(a.models);
@@ -38,7 +57,7 @@ int run_mel(const MelArgs& a) {
     if (fc.scale == MelScale::db)
         spdlog::warn("--mel-scale db: the original notes' feature (power mel in dB, ref = max, 80 dB range); "
                      "the published AudioLDM2 models were not trained on it: use it for comparison only");
-    check_output_folder(a.output);
+    check_outputs({a.input}, a.models.empty() ? "-" : a.models, {{"-o", a.output, true}});
     MonoAudio in = read_mono(a.input, fc.sample_rate);
     normalise_waveform(in.samples);
     const Matrix mel = LogMel(fc).compute(in.samples);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ldmrecon/models.hpp"
+#include "ldmrecon/outputs.hpp"
 #include "ldmrecon/pipeline.hpp"
 
 namespace ldmrecon::cli {
@@ -88,6 +89,20 @@ struct DecodeArgs {
 int run_decode(const DecodeArgs& a);
 
 std::string version_string();
+
+// Adds the export files that `models` resolves to (when it resolves) to a plan's inputs: no output may
+// replace the models. A missing models folder is reported later, when the models load.
+void add_models_as_inputs(OutputPlan& plan, const std::string& models);
+
+struct NamedOutput {
+    std::string option, path;
+    bool stdout_ok = false;
+};
+// The output rule (outputs.hpp) for a command that reads `inputs` and the models `models` (its --models
+// argument; "-" when it uses none) and writes `outputs` (empty paths skipped): throws UsageError or
+// OutputError before any work.
+void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
+                   const std::vector<NamedOutput>& outputs);
 
 // Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").
 constexpr int kExitSomeFailed = 6;

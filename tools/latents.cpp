@@ -47,7 +47,7 @@ std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s 
 
 int run_encode(const EncodeArgs& a) {
     const LatentStorage storage = parse_latent_storage(a.storage);
-    check_output_folder(a.output);
+    check_outputs({a.input}, a.models, {{"-o", a.output, true}});
     Models models(resolve_models_dir(a.models), a.runtime);
     log_runtime(models);
     const FeatureConfig& fc = models.feature();
@@ -106,7 +106,7 @@ int run_encode(const EncodeArgs& a) {
 }
 
 int run_decode(const DecodeArgs& a) {
-    check_output_folder(a.output);
+    check_outputs({a.input, a.reference}, a.models, {{"-o", a.output, true}});
     const LatentFile f = read_latent_file(a.input);
     Models models(resolve_models_dir(a.models), a.runtime);
     log_runtime(models);

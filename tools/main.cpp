@@ -7,16 +7,64 @@
 
 #include <unistd.h>
 
+#include <cmath>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "commands.hpp"
 #include "ldmrecon/blas.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/files.hpp"
+#include "ldmrecon/limits.hpp"
 
 using namespace ldmrecon;
 
 namespace {
+
+// A number option's bounds, said in the help and in the error; NaN and infinities are refused too
+// (CLI::Range lets NaN through and prints DBL_MAX as 309 digits).
+CLI::Validator within(double lo, double hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& text) -> std::string {
+            double v = 0;
+            std::size_t used = 0;
+            try {
+                v = std::stod(text, &used);
+            } catch (...) {
+                used = 0;
+            }
+            if (used == 0 || used != text.size()) return "'" + text + "' is not a number";
+            if (!std::isfinite(v) || v < lo || v > hi)
+                return text + " is outside " + limits::short_number(lo) + " to " + limits::short_number(hi);
+            return {};
+        },
+        limits::short_number(lo) + ".." + limits::short_number(hi));
+}
+
+// Before anything runs: a signal removes the temporary file being written (if any) and exits 130. The
+// reconstruct command installs a gentler handler for its batches (finish what is in flight). A write
+// past a file-size limit fails with EFBIG, reported per file, instead of killing the process.
+extern "C" void on_signal_default(int) {
+    remove_pending_temp();
+    ::_exit(static_cast<int>(ExitCode::interrupted));
+}
+
+void install_default_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal_default;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    std::signal(SIGXFSZ, SIG_IGN);
+    // A parent may start us with these blocked (some job runners do): Ctrl-C and kill must still work.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
 
 void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
     auto* g = app.add_option_group("runtime", "Where and how the models run");
@@ -25,7 +73,7 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
         ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
         ->capture_default_str();
     g->add_option("--threads", rt.threads, "CPU threads for the models (0 = all cores)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::hardware_threads()))
         ->capture_default_str();
 }
 
@@ -44,6 +92,7 @@ int main(int argc, char** argv) {
         }
     }
 #endif
+    install_default_signal_handlers();
     auto logger = spdlog::stderr_color_st("ldmrecon");
     logger->set_pattern("ldmrecon: %^%l%$: %v");
     spdlog::set_default_logger(logger);
@@ -66,8 +115,12 @@ int main(int argc, char** argv) {
                "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output,\n"
                "6 some inputs of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");
     bool verbose = false, quiet = false;
+    std::string max_memory;
     app.add_flag("-v,--verbose", verbose, "More log lines (debug)");
     app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr; no table");
+    app.add_option("--max-memory", max_memory, "Memory a run may plan to use, e.g. 16G (default: the machine's "
+                   "physical memory, or $LDMRECON_MAX_MEMORY); longer inputs are refused before reading");
+    app.fallthrough();  // -q, -v and --max-memory after a subcommand too
 
     cli::ReconstructArgs rec;
     app.add_option("inputs", rec.inputs, "Audio files (any format and rate libsndfile reads), folders (searched "
@@ -88,19 +141,19 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"hifigan", "griffin-lim"}))
         ->capture_default_str();
     what->add_option("--gl-iterations", rec.pipeline.gl_iterations, "Griffin-Lim iterations (fast variant, momentum 0.99)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxGriffinLimIterations))
         ->capture_default_str();
     auto* win = app.add_option_group("windows", "Long inputs and batching");
     win->add_option("--window-frames", rec.pipeline.window_frames,
                     "Frames per model pass (1024 = 10.24 s, AudioLDM2's training length); longer inputs run in windows")
-        ->check(CLI::PositiveNumber)
+        ->check(within(1, limits::kMaxWindowFrames))
         ->capture_default_str();
     win->add_option("--overlap-frames", rec.pipeline.overlap_frames, "Frames shared by neighbouring windows")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxWindowFrames / 2))
         ->capture_default_str();
     rec.pipeline.batch_size = 0;
     win->add_option("--batch-size", rec.pipeline.batch_size, "Windows run together (0 = auto: 8 on CUDA, 1 on the CPU)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxBatchSize))
         ->capture_default_str();
     auto* many = app.add_option_group("batch", "Many files, many machines, CI");
     many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)");
@@ -121,7 +174,7 @@ int main(int argc, char** argv) {
     out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
     out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
 
     cli::MelArgs mel;
@@ -139,10 +192,10 @@ int main(int argc, char** argv) {
     met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
     met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
     met_cmd->add_option("--sample-rate", met.sample_rate, "Rate both are resampled to before comparing")
-        ->check(CLI::Range(1000, 384000))
+        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
         ->capture_default_str();
 
     cli::MergeArgs merge;
@@ -158,12 +211,12 @@ int main(int argc, char** argv) {
     bench_cmd->add_option("--models", bench.models, "Folder with vae.pt and vocoder.pt (for figures that mean "
                           "something: scripts/make_test_models.py --full)");
     add_runtime_options(*bench_cmd, bench.runtime);
-    bench_cmd->add_option("--seconds", bench.seconds, "Clip length")->check(CLI::Range(0.1, 600.0))->capture_default_str();
-    bench_cmd->add_option("--batch-size", bench.batch_sizes, "Batch sizes to time, e.g. 1 8")->check(CLI::PositiveNumber);
+    bench_cmd->add_option("--seconds", bench.seconds, "Clip length")->check(within(0.1, 600.0))->capture_default_str();
+    bench_cmd->add_option("--batch-size", bench.batch_sizes, "Batch sizes to time, e.g. 1 8")->check(within(1, limits::kMaxBatchSize));
     bench_cmd->add_option("--repeat", bench.repeat, "Timed runs (the median is reported)")
-        ->check(CLI::PositiveNumber)
+        ->check(within(1, 1000))
         ->capture_default_str();
-    bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(CLI::NonNegativeNumber)->capture_default_str();
+    bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(within(0, 100))->capture_default_str();
     bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
     bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
 
@@ -173,7 +226,7 @@ int main(int argc, char** argv) {
     ablate_cmd->add_option("--models", abl.models, "Folder with vae.pt and vocoder.pt");
     add_runtime_options(*ablate_cmd, abl.runtime);
     ablate_cmd->add_option("--gl-iterations", abl.gl_iterations, "Griffin-Lim iterations")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxGriffinLimIterations))
         ->capture_default_str();
     ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
 
@@ -186,9 +239,9 @@ int main(int argc, char** argv) {
     enc_cmd->add_option("--storage", enc.storage, "fp32 | fp16 | int8 (one scale per window and channel)")
         ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
         ->capture_default_str();
-    enc_cmd->add_option("--window-frames", enc.window_frames, "Frames per VAE pass")->check(CLI::PositiveNumber)->capture_default_str();
+    enc_cmd->add_option("--window-frames", enc.window_frames, "Frames per VAE pass")->check(within(1, limits::kMaxWindowFrames))->capture_default_str();
     enc_cmd->add_option("--overlap-frames", enc.overlap_frames, "Frames shared by neighbouring windows")
-        ->check(CLI::NonNegativeNumber)
+        ->check(within(0, limits::kMaxWindowFrames / 2))
         ->capture_default_str();
     enc_cmd->add_flag("--compare", enc.compare, "Also decode at every storage type and print size and quality");
     add_runtime_options(*enc_cmd, enc.runtime);
@@ -220,6 +273,8 @@ int main(int argc, char** argv) {
     rec.quiet = quiet;
 
     try {
+        if (!max_memory.empty()) limits::set_memory_limit(limits::parse_size(max_memory, "--max-memory"));
+        else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
         if (*mel_cmd) return cli::run_mel(mel);
         if (*met_cmd) return cli::run_metrics(met);
         if (*info_cmd) return cli::run_info(info);
@@ -238,7 +293,11 @@ int main(int argc, char** argv) {
         return static_cast<int>(e.code());
     } catch (const c10::Error& e) {
         std::string msg = e.what();
-        spdlog::error("libtorch: {}", msg.substr(0, msg.find('\n')));
+        msg = msg.substr(0, msg.find('\n'));
+        if (msg.find("not enough memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
+            spdlog::error("out of memory in libtorch (try a shorter input, a smaller --batch-size or --window-frames)");
+        else
+            spdlog::error("libtorch: {}", msg);
         return static_cast<int>(ExitCode::internal);
     } catch (const std::bad_alloc&) {
         spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");

@@ -22,6 +22,7 @@
 #include "ldmrecon/inputs.hpp"
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/npy.hpp"
+#include "ldmrecon/outputs.hpp"
 #include "ldmrecon/report.hpp"
 #include "ldmrecon/plot.hpp"
 #include "ldmrecon/results.hpp"
@@ -129,24 +130,59 @@ FeaturePlot plot_of(const Reconstruction& r, LogMel& logmel, const ReconstructOp
     return p;
 }
 
-bool same_file(const std::string& a, const std::string& b) {
-    std::error_code ec;
-    return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+// Everything this run reads, so that no output can be one of them: the audio, @lists, the baseline and
+// the models (when they can be found; a missing models folder is reported when the models load).
+void add_run_inputs(OutputPlan& plan, const ReconstructArgs& a, const std::vector<InputFile>& inputs) {
+    for (const auto& in : inputs)
+        if (in.error.empty()) plan.add_input(in.path);
+    for (const auto& arg : a.inputs)
+        if (arg.size() > 1 && arg[0] == '@') plan.add_input(arg.substr(1));
+    if (!a.baseline.empty()) plan.add_input(a.baseline);
+    add_models_as_inputs(plan, a.models);
+}
+
+// The outputs that are one per run (report, plot, dump folder): refused together, before any work.
+void add_run_outputs(OutputPlan& plan, const ReconstructArgs& a) {
+    if (!a.report.empty()) plan.add_output(a.report, "--report", true);
+    if (!a.plot.empty()) plan.add_output(a.plot, "--plot");
+    if (!a.dump_dir.empty()) {
+        check_output_folder_path(a.dump_dir, "--dump-dir");
+        for (const char* f : {"feature.npy", "decoded.npy", "vocoder_raw.npy", "output.npy"})
+            plan.add_output((fs::path(a.dump_dir) / f).string(), "--dump-dir", false, true);
+    }
+    if (!a.out_dir.empty()) check_output_folder_path(a.out_dir, "--out-dir");
+    if (a.json && (plan.claims_standard_output() || is_standard_output(a.output)))
+        throw UsageError("--json prints on standard output, which an output given as - already takes");
+}
+
+// "no audio files in" the folders (and lists) given, naming them.
+std::string no_audio_message(const std::vector<std::string>& args) {
+    std::string where;
+    for (const auto& arg : args) where += (where.empty() ? "" : ", ") + arg;
+    return "no audio files in " + where + " (folders are searched for .wav .flac .ogg .opus .mp3 .aif(f) .au .caf "
+           ".w64 .rf64 .voc; name other files directly)";
 }
 
 }  // namespace
 
 int run_reconstruct(const ReconstructArgs& a) {
     const auto t_start = Clock::now();
+    SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
     const SampleFormat format = parse_sample_format(a.format);
     std::map<std::string, double> tolerances;
     for (const auto& t : a.tolerances) tolerances.insert(parse_tolerance(t));
     std::vector<Requirement> requirements;
     for (const auto& r : a.requirements) requirements.push_back(parse_requirement(r));
     std::vector<FileResult> baseline;
-    if (!a.baseline.empty()) baseline = read_results(a.baseline);
+    if (!a.baseline.empty()) {
+        baseline = read_results(a.baseline);
+        if (baseline.empty())
+            throw InputError(a.baseline + ": holds no results, so nothing could be compared; a baseline is the "
+                             "--report of an earlier run");
+    }
 
     ReconstructOptions popts = a.pipeline;
+    popts.cancelled = [] { return g_interrupted != 0; };
     popts.stage = parse_stage(a.stage);
     popts.vocoder = parse_vocoder(a.vocoder);
     const bool audio_out = popts.stage != Stage::vae;  // --stage vae ends at the decoded feature
@@ -156,9 +192,7 @@ int run_reconstruct(const ReconstructArgs& a) {
 
     // The work list.
     std::vector<InputFile> inputs = expand_inputs(a.inputs);
-    if (inputs.empty())
-        throw InputError("no audio files in the inputs (folders are searched for .wav .flac .ogg .opus .mp3 .aif(f) "
-                         ".au .caf .w64 .rf64 .voc; name other files directly)");
+    if (inputs.empty()) throw InputError(no_audio_message(a.inputs));
     if (!a.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a.shard));
     const bool no_output = !audio_out && a.output.empty() && a.out_dir.empty();
     const bool single = !a.output.empty() || (no_output && inputs.size() == 1);
@@ -175,9 +209,14 @@ int run_reconstruct(const ReconstructArgs& a) {
     }
     if (!a.dump_dir.empty() && inputs.size() != 1) throw UsageError("--dump-dir works with one input only");
     if (!a.plot.empty() && inputs.size() != 1) throw UsageError("--plot works with one input only");
-    if (!a.plot.empty()) check_output_folder(a.plot);
-    if (!a.report.empty()) check_output_folder(a.report);
-    if (!a.output.empty()) check_output_folder(a.output);
+    // One rule for every output, before any work (outputs.hpp): -o is checked here too, so a bad -o stops
+    // the run; a batch's outputs are checked per file below, so one bad path fails one file.
+    OutputPlan plan;
+    add_run_inputs(plan, a, inputs);
+    add_run_outputs(plan, a);
+    if (!a.output.empty()) plan.add_output(a.output, "-o", true);
+    // Standard output carries a WAV or report there: the table goes to stderr instead.
+    std::ostream& table_out = plan.claims_standard_output() ? std::cerr : std::cout;
 
     std::vector<Job> jobs(inputs.size());
     std::map<std::string, std::size_t> claimed;  // output path -> job
@@ -196,15 +235,15 @@ int run_reconstruct(const ReconstructArgs& a) {
         };
         if (!j.in.error.empty()) {
             fail(ExitCode::input, j.in.error);
-        } else if (j.output.empty()) {
-            // nothing written
-        } else if (same_file(j.in.path, j.output)) {
-            fail(ExitCode::usage, j.output + ": is the input file; choose another output path");
+        } else if (j.output.empty() || !a.output.empty()) {
+            // nothing written, or -o: checked with the run's outputs above
         } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
             fail(ExitCode::usage, j.in.path + ": its output " + j.output + " is also " + jobs[it->second].in.path +
                                       "'s; give them a folder argument so the names mirror their paths");
         } else if (a.skip_existing && fs::exists(j.output)) {
             j.result.status = "skipped";
+        } else if (auto refusal = plan.try_add_output(j.output, "--out-dir", true); refusal.code != ExitCode::ok) {
+            fail(refusal.code, name_error(j.in.path, refusal.message));
         }
     }
 
@@ -216,7 +255,7 @@ int run_reconstruct(const ReconstructArgs& a) {
     if (todo > 0 && !need_models) {
         if (!a.models.empty()) fc_run = feature_of_models_dir(a.models);
         spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts.gl_iterations);
-        if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
+        if (!a.out_dir.empty()) make_folders(a.out_dir);
     } else if (todo > 0) {
         dir = resolve_models_dir(a.models);
         const auto t0 = Clock::now();
@@ -225,7 +264,7 @@ int run_reconstruct(const ReconstructArgs& a) {
                      models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(),
                      blas_description(), dir, seconds_since(t0));
         fc_run = models->feature();
-        if (!a.out_dir.empty()) fs::create_directories(a.out_dir);
+        if (!a.out_dir.empty()) make_folders(a.out_dir);
     }
     if (jobs.size() > 1)
         spdlog::info("{} input(s): {} to do, {} skipped (output exists), {} unusable", jobs.size(), todo,
@@ -234,7 +273,6 @@ int run_reconstruct(const ReconstructArgs& a) {
     for (const Job& j : jobs)
         if (j.result.status == "failed") spdlog::error("{}", j.result.error);
 
-    SignalGuard signals;
     Progress progress(todo, !a.quiet && jobs.size() > 1);
     std::size_t finished = 0;
     double audio_done = 0;
@@ -254,6 +292,7 @@ int run_reconstruct(const ReconstructArgs& a) {
     auto finalize = [&](BatchRunner::Completed& c) {
         Job& j = jobs[clip_job.at(c.id)];
         clip_job.erase(c.id);
+        if (c.cancelled) return;  // interrupted in flight: neither written nor reported
         ++finished;
         if (!c.ok) {
             j.result.status = "failed";
@@ -274,14 +313,14 @@ int run_reconstruct(const ReconstructArgs& a) {
             const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
             const double t_metrics = seconds_since(t0);
             t0 = Clock::now();
-            if (!a.out_dir.empty()) fs::create_directories(fs::path(j.output).parent_path());
+            if (!a.out_dir.empty()) make_folders(fs::path(j.output).parent_path().string());
             std::size_t clipped = 0;
             if (audio_out)
                 clipped = write_wav(j.output, r.output, fc.sample_rate, format);
             else if (!j.output.empty())
                 write_npy(j.output, r.decoded_feature);
             if (!a.dump_dir.empty()) {
-                fs::create_directories(a.dump_dir);
+                make_folders(a.dump_dir);
                 write_npy((fs::path(a.dump_dir) / "feature.npy").string(), r.input_feature);
                 write_npy((fs::path(a.dump_dir) / "decoded.npy").string(), r.decoded_feature);
                 write_npy((fs::path(a.dump_dir) / "vocoder_raw.npy").string(), r.vocoder_raw);
@@ -346,7 +385,7 @@ int run_reconstruct(const ReconstructArgs& a) {
                 spdlog::info("[{}/{}] {}: {:.2f} s, VAE log-mel L1 {:.3f}, mel SNR {:.2f} dB", finished, todo, j.in.path,
                              seconds, vae.l1, vae.snr_db);
             if (table && !audio_out) {
-                std::cout << j.in.path << ": --stage vae, " << r.frames << " frames\n"
+                table_out << j.in.path << ": --stage vae, " << r.frames << " frames\n"
                           << "VAE alone (its decoded feature vs the feature it was given)\n"
                           << "  VAE log-mel L1         " << format_number(vae.l1, 4) << "   ln units\n"
                           << "  VAE log-mel SNR        " << format_number(vae.snr_db, 2) << " dB\n";
@@ -363,16 +402,20 @@ int run_reconstruct(const ReconstructArgs& a) {
                               popts.stage == Stage::vocoder ? "input's own feature" : a.pipeline.sample ? "sampled latent" : "posterior mode",
                               models ? models->device_name().c_str() : "cpu", models ? models->dtype_name().c_str() : "fp64",
                               model_time, seconds / model_time);
-                std::cout << head << "  models: " << (models ? models->describe() : std::string("none (Griffin-Lim)"))
+                table_out << head << "  models: " << (models ? models->describe() : std::string("none (Griffin-Lim)"))
                           << "\n  stage " << stage_name(popts.stage) << ", vocoder " << vocoder_name(popts.vocoder) << "\n"
                           << metrics_table(m, vae_ran ? &vae : nullptr);
             }
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
+            // A file's own failure (its output, its metrics) stops that file, never the batch.
+            const auto* err = dynamic_cast<const Error*>(&e);
+            const ExitCode code = err ? err->code()
+                                  : dynamic_cast<const std::bad_alloc*>(&e) ? ExitCode::internal : ExitCode::output;
             j.result.status = "failed";
-            j.result.error = name_error(j.in.path, e.what());
+            j.result.error = name_error(j.in.path, dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what());
             j.result.record["status"] = "failed";
             j.result.record["error"] = j.result.error;
-            j.code = static_cast<int>(e.code());
+            j.code = static_cast<int>(code);
             progress.finish();
             spdlog::error("{}", j.result.error);
         }
@@ -449,14 +492,14 @@ int run_reconstruct(const ReconstructArgs& a) {
     if (a.json) {
         std::cout << document().dump(2) << "\n";
     } else if (!single && !a.quiet) {
-        std::cout << summary_table(summary);
+        table_out << summary_table(summary);
     }
 
     bool regressed = false;
     if (!a.baseline.empty() || !requirements.empty()) {
         const Comparison cmp = compare_results(results, baseline, tolerances, requirements);
         regressed = cmp.failed();
-        std::cout << comparison_table(cmp);
+        table_out << comparison_table(cmp);
     }
 
     if (g_interrupted) {
@@ -473,9 +516,11 @@ int run_reconstruct(const ReconstructArgs& a) {
 }
 
 int run_report_merge(const MergeArgs& a) {
+    check_outputs(a.reports, "-", {{"-o", a.output}});
     std::vector<FileResult> all;
     for (const auto& p : a.reports) {
         auto r = read_results(p);
+        if (r.empty()) spdlog::warn("{}: holds no results", p);
         all.insert(all.end(), r.begin(), r.end());
     }
     const std::vector<FileResult> merged = merge_results(all);

@@ -17,6 +17,10 @@ struct AudioBuffer {
     double seconds() const { return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0; }
 };
 
+// Throws InputError naming `path` unless it is an existing regular file: a folder, a FIFO or a device is
+// refused before anything opens it (a FIFO with no writer would block for ever).
+void check_input_file(const std::string& path);
+
 // Reads any file libsndfile reads. Throws InputError (naming the file) when it is missing, not audio,
 // or holds no samples.
 AudioBuffer read_audio(const std::string& path);
@@ -38,14 +42,15 @@ struct MonoAudio {
     double seconds() const { return sample_rate > 0 ? static_cast<double>(samples.size()) / sample_rate : 0.0; }
 };
 
-// Reads, downmixes and resamples to `rate`: what every pipeline wants.
+// Reads, downmixes and resamples to `rate`: what every pipeline wants. Refuses, before reading, a rate
+// outside limits::kMinSampleRate..kMaxSampleRate and a length whose run would exceed the memory limit.
 MonoAudio read_mono(const std::string& path, int rate);
 
 enum class SampleFormat { pcm16, pcm24, float32 };
 SampleFormat parse_sample_format(const std::string& name);  // "pcm16" | "pcm24" | "float"
 
 // Writes a mono WAV atomically: to a temporary file beside `path`, then renamed over it, so no reader
-// ever sees a half-written file. Returns the number of samples clipped to [-1, 1] (PCM formats only).
+// ever sees a half-written file ("-": standard output; /dev/null: nothing). Returns the number of samples clipped to [-1, 1] (PCM formats only).
 std::size_t write_wav(const std::string& path, const std::vector<float>& mono, int sample_rate,
                       SampleFormat format = SampleFormat::pcm16);
 

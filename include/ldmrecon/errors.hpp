@@ -14,6 +14,7 @@ enum class ExitCode : int {
     input = 3,      // an input file is missing, unreadable, not audio or empty
     model = 4,      // models missing, unreadable, or their metadata disagrees
     output = 5,     // an output file could not be written
+    interrupted = 130,  // SIGINT / SIGTERM (128 + SIGINT, the shell's convention)
 };
 
 // Base of all ldmrecon errors: the message is one line, already naming the file concerned.
@@ -37,6 +38,10 @@ struct OutputError : Error {
 };
 struct UsageError : Error {
     explicit UsageError(const std::string& m) : Error(ExitCode::usage, m) {}
+};
+// Long work stopped because the caller asked (a `cancelled` callback returned true).
+struct Cancelled : Error {
+    Cancelled() : Error(ExitCode::interrupted, "interrupted") {}
 };
 
 }  // namespace ldmrecon

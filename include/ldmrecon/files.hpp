@@ -1,4 +1,5 @@
-// Writing files so that no reader ever sees a half-written one (temporary file, then rename).
+// Writing files so that no reader ever sees a half-written one (temporary file, then rename), and no
+// failure leaves a temporary behind. What may be written at all is outputs.hpp's rule.
 #pragma once
 
 #include <string>
@@ -7,15 +8,36 @@ namespace ldmrecon {
 
 // Throws OutputError naming `path` when the folder it would be written to does not exist.
 void check_output_folder(const std::string& path);
-// A temporary path in the same folder as `path` (so the rename stays on one file system).
-std::string temp_path_for(const std::string& path);
-// Renames `tmp` over `path`; removes `tmp` and throws OutputError on failure.
-void commit_temp(const std::string& tmp, const std::string& path);
-// The temporary file being written right now, if any (registered by temp_path_for, cleared by
-// commit_temp). remove_pending_temp() is async-signal-safe: a signal handler may call it.
+
+// A hidden temporary beside `path` (same folder, so the rename stays on one file system), removed by the
+// destructor unless commit() moved it into place. Only one is pending at a time; remove_pending_temp()
+// removes it from a signal handler.
+class TempFile {
+public:
+    explicit TempFile(const std::string& path);
+    ~TempFile();
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    const std::string& path() const { return tmp_; }
+    // Renames the temporary over the target; throws OutputError naming the target on failure.
+    void commit();
+
+private:
+    std::string target_, tmp_;
+    bool done_ = false;
+};
+
+// The temporary file being written right now, if any. remove_pending_temp() is async-signal-safe.
 void remove_pending_temp() noexcept;
-void clear_pending_temp() noexcept;
-// Writes `bytes` to `path` atomically. Throws OutputError naming `path`.
+
+// Writes `bytes` to `path` atomically; "-" writes them to standard output, /dev/null discards them.
+// Throws OutputError naming `path`.
 void write_file_atomically(const std::string& path, const std::string& bytes);
+
+// "disk full", "file too large" or strerror's text for an errno from a failed write.
+std::string io_error_text(int err);
+
+// Creates a folder and its parents; throws OutputError naming it (and what is in the way) on failure.
+void make_folders(const std::string& path);
 
 }  // namespace ldmrecon

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ldmrecon/feature.hpp"
@@ -19,6 +20,8 @@ struct GriffinLimOptions {
     int iterations = 32;
     double momentum = 0.99;  // the fast variant (Perraudin et al. 2013), as librosa.griffinlim
     std::uint64_t seed = 0;  // random initial phase
+    // Asked between iterations; true stops the work with ldmrecon::Cancelled (e.g. after a SIGTERM).
+    std::function<bool()> cancelled;
 };
 
 // A signal of `length` samples whose STFT (the feature's: n_fft, hop, periodic Hann, centred) has the

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,8 @@ struct ReconstructOptions {
     int batch_size = 1;       // windows run together on the device
     // Stop after the encoder and keep each window's scaled latent (`ldmrecon encode`): no decode, no audio.
     bool latents_only = false;
+    // Asked during long CPU work (Griffin-Lim); true stops it with ldmrecon::Cancelled.
+    std::function<bool()> cancelled;
 };
 
 // Wall-clock seconds per stage (device work is synchronised before each clock reading).
@@ -95,7 +98,7 @@ public:
     BatchRunner& operator=(const BatchRunner&) = delete;
 
     // Prepares a clip (normalise, plan windows, compute their features) and queues its windows.
-    // Returns an id. Throws InputError for an empty signal.
+    // Returns an id. Throws InputError for an empty or all-zero (silent) signal.
     std::size_t add(const std::vector<float>& audio);
     // Queues a latent file's windows for decoding (`ldmrecon decode`): the runner's window geometry must
     // be the file's. Throws ModelError when the file was encoded by another VAE (model id), InputError
@@ -103,9 +106,12 @@ public:
     // A runner takes either audio or latents, not both.
     std::size_t add_latents(const LatentFile& file, const std::string& name);
 
+    // A window whose models returned NaN, infinities or, for a non-silent input, pure silence fails its
+    // clip with a ModelError naming the stage: no such audio is ever handed back.
     struct Completed {
         std::size_t id = 0;
         bool ok = false;
+        bool cancelled = false;  // stopped by opts.cancelled, not failed
         std::string error;  // when !ok: one line
         Reconstruction result;
     };

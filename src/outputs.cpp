@@ -1,0 +1,139 @@
+#include "ldmrecon/outputs.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace fs = std::filesystem;
+
+namespace ldmrecon {
+
+namespace {
+
+bool stat_path(const std::string& path, struct stat& st) { return ::stat(path.c_str(), &st) == 0; }
+
+const char* kind_of(const struct stat& st) {
+    if (S_ISREG(st.st_mode)) return "a file";
+    if (S_ISDIR(st.st_mode)) return "a folder";
+    if (S_ISCHR(st.st_mode)) return "a character device";
+    if (S_ISBLK(st.st_mode)) return "a block device";
+    if (S_ISFIFO(st.st_mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(st.st_mode)) return "a socket";
+    return "not a regular file";
+}
+
+bool is_dev_null(const struct stat& st) {
+    struct stat null {};
+    return S_ISCHR(st.st_mode) && stat_path("/dev/null", null) && st.st_rdev == null.st_rdev;
+}
+
+// Identity of a path: the file's device and inode when it exists (so links to one file are one file),
+// else its absolute, normalised form with existing links resolved.
+std::string identity(const std::string& path) {
+    struct stat st {};
+    if (stat_path(path, st)) return "i:" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+    std::error_code ec;
+    fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+    if (ec) p = fs::absolute(path).lexically_normal();
+    return "p:" + p.string();
+}
+
+// The nearest existing ancestor of `path` (itself excluded), "." for a bare name.
+fs::path nearest_existing_parent(const fs::path& path) {
+    fs::path dir = path.parent_path();
+    std::error_code ec;
+    while (!dir.empty() && !fs::exists(fs::symlink_status(dir, ec))) dir = dir.parent_path();
+    return dir.empty() ? fs::path(".") : dir;
+}
+
+void check_parent(const std::string& path, const std::string& option, bool create_folders) {
+    const fs::path target(path);
+    const fs::path dir = create_folders ? nearest_existing_parent(target)
+                                        : (target.has_parent_path() ? target.parent_path() : fs::path("."));
+    struct stat st {};
+    if (!stat_path(dir.string(), st)) throw OutputError(path + ": folder " + dir.string() + " does not exist");
+    if (!S_ISDIR(st.st_mode))
+        throw OutputError(path + ": " + dir.string() + " is " + kind_of(st) + ", so " + option +
+                          " cannot be written below it");
+    if (::access(dir.string().c_str(), W_OK | X_OK) != 0)
+        throw OutputError(path + ": folder " + dir.string() + " is not writable (check its permissions)");
+}
+
+}  // namespace
+
+bool is_standard_output(const std::string& path) { return path == "-"; }
+
+bool is_discard(const std::string& path) {
+    struct stat st {};
+    return !is_standard_output(path) && stat_path(path, st) && is_dev_null(st);
+}
+
+OutputKind classify_output(const std::string& path, const std::string& option, bool stdout_ok, bool create_folders) {
+    if (path.empty()) throw UsageError(option + ": empty path");
+    if (is_standard_output(path)) {
+        if (!stdout_ok) throw UsageError(option + " -: standard output is not available for this output; give a file name");
+        return OutputKind::standard_output;
+    }
+    struct stat st {}, link {};
+    const bool exists = stat_path(path, st);
+    if (exists && is_dev_null(st)) return OutputKind::discard;
+    // A rename would replace the link itself, and a link into /proc or /dev (/dev/stdout is one) would
+    // have a system file replaced: links are refused, whatever they point to.
+    if (::lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode))
+        throw OutputError(path + ": is a symbolic link; ldmrecon does not replace links (write to the file it points "
+                          "to, or use - for standard output, /dev/null to discard)");
+    if (exists) {
+        if (S_ISDIR(st.st_mode))
+            throw OutputError(path + ": is a folder; " + option + " takes a file name");
+        if (!S_ISREG(st.st_mode))
+            throw OutputError(path + ": is " + kind_of(st) + "; ldmrecon replaces only regular files (use - for "
+                              "standard output where it is offered, /dev/null to discard)");
+    }
+    check_parent(path, option, create_folders);
+    return OutputKind::file;
+}
+
+void check_output_folder_path(const std::string& path, const std::string& option) {
+    if (path.empty()) throw UsageError(option + ": empty path");
+    struct stat st {};
+    if (stat_path(path, st)) {
+        if (!S_ISDIR(st.st_mode)) throw OutputError(path + ": is " + std::string(kind_of(st)) + ", not a folder (" + option + ")");
+        if (::access(path.c_str(), W_OK | X_OK) != 0)
+            throw OutputError(path + ": folder is not writable (check its permissions)");
+        return;
+    }
+    check_parent(path, option, true);
+}
+
+void OutputPlan::add_input(const std::string& path) { seen_.emplace(identity(path), "input " + path); }
+
+OutputKind OutputPlan::add_output(const std::string& path, const std::string& option, bool stdout_ok,
+                                  bool create_folders) {
+    const OutputKind kind = classify_output(path, option, stdout_ok, create_folders);
+    if (kind == OutputKind::discard) return kind;
+    if (kind == OutputKind::standard_output) {
+        if (!stdout_claimed_by_.empty())
+            throw UsageError(option + " -: standard output is already taken by " + stdout_claimed_by_);
+        stdout_claimed_by_ = option;
+        return kind;
+    }
+    const auto [it, fresh] = seen_.emplace(identity(path), "the " + option + " output");
+    if (!fresh) {
+        const bool input = it->second.rfind("input ", 0) == 0;
+        throw UsageError(path + ": " + option + " would overwrite " +
+                         (input ? "the " + it->second + "; choose another path" : it->second + " of this run"));
+    }
+    return kind;
+}
+
+OutputPlan::Refusal OutputPlan::try_add_output(const std::string& path, const std::string& option, bool create_folders) {
+    try {
+        add_output(path, option, false, create_folders);
+        return {};
+    } catch (const Error& e) {
+        return {e.code(), e.what()};
+    }
+}
+
+}  // namespace ldmrecon
