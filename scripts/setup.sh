@@ -2,9 +2,16 @@
 # Installs what ldmrecon needs from Debian's packages (only what is missing), then configures and builds
 # it into build/ (or $LDMRECON_BUILD_DIR). Safe to run again: a second run installs and rebuilds nothing
 # that is up to date.
-#   scripts/setup.sh [extra cmake arguments]
+#   scripts/setup.sh [--tests] [extra cmake arguments]
+# --tests: also the test tools (clang and its fuzzer runtime, for scripts/fuzz.sh) and the test build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=0
+if [ "${1:-}" = "--tests" ]; then
+  tests=1
+  shift
+  set -- -DLDMRECON_BUILD_TESTS=ON "$@"
+fi
 
 PACKAGES=(
   build-essential cmake pkg-config
@@ -12,6 +19,7 @@ PACKAGES=(
   libsndfile1-dev libfftw3-dev libsoxr-dev libpng-dev libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
   python3 python3-torch python3-numpy python3-scipy python3-soundfile   # exports, fixtures, references
 )
+((tests)) && PACKAGES+=(clang libclang-rt-14-dev)   # libFuzzer + sanitizers for scripts/fuzz.sh
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -3,6 +3,6 @@
 #   scripts/test.sh [ctest arguments, e.g. -R unit.metrics]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh -DLDMRECON_BUILD_TESTS=ON
+scripts/setup.sh --tests
 BUILD=${LDMRECON_BUILD_DIR:-build}
 ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"

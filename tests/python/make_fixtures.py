@@ -36,6 +36,17 @@ def rewrite_metadata(src: Path, dst: Path, change) -> None:
     torch.jit.save(m, str(dst), _extra_files={METADATA_NAME: json.dumps(meta)})
 
 
+def with_weights(src: Path, dst: Path, value: float) -> None:
+    """Copies an export (metadata kept) with every parameter set to `value`: NaN or all-zero models."""
+    extra = {METADATA_NAME: ""}
+    m = torch.jit.load(str(src), _extra_files=extra)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.fill_(value)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.jit.save(m, str(dst), _extra_files=extra)
+
+
 def main() -> int:
     out = Path(sys.argv[1])
     models = out / "models"
@@ -60,6 +71,11 @@ def main() -> int:
     pair("mismatch", voc_change=lambda m: m["feature"].update(fmax=7000.0))
     pair("future", vae_change=lambda m: m.update(format_version=99))
     pair("db_feature", vae_change=lambda m: m["feature"].update(compression="db"))
+    pair("tiny_scaling", vae_change=lambda m: m.update(scaling_factor=1e-38))
+    pair("huge_scaling", vae_change=lambda m: m.update(scaling_factor=1e30))
+    for name, value in (("nan_vocoder", float("nan")), ("zero_vocoder", 0.0)):
+        pair(name)
+        with_weights(tiny / "vocoder.pt", models / name / "vocoder.pt", value)
     swapped = models / "swapped"
     swapped.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny / "vocoder.pt", swapped / "vae.pt")
