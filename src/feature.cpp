@@ -47,9 +47,20 @@ std::size_t reflect_index(long long i, std::size_t n) {
 }  // namespace
 
 MelScale parse_mel_scale(const std::string& name) {
-    if (name == "ln") return MelScale::ln;
-    if (name == "db") return MelScale::db;
-    throw UsageError("unknown mel scale '" + name + "' (use ln or db)");
+    for (MelScale s : {MelScale::ln, MelScale::db, MelScale::db_percentile, MelScale::db_zscore, MelScale::db_tanh})
+        if (name == mel_scale_name(s)) return s;
+    throw UsageError("unknown mel scale '" + name + "' (use ln, db, db-percentile, db-zscore or db-tanh)");
+}
+
+const char* mel_scale_name(MelScale s) {
+    switch (s) {
+        case MelScale::ln: return "ln";
+        case MelScale::db: return "db";
+        case MelScale::db_percentile: return "db-percentile";
+        case MelScale::db_zscore: return "db-zscore";
+        case MelScale::db_tanh: return "db-tanh";
+    }
+    return "?";
 }
 
 double mel_band_position(const FeatureConfig& cfg, double hz) {
@@ -178,7 +189,7 @@ Matrix LogMel::compute(const float* x, std::size_t n) const {
     // The magnitude spectrogram is 8x the size of the mel one (513 vs 64 values a frame): take it in
     // blocks of frames, so an hour of audio never holds it whole.
     constexpr std::size_t kBlock = 1024;
-    const bool db = cfg_.scale == MelScale::db;
+    const bool db = is_db_family(cfg_.scale);
     const std::size_t frames = cfg_.frames(n);
     Matrix mel(frames, static_cast<std::size_t>(cfg_.n_mels));
     for (std::size_t f = 0; f < frames; f += kBlock) {
@@ -190,7 +201,7 @@ Matrix LogMel::compute(const float* x, std::size_t n) const {
 }
 
 Matrix LogMel::from_magnitude(const Matrix& magnitude) const {
-    Matrix mel = mel_energies(magnitude, cfg_.scale == MelScale::db);
+    Matrix mel = mel_energies(magnitude, is_db_family(cfg_.scale));
     compress(mel);
     return mel;
 }
@@ -212,6 +223,35 @@ void LogMel::compress(Matrix& mel) const {
         top = std::max(top, v);
     }
     for (float& v : mel.data) v = std::max(v, top - 80.f);
+    normalise_db(mel.data, cfg_.scale);
+}
+
+void normalise_db(std::vector<float>& db, MelScale scale) {
+    if (db.empty()) return;
+    if (scale == MelScale::db_tanh) {
+        for (float& v : db) v = std::tanh(v / 40.f);  // ref: notes, np.tanh(mel_db / 40)
+    } else if (scale == MelScale::db_zscore) {
+        // ref: notes, (mel_db - mel_db.mean()) / mel_db.std(): numpy's population std (ddof=0)
+        double sum = 0, sq = 0;
+        for (float v : db) sum += v;
+        const double mean = sum / static_cast<double>(db.size());
+        for (float v : db) sq += (v - mean) * (v - mean);
+        const double sd = std::sqrt(sq / static_cast<double>(db.size()));
+        for (float& v : db) v = static_cast<float>((v - mean) / sd);
+    } else if (scale == MelScale::db_percentile) {
+        // ref: notes, np.percentile(mel_db, [1, 99]) (linear interpolation between the sorted values at
+        // rank q / 100 * (n - 1)), then (mel_db - p1) / (p99 - p1)
+        std::vector<float> sorted = db;
+        std::sort(sorted.begin(), sorted.end());
+        auto pct = [&sorted](double q) {
+            const double r = q / 100.0 * static_cast<double>(sorted.size() - 1);
+            const std::size_t lo = static_cast<std::size_t>(std::floor(r));
+            const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+            return sorted[lo] + (r - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+        };
+        const double p1 = pct(1), p99 = pct(99);
+        for (float& v : db) v = static_cast<float>((v - p1) / (p99 - p1));
+    }
 }
 
 Gain normalise_waveform(std::vector<float>& x) {

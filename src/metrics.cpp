@@ -282,11 +282,24 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         m.stoi = st.stoi;
         m.estoi = st.estoi;
         m.mrstft = multi_resolution_stft(x, y, n);
+        // Pitch frames must meet the same instants: compare on the delay-compensated overlap.
+        const PitchConfig pc = pitch_config_for(m.sample_rate);
+        m.pitch = compare_pitch(track_pitch(x + x0, len, pc), track_pitch(y + y0, len, pc));
     } else {
-        m.stoi = m.estoi = std::numeric_limits<double>::quiet_NaN();
-        m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = std::numeric_limits<double>::quiet_NaN();
+        const double nan = std::numeric_limits<double>::quiet_NaN();
+        m.stoi = m.estoi = nan;
+        m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
+        m.pitch.f0_rmse_cents = m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     }
     return m;
+}
+
+PitchConfig pitch_config_for(int sample_rate) {
+    PitchConfig c;
+    c.sample_rate = sample_rate;
+    c.frame_length = static_cast<int>(std::lround(0.064 * sample_rate));
+    c.hop_length = static_cast<int>(std::lround(0.010 * sample_rate));
+    return c;
 }
 
 }  // namespace ldmrecon

@@ -137,7 +137,7 @@ FeatureConfig with_scale(FeatureConfig f, MelScale s) {
 BatchRunner::BatchRunner(Models* models, const FeatureConfig& feature, int time_multiple,
                          const ReconstructOptions& opts)
     : models_(models), fc_(with_scale(feature, opts.scale)), multiple_(time_multiple), opts_(opts), logmel_(fc_) {
-    if (opts_.scale == MelScale::db && opts_.vocoder == VocoderKind::griffin_lim)
+    if (is_db_family(opts_.scale) && opts_.vocoder == VocoderKind::griffin_lim)
         throw UsageError("Griffin-Lim takes the ln feature only");
     if (opts_.batch_size < 1) throw UsageError("--batch-size must be at least 1");
     if (!models_ && (opts_.stage != Stage::vocoder || opts_.vocoder != VocoderKind::griffin_lim))

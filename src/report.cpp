@@ -44,6 +44,13 @@ nlohmann::json metrics_json(const Metrics& m) {
         {"mrstft", number(m.mrstft.value)},
         {"mrstft_convergence", number(m.mrstft.convergence)},
         {"mrstft_log_magnitude", number(m.mrstft.log_magnitude)},
+        {"f0_rmse_cents", number(m.pitch.f0_rmse_cents)},
+        {"vuv_f1", number(m.pitch.vuv_f1)},
+        {"periodicity_error", number(m.pitch.periodicity_error)},
+        {"pitch_frames", m.pitch.frames},
+        {"voiced_frames_reference", m.pitch.voiced_reference},
+        {"voiced_frames_both", m.pitch.voiced_both},
+        {"pesq", number(m.pesq)},
     };
 }
 
@@ -76,6 +83,14 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     s << "intelligibility (speech; 0..1, higher is better)\n";
     row("STOI", format_number(m.stoi, 4), "Taal et al. 2011, as pystoi");
     row("ESTOI", format_number(m.estoi, 4), "extended STOI, Jensen & Taal 2016");
+    if (!std::isnan(m.pesq)) row("PESQ (wide band)", format_number(m.pesq, 3), "ITU-T P.862.2 (MOS-LQO, 1.04..4.64) via the pesq package");
+    char voiced[96];
+    std::snprintf(voiced, sizeof voiced, "over %zu frames voiced in both (of %zu voiced in the input)", m.pitch.voiced_both,
+                  m.pitch.voiced_reference);
+    s << "pitch (YIN, 10 ms frames; n/a where no frame is voiced)\n";
+    row("F0 RMSE", format_number(m.pitch.f0_rmse_cents, 1) + " cents", voiced);
+    row("V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
+    row("periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");
     if (vae) {
         s << "VAE alone (its decoded feature vs the feature it was given, before the vocoder)\n";
         row("VAE log-mel L1", format_number(vae->l1, 4), "ln units");

@@ -40,6 +40,8 @@ const std::vector<MetricSpec>& metric_specs() {
         {"mel_snr_db", true, 0.05},      {"vae_mel_l1", false, 0.002},
         {"vae_mel_snr_db", true, 0.05},   {"stoi", true, 0.002},
         {"estoi", true, 0.002},          {"mrstft", false, 0.002},
+        {"f0_rmse_cents", false, 0.5},   {"vuv_f1", true, 0.002},
+        {"periodicity_error", false, 0.002}, {"pesq", true, 0.01},
     };
     return specs;
 }

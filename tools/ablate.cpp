@@ -34,9 +34,20 @@ const Combo kCombos[] = {
     {Stage::full, VocoderKind::hifigan, MelScale::ln, "the whole path"},
     {Stage::vocoder, VocoderKind::hifigan, MelScale::db, "HiFi-GAN on the notes' dB feature"},
     {Stage::full, VocoderKind::hifigan, MelScale::db, "the whole path on the notes' dB feature"},
+    // The notes' normalisations of the dB feature, fed to the VAE and run through the whole path.
+    {Stage::full, VocoderKind::hifigan, MelScale::db_percentile, "the whole path, dB with 1st/99th percentiles"},
+    {Stage::full, VocoderKind::hifigan, MelScale::db_zscore, "the whole path, dB z-scored"},
+    {Stage::full, VocoderKind::hifigan, MelScale::db_tanh, "the whole path, tanh(dB / 40)"},
 };
 
-const char* kKeys[] = {"mel_l1", "lsd_db", "mrstft", "stoi", "estoi", "si_sdr_db", "vae_mel_l1"};
+struct Column {
+    const char* key;
+    const char* header;
+    int width, decimals;
+};
+const Column kColumns[] = {{"mel_l1", "mel L1", 8, 4},     {"lsd_db", "LSD dB", 8, 2},      {"mrstft", "MR-STFT", 8, 4},
+                           {"stoi", "STOI", 7, 4},         {"estoi", "ESTOI", 7, 4},        {"si_sdr_db", "SI-SDR dB", 9, 2},
+                           {"f0_rmse_cents", "F0 cents", 9, 1}, {"vuv_f1", "V/UV F1", 8, 4}, {"vae_mel_l1", "VAE L1", 8, 4}};
 
 }  // namespace
 
@@ -55,8 +66,9 @@ int run_ablate(const AblateArgs& a) {
                  models.device_name());
     const LogMel metric_feature(fc);  // measures always in the models' own ln feature
     nlohmann::json out = nlohmann::json::array();
-    std::printf("%-45s %8s %8s %8s %7s %7s %9s %9s\n", "combination (stage / vocoder / feature)", "mel L1", "LSD dB",
-                "MR-STFT", "STOI", "ESTOI", "SI-SDR dB", "VAE L1");
+    std::printf("%-45s", "combination (stage / vocoder / feature)");
+    for (const Column& col : kColumns) std::printf(" %*s", col.width, col.header);
+    std::printf("\n");
     for (const Combo& c : kCombos) {
         ReconstructOptions o;
         o.stage = c.stage;
@@ -74,28 +86,29 @@ int run_ablate(const AblateArgs& a) {
                     nlohmann::json m = nlohmann::json::object();
                     if (c.stage != Stage::vae) m = metrics_json(compare_signals(x, r.output, metric_feature));
                     if (c.stage != Stage::vocoder) m["vae_mel_l1"] = mel_distance(r.input_feature, r.decoded_feature, r.frames).l1;
-                    for (const char* k : kKeys)
-                        if (m.contains(k) && m[k].is_number()) sums[k].first += m[k].get<double>(), ++sums[k].second;
+                    for (const Column& col : kColumns)
+                        if (m.contains(col.key) && m[col.key].is_number())
+                            sums[col.key].first += m[col.key].get<double>(), ++sums[col.key].second;
                 }
         }
         nlohmann::json row = {{"stage", stage_name(c.stage)}, {"vocoder", vocoder_name(c.vocoder)},
-                              {"feature", c.scale == MelScale::ln ? "ln" : "db"}, {"what", c.what}};
+                              {"feature", mel_scale_name(c.scale)}, {"what", c.what}};
         std::string line = std::string(stage_name(c.stage)) + " / " + (c.stage == Stage::vae ? "-" : vocoder_name(c.vocoder)) +
-                           " / " + (c.scale == MelScale::ln ? "ln" : "db");
+                           " / " + mel_scale_name(c.scale);
         std::printf("%-45s", line.c_str());
-        for (const char* k : kKeys) {
-            const auto it = sums.find(k);
+        for (const Column& col : kColumns) {
+            const auto it = sums.find(col.key);
             const double v = it == sums.end() ? NAN : it->second.first / it->second.second;
-            row[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
-            std::printf(" %*s", std::string(k) == "si_sdr_db" || std::string(k) == "vae_mel_l1" ? 9 : (std::string(k) == "stoi" || std::string(k) == "estoi" ? 7 : 8),
-                        format_number(v, std::string(k) == "lsd_db" || std::string(k) == "si_sdr_db" ? 2 : 4).c_str());
+            row[col.key] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+            std::printf(" %*s", col.width, format_number(v, col.decimals).c_str());
         }
         std::printf("\n");
         out.push_back(row);
     }
     std::printf("means over %zu input(s); measures in the models' own ln feature (VAE L1: in the feature it was fed);\n"
-                "'db' rows feed the original notes' feature (power mel in dB) to models trained on ln: what that\n"
-                "mistake costs\n", clips.size());
+                "'db' rows feed the original notes' feature (power mel in dB) to models trained on ln, the\n"
+                "db-percentile / db-zscore / db-tanh rows with the normalisations the notes tried: what that costs\n",
+                clips.size());
     if (!a.json_out.empty()) write_file_atomically(a.json_out, nlohmann::json{{"inputs", clips.size()}, {"rows", out}}.dump(2) + "\n");
     return 0;
 }

@@ -53,14 +53,6 @@ std::vector<float> test_signal(int rate, double seconds) {
     return x;
 }
 
-std::string scripts_dir() {
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    const fs::path installed = exe.parent_path().parent_path() / "share" / "ldmrecon" / "scripts";
-    if (fs::exists(installed / "bench_python.py", ec)) return installed.string();
-    return LDMRECON_SOURCE_SCRIPTS_DIR;
-}
-
 // Runs scripts/bench_python.py; returns its JSON, or null with a warning when it cannot run.
 nlohmann::json run_python(const std::string& models, const std::string& wav, int threads, int batch, int repeat,
                           int warmup) {

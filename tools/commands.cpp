@@ -31,6 +31,21 @@ std::string version_string() {
            fftwf_version + ", soxr " + soxr_version() + ")";
 }
 
+std::string scripts_dir() {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "ldmrecon" / "scripts";
+    if (fs::exists(installed / "bench_python.py", ec)) return installed.string();
+    return LDMRECON_SOURCE_SCRIPTS_DIR;
+}
+
+std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
+    if (!wanted) return nullptr;
+    auto helper = std::make_unique<PesqHelper>(find_python_with("pesq"), scripts_dir());
+    spdlog::info("PESQ: wide band, through the pesq package (one helper process for the run)");
+    return helper;
+}
+
 void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
     try {
         const std::string dir = resolve_models_dir(models);
@@ -54,9 +69,10 @@ int run_mel(const MelArgs& a) {
     // The export's feature when --models is given, else AudioLDM2's (SPEC.md 1).
     FeatureConfig fc = a.models.empty() ? FeatureConfig{} : feature_of_models_dir(a.models);
     fc.scale = parse_mel_scale(a.mel_scale);
-    if (fc.scale == MelScale::db)
-        spdlog::warn("--mel-scale db: the original notes' feature (power mel in dB, ref = max, 80 dB range); "
-                     "the published AudioLDM2 models were not trained on it: use it for comparison only");
+    if (is_db_family(fc.scale))
+        spdlog::warn("--mel-scale {}: the original notes' feature (power mel in dB, ref = max, 80 dB range{}); "
+                     "the published AudioLDM2 models were not trained on it: use it for comparison only",
+                     a.mel_scale, fc.scale == MelScale::db ? "" : ", then their normalisation");
     check_outputs({a.input}, a.models.empty() ? "-" : a.models, {{"-o", a.output, true}});
     MonoAudio in = read_mono(a.input, fc.sample_rate);
     normalise_waveform(in.samples);
@@ -64,6 +80,35 @@ int run_mel(const MelArgs& a) {
     write_npy(a.output, mel);
     spdlog::info("{}: {} frames x {} mels ({} scale, {:.2f} s at {} Hz) -> {}", a.input, mel.rows, mel.cols,
                  a.mel_scale, in.seconds(), fc.sample_rate, a.output);
+    return 0;
+}
+
+int run_pitch(const PitchArgs& a) {
+    check_outputs({a.input}, "-", {{"-o", a.output, true}});
+    MonoAudio in = read_mono(a.input, a.sample_rate);
+    const PitchConfig pc = pitch_config_for(a.sample_rate);
+    const PitchTrack t = track_pitch(in.samples.data(), in.samples.size(), pc);
+    std::string text;
+    if (a.json) {
+        nlohmann::json j = {{"input", a.input}, {"sample_rate", pc.sample_rate}, {"hop_length", pc.hop_length},
+                            {"frame_length", pc.frame_length}, {"fmin", pc.fmin}, {"fmax", pc.fmax},
+                            {"voicing_threshold", pc.voicing_threshold}, {"f0", t.f0}, {"periodicity", t.periodicity}};
+        j["voiced"] = nlohmann::json::array();
+        for (char v : t.voiced) j["voiced"].push_back(v != 0);
+        text = j.dump() + "\n";
+    } else {
+        text = "time_s,f0_hz,periodicity,voiced\n";
+        char row[96];
+        for (std::size_t f = 0; f < t.frames(); ++f) {
+            std::snprintf(row, sizeof row, "%.3f,%.4f,%.4f,%d\n", double(f * pc.hop_length) / pc.sample_rate, t.f0[f],
+                          t.periodicity[f], t.voiced[f] ? 1 : 0);
+            text += row;
+        }
+    }
+    if (a.output.empty() || is_standard_output(a.output))
+        std::cout << text;
+    else
+        write_file_atomically(a.output, text);
     return 0;
 }
 
@@ -78,7 +123,11 @@ int run_metrics(const MetricsArgs& a) {
                      est.samples.size(), fc.sample_rate, std::min(ref.samples.size(), est.samples.size()));
     MetricsOptions mo;
     mo.max_lag_ms = a.max_lag_ms;
-    const Metrics m = compare_signals(ref.samples, est.samples, LogMel(fc), mo);
+    Metrics m = compare_signals(ref.samples, est.samples, LogMel(fc), mo);
+    if (auto pesq = start_pesq(a.pesq)) {
+        m.pesq = pesq->score(ref.samples, est.samples, fc.sample_rate);
+        if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", a.estimate, pesq->last_error());
+    }
     if (a.json) {
         nlohmann::json j = metrics_json(m);
         j["reference"] = a.reference;

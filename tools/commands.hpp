@@ -3,12 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <vector>
 
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/outputs.hpp"
+#include "ldmrecon/pesq.hpp"
 #include "ldmrecon/pipeline.hpp"
 
 namespace ldmrecon::cli {
@@ -20,7 +22,7 @@ struct ReconstructArgs {
     std::vector<std::string> tolerances, requirements;
     RuntimeOptions runtime;
     ReconstructOptions pipeline;
-    bool json = false, quiet = false, skip_existing = false;
+    bool json = false, quiet = false, skip_existing = false, pesq = false;
     double max_lag_ms = 100.0;
 };
 // Reconstructs one file (-o) or many (--out-dir), batched, with reports, shards and baselines.
@@ -38,9 +40,17 @@ struct MelArgs {
 };
 int run_mel(const MelArgs& a);
 
+struct PitchArgs {
+    std::string input, output;
+    int sample_rate = 16000;
+    bool json = false;
+};
+// The pitch track of a file: time, F0, periodicity, voiced, one row a frame (CSV on stdout or -o).
+int run_pitch(const PitchArgs& a);
+
 struct MetricsArgs {
     std::string reference, estimate;
-    bool json = false;
+    bool json = false, pesq = false;
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
 };
@@ -89,6 +99,11 @@ struct DecodeArgs {
 int run_decode(const DecodeArgs& a);
 
 std::string version_string();
+
+// Where scripts/ is: installed beside the binary, else the source tree's.
+std::string scripts_dir();
+// The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
+std::unique_ptr<PesqHelper> start_pesq(bool wanted);
 
 // Adds the export files that `models` resolves to (when it resolves) to a plan's inputs: no output may
 // replace the models. A missing models folder is reported later, when the models load.

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
                  "  ldmrecon report merge R1.jsonl R2.jsonl    combine the reports of shards\n"
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
+                 "  ldmrecon pitch IN [--json]                 the pitch track (F0, periodicity, voicing)\n"
                  "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n"
                  "  ldmrecon encode IN -o X.ldml [--compare]   audio -> latent file (fp32, fp16, int8)\n"
                  "  ldmrecon decode X.ldml -o OUT.wav          latent file -> audio\n"
@@ -171,6 +172,8 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
     out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
+    out->add_flag("--pesq", rec.pesq, "Add wide-band PESQ to every report (needs the pesq Python package: "
+                  "$LDMRECON_PYTHON, python3 or /usr/bin/python3 that imports it)");
     out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
     out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
@@ -181,16 +184,27 @@ int main(int argc, char** argv) {
     auto* mel_cmd = app.add_subcommand("mel", "Write the log-mel feature the VAE receives as float32 .npy [T, n_mels]");
     mel_cmd->add_option("input", mel.input, "Audio file")->required();
     mel_cmd->add_option("-o,--output", mel.output, "Output .npy")->required();
-    mel_cmd->add_option("--mel-scale", mel.mel_scale, "ln (the models' feature) | db (the original notes', comparison only)")
-        ->check(CLI::IsMember({"ln", "db"}))
+    mel_cmd->add_option("--mel-scale", mel.mel_scale, "ln (the models' feature) | db (the original notes', comparison "
+                        "only) | db-percentile | db-zscore | db-tanh (the notes' normalisations of db)")
+        ->check(CLI::IsMember({"ln", "db", "db-percentile", "db-zscore", "db-tanh"}))
         ->capture_default_str();
     mel_cmd->add_option("--models", mel.models, "Take the feature settings from this export folder");
+
+    cli::PitchArgs pit;
+    auto* pitch_cmd = app.add_subcommand("pitch", "The pitch track of a file (YIN, 10 ms frames): time, F0, periodicity, voiced");
+    pitch_cmd->add_option("input", pit.input, "Audio file")->required();
+    pitch_cmd->add_option("-o,--output", pit.output, "Write here instead of standard output");
+    pitch_cmd->add_flag("--json", pit.json, "One JSON object (arrays per frame) instead of CSV");
+    pitch_cmd->add_option("--sample-rate", pit.sample_rate, "Rate the file is resampled to first")
+        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
+        ->capture_default_str();
 
     cli::MetricsArgs met;
     auto* met_cmd = app.add_subcommand("metrics", "Compare two audio files (no models needed)");
     met_cmd->add_option("reference", met.reference, "Reference audio")->required();
     met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
     met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
+    met_cmd->add_flag("--pesq", met.pesq, "Add wide-band PESQ (needs the pesq Python package; LDMRECON_PYTHON)");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -277,6 +291,7 @@ int main(int argc, char** argv) {
         else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
         if (*mel_cmd) return cli::run_mel(mel);
         if (*met_cmd) return cli::run_metrics(met);
+        if (*pitch_cmd) return cli::run_pitch(pit);
         if (*info_cmd) return cli::run_info(info);
         if (*enc_cmd) return cli::run_encode(enc);
         if (*dec_cmd) return cli::run_decode(dec);

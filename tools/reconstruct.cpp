@@ -126,7 +126,7 @@ FeaturePlot plot_of(const Reconstruction& r, LogMel& logmel, const ReconstructOp
         p.reconstructed_label = std::string("feature of the output audio (") + stage_name(o.stage) + ", " +
                                 vocoder_name(o.vocoder) + ")";
     }
-    if (p.feature.scale == MelScale::db) p.diff_range = 30.0;  // dB, not ln units
+    if (is_db_family(p.feature.scale)) p.diff_range = 30.0;  // dB, not ln units
     return p;
 }
 
@@ -249,6 +249,7 @@ int run_reconstruct(const ReconstructArgs& a) {
 
     std::size_t todo = 0;
     for (const Job& j : jobs) todo += j.result.status == "ok";
+    const std::unique_ptr<PesqHelper> pesq = start_pesq(a.pesq && audio_out && todo > 0);
     std::unique_ptr<Models> models;
     std::string dir;
     FeatureConfig fc_run;  // AudioLDM2's unless models (or --models for Griffin-Lim alone) say otherwise
@@ -309,6 +310,10 @@ int run_reconstruct(const ReconstructArgs& a) {
             auto t0 = Clock::now();
             Metrics m{};
             if (audio_out) m = compare_signals(j.input, r.output, *logmel, mo);
+            if (pesq) {
+                m.pesq = pesq->score(j.input, r.output, fc.sample_rate);
+                if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", j.in.path, pesq->last_error());
+            }
             const bool vae_ran = popts.stage != Stage::vocoder;
             const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
             const double t_metrics = seconds_since(t0);

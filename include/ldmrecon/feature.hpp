@@ -25,8 +25,19 @@ enum class MelScale {
     ln,  // ln(max(mel(|X|), floor)): the feature AudioLDM2 was trained on
     db,  // 10*log10(mel(|X|^2)) relative to its maximum, 80 dB range: the original notes' feature,
          // librosa.power_to_db(melspectrogram(power=2), ref=np.max). For comparison only.
+    // The notes' three normalisations of that dB feature (shared/docs/notes/improvement-directions, "3."),
+    // over the whole feature computed at once (per window in the pipeline). For the ablation only.
+    db_percentile,  // (db - p1) / (p99 - p1), numpy's linear-interpolation percentiles
+    db_zscore,      // (db - mean) / std (population std, numpy's default)
+    db_tanh,        // tanh(db / 40)
 };
-MelScale parse_mel_scale(const std::string& name);  // "ln" | "db"
+// Applies a db-family normalisation (nothing for ln and db) to dB values, as the notes wrote it.
+void normalise_db(std::vector<float>& db, MelScale scale);
+// "ln" | "db" | "db-percentile" | "db-zscore" | "db-tanh"
+MelScale parse_mel_scale(const std::string& name);
+const char* mel_scale_name(MelScale s);
+// Every scale but ln starts from the power mel in dB.
+inline bool is_db_family(MelScale s) { return s != MelScale::ln; }
 
 struct FeatureConfig {
     // ref: AudioLDM2 audioldm2/utils.py default_audioldm_config (preprocessing.stft / .mel)

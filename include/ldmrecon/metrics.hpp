@@ -3,9 +3,11 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
 #include <vector>
 
 #include "ldmrecon/feature.hpp"
+#include "ldmrecon/pitch.hpp"
 
 namespace ldmrecon {
 
@@ -84,7 +86,14 @@ struct Metrics {
     MelDistance mel;                              // log-mel of reference vs estimate, the model's feature
     double stoi = 0, estoi = 0;                   // NaN when not computed
     MultiResolutionStft mrstft;
+    // Pitch measures (pitch.hpp) on the delay-compensated overlap; NaN when not computed or undefined
+    // (no frame voiced in both: f0; no voiced frame in either: vuv_f1).
+    PitchMeasures pitch;
+    double pesq = std::numeric_limits<double>::quiet_NaN();  // wide-band PESQ, filled by pesq.hpp on request
 };
+
+// The pitch tracker's settings at a sample rate: 64 ms frames, 10 ms hop.
+PitchConfig pitch_config_for(int sample_rate);
 
 // Compares two signals at `feature.config().sample_rate`, trimmed to the shorter length.
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
