@@ -260,9 +260,11 @@ class Baseline(unittest.TestCase):
         self.assertEqual(p.returncode, 7)
         self.assertIn("BELOW", p.stdout)
         self.assertEqual(self.again("--require", "lsd_db<=1000").returncode, 0)
-        p = self.again("--require", "pesq>=3")
+        p = self.again("--require", "nisqa>=3")
         self.assertEqual(p.returncode, 2)
-        self.assertIn("unknown metric 'pesq'", p.stderr)
+        self.assertIn("unknown metric 'nisqa'", p.stderr)
+        # The pitch keys are bounds like any other.
+        self.assertEqual(self.again("--require", "vuv_f1>=0", "--require", "periodicity_error<=1").returncode, 0)
 
     def test_failures_outrank_regressions(self):
         with tmpdir() as d:

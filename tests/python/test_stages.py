@@ -100,8 +100,9 @@ class Ablate(unittest.TestCase):
             full = json.loads(run(SPEECH, "-o", d / "f.wav", "--models", TINY, "--json", "--format", "float",
                                   check=True).stdout)
         combos = [(r["stage"], r["vocoder"], r["feature"]) for r in rows]
-        self.assertEqual(len(combos), 7)
-        self.assertIn(("full", "hifigan", "db"), combos)
+        self.assertEqual(len(combos), 10)
+        for feature in ("db", "db-percentile", "db-zscore", "db-tanh"):
+            self.assertIn(("full", "hifigan", feature), combos)
         by = {c: r for c, r in zip(combos, rows)}
         # The same computation as the single runs (which measure in memory too, before writing).
         self.assertAlmostEqual(by[("vocoder", "griffin-lim", "ln")]["stoi"], gl["metrics"]["stoi"], places=6)
@@ -109,6 +110,21 @@ class Ablate(unittest.TestCase):
         self.assertAlmostEqual(by[("vae", "hifigan", "ln")]["vae_mel_l1"], full["vae"]["mel_l1"], places=5)
         self.assertIsNone(by[("vae", "hifigan", "ln")]["stoi"])
         self.assertIn("db", p.stdout)
+
+
+    def test_the_notes_normalisations_as_numpy_computes_them(self):
+        # ref: shared/docs/notes/improvement-directions ("3."): applied to the dB feature.
+        with tmpdir() as d:
+            d = Path(d)
+            feats = {}
+            for scale in ("db", "db-percentile", "db-zscore", "db-tanh"):
+                run("mel", SPEECH, "-o", d / f"{scale}.npy", "--mel-scale", scale, "-q", check=True)
+                feats[scale] = np.load(d / f"{scale}.npy")
+        db = feats["db"].astype(np.float64)
+        p1, p99 = np.percentile(db, [1, 99])
+        np.testing.assert_allclose(feats["db-percentile"], (db - p1) / (p99 - p1), atol=1e-5)
+        np.testing.assert_allclose(feats["db-zscore"], (db - db.mean()) / db.std(), atol=1e-5)
+        np.testing.assert_allclose(feats["db-tanh"], np.tanh(db / 40), atol=1e-6)
 
 
 class Plot(unittest.TestCase):
