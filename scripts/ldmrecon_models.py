@@ -82,7 +82,12 @@ class Upsample2D(nn.Module):
         self.conv = nn.Conv2d(channels, channels, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        # Nearest x2 is each value repeated 2 x 2: exactly F.interpolate(scale_factor=2, mode="nearest"), but
+        # portable. Scripted under torch 2.x, F.interpolate inlines every mode of it, ops included that
+        # libtorch 1.13 lacks (aten::_upsample_lanczos2d_aa), and such an export would not load there.
+        b, c, h, w = x.shape
+        x = x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+        return self.conv(x)
 
 
 class Attention(nn.Module):
