@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Installs what ldmrecon needs from Debian's packages (only what is missing), then configures and builds
-# it into build/ (or $LDMRECON_BUILD_DIR). Safe to run again: a second run installs and rebuilds nothing
-# that is up to date.
-#   scripts/setup.sh [--tests] [extra cmake arguments]
-# --tests: also the test tools (clang and its fuzzer runtime, for scripts/fuzz.sh) and the test build.
+# it. Safe to run again: a second run installs and rebuilds nothing that is up to date.
+#   scripts/setup.sh [--tests] [--torch debian|pip|DIR] [extra cmake arguments]
+# --tests        also the test tools (clang and its fuzzer runtime, for scripts/fuzz.sh) and the test build.
+# --torch debian Debian's libtorch 1.13 (CPU only), into build/: the light default.
+# --torch pip    PyTorch 2 from PyPI (a CUDA build) in the project's virtual environment
+#                (scripts/python_env.sh torch, about 6 GB under ~/.cache/ldmrecon/), into build-torch2/.
+#                Compiling against it needs the CUDA toolkit (nvcc) as well; running needs no GPU.
+# --torch DIR    the libtorch in DIR (an unpacked libtorch, or a PyTorch's site-packages/torch), into
+#                build-torch2/.
+# $LDMRECON_BUILD_DIR overrides the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=0
-if [ "${1:-}" = "--tests" ]; then
-  tests=1
-  shift
-  set -- -DLDMRECON_BUILD_TESTS=ON "$@"
-fi
+torch=debian
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tests) tests=1; shift ;;
+    --torch) torch=${2:?--torch needs debian, pip or a folder}; shift 2 ;;
+    *) break ;;
+  esac
+done
+((tests)) && set -- -DLDMRECON_BUILD_TESTS=ON "$@"
 
 PACKAGES=(
   build-essential cmake pkg-config
@@ -38,6 +48,20 @@ if ((${#missing[@]})); then
 fi
 
 BUILD=${LDMRECON_BUILD_DIR:-build}
+if [ "$torch" != debian ]; then
+  BUILD=${LDMRECON_BUILD_DIR:-build-torch2}
+  if [ "$torch" = pip ]; then
+    py=$(scripts/python_env.sh torch)
+    torch=$("$py" -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+  fi
+  [ -f "$torch/share/cmake/Torch/TorchConfig.cmake" ] ||
+    { echo "setup: $torch has no share/cmake/Torch/TorchConfig.cmake: not a libtorch" >&2; exit 1; }
+  command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] || ! ls "$torch"/lib/libtorch_cuda.so >/dev/null 2>&1 ||
+    { echo "setup: $torch is a CUDA libtorch; compiling against it needs the CUDA toolkit (nvcc)" >&2; exit 1; }
+  # The prefix too, not only Torch_DIR: else the system's libtorch.so (Debian's) can be found first.
+  set -- -DCMAKE_PREFIX_PATH="$torch" -DTorch_DIR="$torch/share/cmake/Torch" "$@"
+  export PATH="$PATH:/usr/local/cuda/bin"
+fi
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 echo "setup: built $BUILD/ldmrecon ($("$BUILD"/ldmrecon --version))"

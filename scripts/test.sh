@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Sets up (Debian packages, build with tests) and runs the whole test suite with CTest.
+# Sets up (Debian packages, builds with tests) and runs the whole test suite with CTest, in both build
+# flavours: Debian's libtorch 1.13 (build/) and PyTorch 2 from PyPI with CUDA compiled in, run on the CPU
+# (build-torch2/). The fuzzers run once, in the first. $LDMRECON_FLAVOURS="debian" runs one flavour.
 #   scripts/test.sh [ctest arguments, e.g. -R unit.metrics]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --tests
-BUILD=${LDMRECON_BUILD_DIR:-build}
-ctest --test-dir "$BUILD" --output-on-failure -j"$(nproc)" "$@"
+status=0
+for flavour in ${LDMRECON_FLAVOURS:-debian pip}; do
+  echo "test.sh: flavour $flavour"
+  scripts/setup.sh --tests --torch "$flavour"
+  if [ "$flavour" = debian ]; then
+    ctest --test-dir "${LDMRECON_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@" || status=1
+  else
+    ctest --test-dir "${LDMRECON_BUILD_DIR:-build-torch2}" --output-on-failure -j"$(nproc)" -E '^fuzz$' "$@" || status=1
+  fi
+done
+exit $status

@@ -26,12 +26,6 @@ constexpr const char* kExportFormat = "ldmrecon-export";
 constexpr int kMaxFormatVersion = 1;
 constexpr const char* kExportHint = "export AudioLDM2 with: python3 scripts/export_models.py cvssp/audioldm2 -o DIR";
 
-std::string one_line(std::string s) {
-    const auto nl = s.find('\n');
-    if (nl != std::string::npos) s.resize(nl);
-    return s;
-}
-
 torch::jit::Module load_module(const std::string& path, nlohmann::json* meta) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw ModelError(path + ": no such model file (" + kExportHint + ")");
@@ -40,7 +34,11 @@ torch::jit::Module load_module(const std::string& path, nlohmann::json* meta) {
     try {
         m = torch::jit::load(path, torch::kCPU, extra);
     } catch (const c10::Error& e) {
-        throw ModelError(path + ": not a TorchScript export (" + one_line(e.what()) + ")");
+        const std::string why = first_line(e.what());
+        if (why.find("Unknown builtin op") != std::string::npos)
+            throw ModelError(path + ": uses an operator libtorch " + libtorch_version() + " does not have (" + why +
+                             "); re-export it with this ldmrecon's scripts/export_models.py, or use a newer libtorch");
+        throw ModelError(path + ": not a TorchScript export (" + why + ")");
     }
     const std::string& text = extra[kMetadataName];
     if (text.empty())
@@ -70,9 +68,14 @@ torch::Device parse_device(const std::string& name) {
     if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     if (name == "cpu") return torch::Device(torch::kCPU);
     if (name.rfind("cuda", 0) == 0) {
+        if (libtorch_cuda_version().empty())
+            throw UsageError("--device " + name + ": this ldmrecon's libtorch " + libtorch_version() +
+                             " was built without CUDA; build against a CUDA libtorch (scripts/setup.sh --torch pip) "
+                             "or use --device cpu");
         if (!torch::cuda::is_available())
-            throw UsageError("--device " + name + ": no CUDA device is available to this libtorch " +
-                             libtorch_version() + " (use --device cpu)");
+            throw UsageError("--device " + name + ": libtorch " + libtorch_version() + " has CUDA " +
+                             libtorch_cuda_version() + ", but this machine has no usable CUDA device (no GPU, or no "
+                             "driver: nvidia-smi should list one); use --device cpu");
         int index = 0;
         if (name.size() > 4) {
             if (name[4] != ':') throw UsageError("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
@@ -105,6 +108,21 @@ std::string libtorch_version() {
 }
 
 int intra_op_threads() { return at::get_num_threads(); }
+
+std::string libtorch_cuda_version() {
+    if (!at::globalContext().hasCUDART()) return {};
+    const long v = at::globalContext().versionCUDART();  // e.g. 13020
+    return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+int cuda_device_count() { return libtorch_cuda_version().empty() ? 0 : static_cast<int>(torch::cuda::device_count()); }
+
+std::string libtorch_description() {
+    const std::string cuda = libtorch_cuda_version();
+    if (cuda.empty()) return "libtorch " + libtorch_version() + " (CPU only)";
+    const int n = cuda_device_count();
+    return "libtorch " + libtorch_version() + " with CUDA " + cuda + ", " + std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s");
+}
 
 nlohmann::json read_export_metadata(const std::string& path) {
     nlohmann::json meta;

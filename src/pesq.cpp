@@ -23,7 +23,7 @@ namespace {
 const char* kInstallHint =
     "--pesq needs the pesq Python package: install it in a virtual environment (python3 -m venv ~/pesq-venv && "
     "~/pesq-venv/bin/pip install pesq numpy) and set LDMRECON_PYTHON=~/pesq-venv/bin/python, or run "
-    "scripts/reference_env.sh and use the Python it prints";
+    "scripts/python_env.sh reference and use the Python it prints";
 
 bool send_all(int fd, const void* p, std::size_t n) {
     const char* c = static_cast<const char*>(p);

@@ -23,8 +23,6 @@ void sync(const torch::Device& d) {
     if (d.is_cuda()) torch::cuda::synchronize(d.index());
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 // A stage's output must be finite: NaN or infinities mean the models (or their metadata) are broken for
 // this input, and must never reach a WAV.
 void check_finite(const torch::Tensor& t, const std::string& where, const char* stage) {

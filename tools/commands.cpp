@@ -27,7 +27,7 @@ namespace ldmrecon::cli {
 std::string version_string() {
     char sf[64];
     sf_command(nullptr, SFC_GET_LIB_VERSION, sf, sizeof sf);
-    return std::string("ldmrecon ") + LDMRECON_VERSION + " (libtorch " + libtorch_version() + ", " + sf + ", " +
+    return std::string("ldmrecon ") + LDMRECON_VERSION + " (" + libtorch_description() + ", " + sf + ", " +
            fftwf_version + ", soxr " + soxr_version() + ")";
 }
 

@@ -22,8 +22,8 @@ namespace ldmrecon::cli {
 namespace {
 
 void log_runtime(const Models& models) {
-    spdlog::info("device {}, dtype {}, libtorch {}, BLAS {}; models: {}", models.device_name(),
-                 models.dtype_name(), libtorch_version(), blas_description(), models.describe());
+    spdlog::info("device {}, dtype {}, {}, BLAS {}; models: {}", models.device_name(), models.dtype_name(),
+                 libtorch_description(), blas_description(), models.describe());
 }
 
 std::vector<float> decode_latents(Models& models, const LatentFile& f, const std::string& name) {

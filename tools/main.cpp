@@ -3,8 +3,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <c10/util/Exception.h>
-
 #include <unistd.h>
 
 #include <cmath>
@@ -306,19 +304,17 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
         spdlog::error("{}", e.what());
         return static_cast<int>(e.code());
-    } catch (const c10::Error& e) {
-        std::string msg = e.what();
-        msg = msg.substr(0, msg.find('\n'));
-        if (msg.find("not enough memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
-            spdlog::error("out of memory in libtorch (try a shorter input, a smaller --batch-size or --window-frames)");
-        else
-            spdlog::error("libtorch: {}", msg);
-        return static_cast<int>(ExitCode::internal);
     } catch (const std::bad_alloc&) {
         spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");
         return static_cast<int>(ExitCode::internal);
     } catch (const std::exception& e) {
-        spdlog::error("{}", e.what());
+        // libtorch's errors (c10::Error) carry a C++ backtrace after the first line: one line only. This file
+        // includes no libtorch header (its bundled fmt would shadow the one spdlog is built with).
+        const std::string msg = first_line(e.what());
+        if (msg.find("not enough memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
+            spdlog::error("out of memory (try a shorter input, a smaller --batch-size or --window-frames)");
+        else
+            spdlog::error("{}", msg);
         return static_cast<int>(ExitCode::internal);
     }
 }

@@ -261,8 +261,8 @@ int run_reconstruct(const ReconstructArgs& a) {
         dir = resolve_models_dir(a.models);
         const auto t0 = Clock::now();
         models = std::make_unique<Models>(dir, a.runtime);
-        spdlog::info("device {}, dtype {}, libtorch {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
-                     models->device_name(), models->dtype_name(), libtorch_version(), intra_op_threads(),
+        spdlog::info("device {}, dtype {}, {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
+                     models->device_name(), models->dtype_name(), libtorch_description(), intra_op_threads(),
                      blas_description(), dir, seconds_since(t0));
         fc_run = models->feature();
         if (!a.out_dir.empty()) make_folders(a.out_dir);
@@ -359,7 +359,9 @@ int run_reconstruct(const ReconstructArgs& a) {
                                  {"scaling_factor", models->scaling_factor()}};
             rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
                               {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
-                              {"libtorch", libtorch_version()}, {"threads", intra_op_threads()},
+                              {"libtorch", libtorch_version()},
+                              {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
+                              {"cuda_devices", cuda_device_count()}, {"threads", intra_op_threads()},
                               {"blas", blas_description()}, {"batch_size", popts.batch_size}};
             rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
             if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;

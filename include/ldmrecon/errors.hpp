@@ -44,4 +44,19 @@ struct Cancelled : Error {
     Cancelled() : Error(ExitCode::interrupted, "interrupted") {}
 };
 
+// The first non-blank line of a library's message (libtorch's start with a newline at times, and carry a
+// backtrace after it), trimmed: what a one-line error may quote.
+inline std::string first_line(const std::string& text) {
+    std::size_t b = 0;
+    while (b < text.size()) {
+        const std::size_t e = text.find('\n', b);
+        std::string line = text.substr(b, e == std::string::npos ? std::string::npos : e - b);
+        const auto l = line.find_first_not_of(" \t\r"), r = line.find_last_not_of(" \t\r");
+        if (l != std::string::npos) return line.substr(l, r - l + 1);
+        if (e == std::string::npos) break;
+        b = e + 1;
+    }
+    return {};
+}
+
 }  // namespace ldmrecon

@@ -15,6 +15,13 @@ namespace ldmrecon {
 
 // "1.13.0" etc.: the libtorch this binary was built against.
 std::string libtorch_version();
+// "13.2" when this libtorch was built with CUDA (its runtime's version), "" when it has none.
+std::string libtorch_cuda_version();
+// CUDA devices this process can use (0 without CUDA in libtorch, a driver or a GPU).
+int cuda_device_count();
+// "libtorch 2.15.0 with CUDA 13.2, 1 CUDA device" / "libtorch 1.13.0 (CPU only)": what --version and the
+// log lines say.
+std::string libtorch_description();
 // Intra-op threads libtorch uses for CPU work now.
 int intra_op_threads();
 
