@@ -6,8 +6,9 @@
   export_models.py --vae-dir DIR/vae --vocoder-dir DIR/vocoder -o OUT   # checkpoint folders, no deps
 
 A pipeline folder holds vae/{config.json, *.safetensors|*.bin} and vocoder/{config.json, ...}. With
-diffusers and transformers installed, the upstream models are loaded too and the project's modules are
-checked against them (max abs difference printed). Without them, the checkpoint files are read directly
+diffusers and transformers installed, the upstream models are built too, for every input form (from the
+hub, or from the same config and weights), and the project's modules are checked against them (max abs
+difference printed). Without them, the checkpoint files are read directly
 (.safetensors through a built-in reader, .bin through torch.load), old attention key names included.
 Runs with any Python that has torch (Debian: /usr/bin/python3 with python3-torch).
 """
@@ -44,7 +45,7 @@ def read_config(folder: Path, defaults: dict) -> dict:
 
 
 def try_upstream(source: str):
-    """Loads the upstream modules when diffusers and transformers are installed, else returns None."""
+    """Loads the upstream modules of a hub id when diffusers and transformers are installed, else None."""
     try:
         from diffusers import AutoencoderKL as DiffusersVAE  # type: ignore
         from transformers import SpeechT5HifiGan as HFVocoder  # type: ignore
@@ -53,6 +54,22 @@ def try_upstream(source: str):
     vae = DiffusersVAE.from_pretrained(source, subfolder="vae").float().eval()
     voc = HFVocoder.from_pretrained(source, subfolder="vocoder").float().eval()
     return vae, voc
+
+
+def upstream_from(vae_dir: Path, voc_dir: Path, vae_sd: dict, voc_sd: dict):
+    """diffusers/transformers modules built from the folders' own config.json and given the weights ours
+    loaded (old names renamed, weight norm folded), when both libraries are installed; else None. Any
+    difference in the printed parity is then a difference of the modules' code."""
+    try:
+        from diffusers import AutoencoderKL as DiffusersVAE  # type: ignore
+        from transformers import SpeechT5HifiGan as HFVocoder, SpeechT5HifiGanConfig  # type: ignore
+    except ImportError:
+        return None
+    vae = DiffusersVAE.from_config(json.loads((vae_dir / "config.json").read_text()))
+    vae.load_state_dict(vae_sd, strict=True)
+    voc = HFVocoder(SpeechT5HifiGanConfig(**json.loads((voc_dir / "config.json").read_text())))
+    voc.load_state_dict(voc_sd, strict=True)
+    return vae.float().eval(), voc.float().eval()
 
 
 @torch.no_grad()
@@ -101,12 +118,15 @@ def main() -> int:
         vae_sd = read_checkpoint(find_weights(vae_dir))
         voc_sd = read_checkpoint(find_weights(voc_dir))
 
+    vae_sd, voc_sd = convert_vae_state_dict(vae_sd), fold_weight_norm(voc_sd)
     vae = AutoencoderKL(vae_cfg)
-    load_strict(vae, convert_vae_state_dict(vae_sd), "VAE")
+    load_strict(vae, vae_sd, "VAE")
     voc = SpeechT5HifiGan(voc_cfg)
-    load_strict(voc, fold_weight_norm(voc_sd), "vocoder")
+    load_strict(voc, voc_sd, "vocoder")
     vae.eval()
     voc.eval()
+    if upstream is None:
+        upstream = upstream_from(vae_dir, voc_dir, vae_sd, voc_sd)
     if upstream is not None:
         compare_with_upstream(vae, voc, upstream[0], upstream[1], int(voc_cfg["model_in_dim"]))
 

@@ -146,7 +146,25 @@ class InfoAndHelp(unittest.TestCase):
             self.assertIn(word, p.stdout)
         v = run("--version")
         self.assertEqual(v.returncode, 0)
-        self.assertRegex(v.stdout, r"ldmrecon \d+\.\d+\.\d+ \(libtorch \d+\.\d+")
+        self.assertRegex(v.stdout, r"ldmrecon \d+\.\d+\.\d+ \(libtorch \d+\.\d+\.\d+ (\(CPU only\)|with CUDA \d+\.\d+, \d+ CUDA devices?)")
+
+    def test_cuda_says_which_is_missing(self):
+        """--device cuda without CUDA: the build (libtorch without CUDA) or the machine (no device)."""
+        version = run("--version", check=True).stdout
+        with tmpdir() as d:
+            p = run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--device", "cuda")
+            rec = json.loads(run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--json",
+                                 check=True).stdout)
+        if "CPU only" in version:
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("was built without CUDA", p.stderr)
+            self.assertIsNone(rec["runtime"]["libtorch_cuda"])
+        elif "0 CUDA devices" in version:
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("no usable CUDA device", p.stderr)
+            self.assertRegex(rec["runtime"]["libtorch_cuda"], r"^\d+\.\d+$")
+        self.assertEqual(len([l for l in p.stderr.splitlines() if "error" in l]), 1 if p.returncode else 0)
+        self.assertIn("cuda_devices", rec["runtime"])
 
     def test_usage_errors_exit_2(self):
         for args in (["--no-such-option"], [AUDIO / "short.wav"], ["metrics", AUDIO / "short.wav"],

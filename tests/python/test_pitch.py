@@ -1,4 +1,4 @@
-"""Pitch measures and PESQ against independent references from PyPI (scripts/reference_env.sh): librosa's
+"""Pitch measures and PESQ against independent references from PyPI (scripts/python_env.sh reference): librosa's
 YIN and pYIN, Praat (parselmouth), and the pesq package called directly. Run under that environment."""
 import json
 import os
