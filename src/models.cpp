@@ -229,6 +229,23 @@ std::string resolve_models_dir(const std::string& explicit_dir) {
                      " and pass --models DIR, or make test models with scripts/make_test_models.py");
 }
 
+namespace {
+
+// The exports themselves, run by libtorch's TorchScript interpreter.
+class TorchScriptBackend : public StageBackend {
+public:
+    TorchScriptBackend(torch::jit::Module& vae, torch::jit::Module& vocoder) : vae_(vae), vocoder_(vocoder) {}
+    torch::Tensor encode(const torch::Tensor& mel) override { return vae_.run_method("encode", mel).toTensor(); }
+    torch::Tensor decode(const torch::Tensor& z) override { return vae_.run_method("decode", z).toTensor(); }
+    torch::Tensor vocode(const torch::Tensor& mel) override { return vocoder_.forward({mel}).toTensor(); }
+
+private:
+    torch::jit::Module& vae_;
+    torch::jit::Module& vocoder_;
+};
+
+}  // namespace
+
 Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::make_unique<Impl>()) {
     Impl& m = *impl_;
     m.dir = dir;
@@ -285,9 +302,20 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
                          limits::short_number(limits::kMinScalingFactor) + " to " + limits::short_number(limits::kMaxScalingFactor) +
                          " (decoding would give overflow or silence); re-export the models");
     if (m.time_multiple < 1) throw ModelError(vae_path + ": time_multiple must be at least 1");
+    m.vae_id = fnv1a64(m.vae_meta.dump());
+    m.vocoder_id = fnv1a64(m.voc_meta.dump());
     for (auto* mod : {&m.vae, &m.vocoder}) {
         mod->eval();
         mod->to(m.device, m.dtype);
+    }
+    if (opts.backend != "auto" && opts.backend != "torchscript" && opts.backend != "compiled")
+        throw UsageError("unknown backend '" + opts.backend + "' (use auto, torchscript or compiled)");
+    m.backend = open_compiled_backend(m, opts.backend, m.backend_reason);
+    if (m.backend) {
+        m.backend_name = "compiled (AOTInductor)";
+    } else {
+        m.backend = std::make_unique<TorchScriptBackend>(m.vae, m.vocoder);
+        m.backend_name = "TorchScript";
     }
 }
 
@@ -331,7 +359,11 @@ double Models::peak_gflops(double seconds) {
     return std::max(gemm, conv);
 }
 
-std::uint64_t Models::model_id() const { return fnv1a64(impl_->vae_meta.dump()); }
+std::uint64_t Models::model_id() const { return impl_->vae_id; }
+std::uint64_t Models::vocoder_id() const { return impl_->vocoder_id; }
+const std::string& Models::backend() const { return impl_->backend_name; }
+const std::string& Models::backend_reason() const { return impl_->backend_reason; }
+
 
 std::string Models::describe() const {
     return impl_->vae_meta.value("description", std::string("models in ") + impl_->dir) + " [weights: " +

@@ -9,6 +9,22 @@
 
 namespace ldmrecon {
 
+// The three model stages, run by one backend chosen when the models load: the TorchScript exports
+// (models.cpp), or AOTInductor packages compiled from them (compiled_models.cpp). The pipeline sees only this.
+class StageBackend {
+public:
+    virtual ~StageBackend() = default;
+    virtual torch::Tensor encode(const torch::Tensor& mel) = 0;  // [B, 1, T, M] -> moments [B, 2C, T/m, M/m]
+    virtual torch::Tensor decode(const torch::Tensor& z) = 0;    // [B, C, T/m, M/m] -> [B, 1, T, M]
+    virtual torch::Tensor vocode(const torch::Tensor& mel) = 0;  // [B, T, M] -> [B, >= T * hop]
+};
+
+// A compiled backend when `choice` allows it ("auto" or "compiled") and a package matching this runtime,
+// device, dtype, CPU and these exports lies in `m.dir`/compiled/; else nullptr, with `reason` saying why.
+// Throws ModelError for a package made from other exports (stale or foreign), and for "compiled" when
+// none can be used.
+std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::string& choice, std::string& reason);
+
 struct Models::Impl {
     std::string dir;
     torch::jit::Module vae, vocoder;
@@ -20,6 +36,9 @@ struct Models::Impl {
     torch::Device device{torch::kCPU};
     torch::ScalarType dtype = torch::kFloat;
     std::string dtype_name;
+    std::uint64_t vae_id = 0, vocoder_id = 0;  // FNV-1a 64 of each export's metadata
+    std::unique_ptr<StageBackend> backend;
+    std::string backend_name, backend_reason;
 };
 
 }  // namespace ldmrecon

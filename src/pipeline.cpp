@@ -302,7 +302,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             z_scaled = zs.to(m->device, m->dtype);
         } else if (opts_.stage != Stage::vocoder) {
             mel = mel.to(m->device, m->dtype);
-            torch::Tensor moments = m->vae.run_method("encode", mel).toTensor();
+            torch::Tensor moments = m->backend->encode(mel);
             check_finite(moments, where, "VAE encoder");
             const std::int64_t C = m->latent_channels;
             torch::Tensor z = moments.narrow(1, 0, C);
@@ -337,7 +337,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         } else {
             if (z_scaled.defined()) {
                 t0 = Clock::now();
-                decoded = m->vae.run_method("decode", z_scaled / m->scaling_factor).toTensor();
+                decoded = m->backend->decode(z_scaled / m->scaling_factor);
                 sync(m->device);
                 t.decode = seconds_since(t0);
                 if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
@@ -359,7 +359,7 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             t0 = Clock::now();
             if (opts_.stage != Stage::vae && opts_.vocoder == VocoderKind::hifigan) {
                 // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
-                torch::Tensor wave = m->vocoder.forward({decoded.squeeze(1)}).toTensor();
+                torch::Tensor wave = m->backend->vocode(decoded.squeeze(1));
                 sync(m->device);
                 if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
                     throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +

@@ -139,13 +139,14 @@ int run_bench(const BenchArgs& a) {
                              {"frames", frames},
                              {"load_models_s", t_load},
                              {"blas", blas_description()},
+                             {"backend", models.backend()},
                              {"peak_gflops", peak},
                              {"gflop_per_clip", {{"encode", fl.encode / 1e9}, {"decode", fl.decode / 1e9},
                                                  {"vocode", fl.vocode / 1e9}}},
                              {"runs", nlohmann::json::array()}};
     std::cout << "ldmrecon bench: " << format_number(audio_s, 2) << " s clip (" << frames << " frames) on "
               << models.device_name() << ", " << models.dtype_name() << ", " << threads << " thread(s), BLAS "
-              << blas_description() << "; "
+              << blas_description() << ", backend " << models.backend() << "; "
               << "measured peak " << format_number(peak, 1) << " GFLOP/s; "
               << format_number(fl.total() / 1e9, 1) << " GFLOP per clip\n"
               << "  I/O: write " << format_number(1e3 * median(t_write), 2) << " ms, read "

@@ -98,6 +98,14 @@ struct DecodeArgs {
 // .ldml -> audio, with the models that encoded it; --reference adds the metrics.
 int run_decode(const DecodeArgs& a);
 
+struct CompileArgs {
+    std::string models;
+    RuntimeOptions runtime;
+};
+// AOTInductor packages of the models for this device and dtype, beside the exports (scripts/compile_models.py
+// under the PyTorch 2 environment); prints how long compiling took.
+int run_compile(const CompileArgs& a);
+
 std::string version_string();
 
 // Where scripts/ is: installed beside the binary, else the source tree's.

@@ -70,6 +70,10 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
     g->add_option("--dtype", rt.dtype, "fp32 | fp16 | bf16 (fp16 needs CUDA)")
         ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
         ->capture_default_str();
+    g->add_option("--backend", rt.backend, "auto (compiled packages from ldmrecon compile when one matches, else "
+                  "TorchScript) | torchscript | compiled")
+        ->check(CLI::IsMember({"auto", "torchscript", "compiled"}))
+        ->capture_default_str();
     g->add_option("--threads", rt.threads, "CPU threads for the models (0 = all cores)")
         ->check(within(0, limits::hardware_threads()))
         ->capture_default_str();
@@ -107,7 +111,8 @@ int main(int argc, char** argv) {
                  "  ldmrecon encode IN -o X.ldml [--compare]   audio -> latent file (fp32, fp16, int8)\n"
                  "  ldmrecon decode X.ldml -o OUT.wav          latent file -> audio\n"
                  "  ldmrecon ablate IN... [--models DIR]       stages x vocoders x feature scale: one table\n"
-                 "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n",
+                 "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n"
+                 "  ldmrecon compile --models DIR              AOTInductor packages for this machine (PyTorch 2)\n",
                  "ldmrecon"};
     app.set_version_flag("--version", cli::version_string());
     app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
@@ -269,6 +274,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     add_runtime_options(*dec_cmd, dec.runtime);
 
+    cli::CompileArgs comp;
+    auto* compile_cmd = app.add_subcommand("compile", "Compile the models with AOTInductor for this device and dtype "
+                                           "(PyTorch 2 build; once per machine and model)");
+    compile_cmd->add_option("--models", comp.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(*compile_cmd, comp.runtime);
+
     cli::InfoArgs info;
     auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
     info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
@@ -295,6 +306,7 @@ int main(int argc, char** argv) {
         if (*dec_cmd) return cli::run_decode(dec);
         if (*merge_cmd) return cli::run_report_merge(merge);
         if (*bench_cmd) return cli::run_bench(bench);
+        if (*compile_cmd) return cli::run_compile(comp);
         if (*ablate_cmd) return cli::run_ablate(abl);
         if (rec.inputs.empty()) {
             std::cerr << app.help();

@@ -264,6 +264,7 @@ int run_reconstruct(const ReconstructArgs& a) {
         spdlog::info("device {}, dtype {}, {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
                      models->device_name(), models->dtype_name(), libtorch_description(), intra_op_threads(),
                      blas_description(), dir, seconds_since(t0));
+        spdlog::info("backend {}: {}", models->backend(), models->backend_reason());
         fc_run = models->feature();
         if (!a.out_dir.empty()) make_folders(a.out_dir);
     }
@@ -362,6 +363,7 @@ int run_reconstruct(const ReconstructArgs& a) {
                               {"libtorch", libtorch_version()},
                               {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
                               {"cuda_devices", cuda_device_count()}, {"threads", intra_op_threads()},
+                              {"backend", models ? models->backend() : "griffin-lim"},
                               {"blas", blas_description()}, {"batch_size", popts.batch_size}};
             rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
             if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;

@@ -43,10 +43,17 @@ std::vector<std::string> feature_differences(const FeatureConfig& a, const Featu
 // was searched and how to export models otherwise.
 std::string resolve_models_dir(const std::string& explicit_dir);
 
+// Where `ldmrecon compile` puts the AOTInductor packages of a models folder for a device kind ("cpu",
+// "cuda") and dtype ("fp32", "bf16", "fp16"): DIR/compiled/KIND-DTYPE/.
+std::string compiled_package_dir(const std::string& models_dir, const std::string& device_kind, const std::string& dtype);
+
 struct RuntimeOptions {
     std::string device = "auto";  // auto | cpu | cuda | cuda:N
     std::string dtype = "fp32";   // fp32 | fp16 | bf16
     int threads = 0;              // intra-op threads for CPU work; 0 = all cores
+    // auto: AOTInductor packages from `ldmrecon compile` when one matches, else TorchScript;
+    // torchscript: always the exports; compiled: the packages or an error.
+    std::string backend = "auto";
 };
 
 // The VAE and vocoder of one export folder, on one device and dtype. Not copyable; use from one thread.
@@ -69,6 +76,9 @@ public:
     const nlohmann::json& vae_metadata() const;
     const nlohmann::json& vocoder_metadata() const;
     std::string describe() const;  // one line: source and weights, for reports
+    std::uint64_t vocoder_id() const;         // FNV-1a 64 of the vocoder's embedded metadata
+    const std::string& backend() const;        // "TorchScript" or "compiled (AOTInductor)"
+    const std::string& backend_reason() const; // why that one, one line
 
     // The device's measured arithmetic rate in this dtype (GFLOP/s), the best of a 1024^3 matrix product
     // (BLAS) and a 256-channel 3x3 convolution (oneDNN/cuDNN): the ceiling a benchmark compares each stage
