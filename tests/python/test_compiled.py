@@ -1,0 +1,166 @@
+"""Compiled models (AOTInductor packages from `ldmrecon compile`) held to the TorchScript path they replace:
+every stage, several lengths (one window and several), batch 1 and 3; and what may not be used: a package
+made from other exports is refused with one line, one made by another torch is passed over with the reason.
+With the Debian build (libtorch 1.13), compile must say it needs the PyTorch 2 build."""
+import json
+import shutil
+import unittest
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from common import AUDIO, TINY, run, tmpdir
+from make_fixtures import rewrite_metadata
+from signals import speech_like
+
+TORCH2 = "libtorch 1." not in run("--version", check=True).stdout
+
+
+def backend_of(p):
+    return json.loads(p.stdout)["runtime"]["backend"]
+
+
+@unittest.skipUnless(TORCH2, "the compiled backend needs the PyTorch 2 build (see DebianBuild below)")
+class Compiled(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._tmp = tmpdir()
+        cls.d = Path(cls._tmp.name)
+        cls.models = cls.d / "models"
+        shutil.copytree(TINY, cls.models)
+        p = run("compile", "--models", cls.models)
+        assert p.returncode == 0, p.stderr
+        cls.compile_log = p.stdout
+        # Three lengths: under one window, one window, several windows (6 s in 256-frame windows).
+        cls.inputs = {}
+        for name, seconds in (("a", 0.5), ("b", 3.05), ("c", 6.0)):
+            path = cls.d / f"{name}.wav"
+            sf.write(path, speech_like(16000, seconds, seed=len(name) + int(seconds)), 16000, subtype="FLOAT")
+            cls.inputs[name] = path
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._tmp.cleanup()
+
+    def test_compile_says_how_long_and_writes_a_manifest(self):
+        self.assertRegex(self.compile_log, r"compiled .* for cpu/fp32 in \d+\.\d s")
+        m = json.loads((self.models / "compiled" / "cpu-fp32" / "manifest.json").read_text())
+        self.assertEqual((m["device"], m["dtype"]), ("cpu", "fp32"))
+        self.assertIn(m["cpu_isa"], ("avx512", "avx2", "default"))
+        self.assertTrue(m["torch_version"].startswith("2."))
+        for stage in ("encode", "decode", "vocoder"):
+            self.assertTrue((self.models / "compiled" / "cpu-fp32" / f"{stage}.pt2").exists())
+            # Timed both ways at compile time; the faster is kept, per stage.
+            t = m["window_ms"][stage]
+            self.assertEqual(m["use"][stage], "compiled" if t["compiled"] <= t["torchscript"] else "torchscript")
+
+    def test_every_stage_forced_to_compiled_code_equals_torchscript(self):
+        # The measured choice may keep TorchScript for a stage: force every stage compiled and compare too.
+        with tmpdir() as d:
+            m = Path(d) / "m"
+            shutil.copytree(self.models, m)
+            mf = m / "compiled" / "cpu-fp32" / "manifest.json"
+            mf.write_text(json.dumps(dict(json.loads(mf.read_text()), use={s: "compiled" for s in
+                                                                          ("encode", "decode", "vocoder")})))
+            outs = {}
+            for be in ("torchscript", "compiled"):
+                p = run(self.inputs["c"], "-o", Path(d) / f"{be}.wav", "--models", m, "--backend", be, "--format",
+                        "float", "--window-frames", "256", "--batch-size", "3")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                outs[be] = sf.read(Path(d) / f"{be}.wav")[0]
+            self.assertIn("compiled encode, decode, vocoder", p.stderr)
+        self.assertLess(np.abs(outs["compiled"] - outs["torchscript"]).max(), 1e-5)
+
+    def run_both(self, *args):
+        outs = {}
+        for be in ("torchscript", "compiled"):
+            with tmpdir() as d:
+                p = run(*args, "--models", self.models, "--backend", be, "--dump-dir", Path(d) / "dump",
+                        "-o", Path(d) / "o.wav", "--format", "float", "--json", "--window-frames", "256")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(backend_of(p), "TorchScript" if be == "torchscript" else "compiled (AOTInductor)")
+                outs[be] = {f: np.load(Path(d) / "dump" / f) for f in ("decoded.npy", "output.npy")}
+        return outs
+
+    def test_every_stage_and_length_equals_torchscript(self):
+        for stage in ("full", "vae", "vocoder"):
+            for name, path in self.inputs.items():
+                with self.subTest(stage=stage, input=name):
+                    args = [path, "--stage", stage]
+                    if stage == "vae":
+                        outs = {}
+                        for be in ("torchscript", "compiled"):
+                            with tmpdir() as d:
+                                run(*args, "--models", self.models, "--backend", be, "-o", Path(d) / "f.npy",
+                                    check=True)
+                                outs[be] = np.load(Path(d) / "f.npy")
+                        np.testing.assert_allclose(outs["compiled"], outs["torchscript"], atol=1e-4)
+                        continue
+                    o = self.run_both(*args)
+                    ref = o["torchscript"]["output.npy"]
+                    # Measured: at most 4e-8 of a 0.1 peak on the tiny fixture.
+                    self.assertLess(np.abs(o["compiled"]["output.npy"] - ref).max(), 1e-5 * max(1.0, np.abs(ref).max()))
+                    np.testing.assert_allclose(o["compiled"]["decoded.npy"], o["torchscript"]["decoded.npy"], atol=1e-4)
+
+    def test_batch_of_three_equals_batch_of_one(self):
+        outs = {}
+        for be, batch in (("torchscript", "1"), ("compiled", "3")):
+            with tmpdir() as d:
+                run(*self.inputs.values(), "--out-dir", Path(d) / "out", "--models", self.models, "--backend", be,
+                    "--batch-size", batch, "--window-frames", "256", "--format", "float", "-q", check=True)
+                outs[be] = {f.name: sf.read(f)[0] for f in sorted((Path(d) / "out").glob("*.wav"))}
+        self.assertEqual(outs["torchscript"].keys(), outs["compiled"].keys())
+        for k in outs["torchscript"]:
+            self.assertLess(np.abs(outs["torchscript"][k] - outs["compiled"][k]).max(), 1e-5, k)
+
+    def test_auto_uses_the_package(self):
+        with tmpdir() as d:
+            p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", self.models, "--json")
+        self.assertEqual(backend_of(p), "compiled (AOTInductor)")
+        self.assertIn("matches", p.stderr)
+
+    def test_a_package_of_other_exports_is_refused(self):
+        with tmpdir() as d:
+            m = Path(d) / "m"
+            shutil.copytree(self.models, m)
+            rewrite_metadata(TINY / "vocoder.pt", m / "vocoder.pt", lambda meta: meta.update(description="retrained"))
+            p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", m)
+            self.assertEqual(p.returncode, 4, p.stderr)
+            errors = [l for l in p.stderr.splitlines() if "error" in l]
+            self.assertEqual(len(errors), 1, p.stderr)
+            self.assertIn("stale or foreign", errors[0])
+            self.assertFalse((Path(d) / "o.wav").exists())
+
+    def test_a_package_of_another_torch_is_passed_over(self):
+        with tmpdir() as d:
+            m = Path(d) / "m"
+            shutil.copytree(self.models, m)
+            mf = m / "compiled" / "cpu-fp32" / "manifest.json"
+            mf.write_text(json.dumps(dict(json.loads(mf.read_text()), torch_version="2.0.0")))
+            p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", m, "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(backend_of(p), "TorchScript")
+            self.assertIn("compiled by torch 2.0.0", p.stderr)
+            p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", m, "--backend", "compiled")
+            self.assertEqual(p.returncode, 4, p.stderr)
+            self.assertIn("compiled by torch 2.0.0", p.stderr)
+
+
+@unittest.skipIf(TORCH2, "the Debian build's behaviour")
+class DebianBuild(unittest.TestCase):
+    def test_compile_needs_the_torch2_build(self):
+        p = run("compile", "--models", TINY)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("scripts/setup.sh --torch pip", p.stderr)
+
+    def test_compiled_backend_is_refused_and_auto_falls_back(self):
+        with tmpdir() as d:
+            p = run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--backend", "compiled")
+            self.assertEqual(p.returncode, 4, p.stderr)
+            p = run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--json")
+            self.assertEqual(backend_of(p), "TorchScript")
+
+
+if __name__ == "__main__":
+    unittest.main()
