@@ -5,7 +5,6 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "ldmrecon/errors.hpp"
 #include "models_impl.hpp"
@@ -20,12 +19,6 @@ namespace fs = std::filesystem;
 namespace ldmrecon {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-    std::ostringstream s;
-    s << std::hex << v;
-    return s.str();
-}
 
 // Inductor vectorises for the compiling CPU: rank the instruction sets so a package never runs on a CPU
 // with less than it was made for. Names as torch.backends.cpu.get_cpu_capability() gives them.
@@ -45,7 +38,7 @@ std::string isa_here() {
 // Why the package in `dir` cannot serve this runtime ("" when it can). Throws ModelError when it was made
 // from other exports: silently running those would be running other models.
 std::string manifest_mismatch(const nlohmann::json& mf, const Models::Impl& m, const std::string& dir) {
-    if (mf.value("vae_id", "") != hex(m.vae_id) || mf.value("vocoder_id", "") != hex(m.vocoder_id))
+    if (mf.value("vae_id", "") != hex_id(m.vae_id) || mf.value("vocoder_id", "") != hex_id(m.vocoder_id))
         throw ModelError(dir + ": compiled from other exports than " + m.dir + "'s vae.pt and vocoder.pt (a stale "
                          "or foreign package); run ldmrecon compile --models " + m.dir + " again, or remove it");
     const std::string torch = mf.value("torch_version", "");

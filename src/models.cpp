@@ -109,6 +109,12 @@ std::string libtorch_version() {
 
 int intra_op_threads() { return at::get_num_threads(); }
 
+std::string hex_id(std::uint64_t id) {
+    std::ostringstream s;
+    s << std::hex << id;
+    return s.str();
+}
+
 std::string libtorch_cuda_version() {
     if (!at::globalContext().hasCUDART()) return {};
     const long v = at::globalContext().versionCUDART();  // e.g. 13020

@@ -201,8 +201,8 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     if (opts_.stage != Stage::full || opts_.latents_only) throw UsageError("latents are decoded along the full path");
     if (f.model_id != models_->model_id()) {
         std::ostringstream s;
-        s << name << ": encoded with another VAE (model id " << std::hex << f.model_id << ", " << models_->dir()
-          << " has " << models_->model_id() << "); decode with the models that encoded it (--models DIR)";
+        s << name << ": encoded with another VAE (model id " << hex_id(f.model_id) << ", " << models_->dir()
+          << " has " << hex_id(models_->model_id()) << "); decode with the models that encoded it (--models DIR)";
         throw ModelError(s.str());
     }
     latent_mode_ = true;

@@ -11,6 +11,7 @@
 #include <sndfile.h>
 
 #include "ldmrecon/audio.hpp"
+#include "temp_folder.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/npy.hpp"
@@ -20,16 +21,6 @@ using Approx = Catch::Detail::Approx;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        path = fs::temp_directory_path() / ("ldmrecon-unit-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-        fs::create_directories(path);
-    }
-    ~TempDir() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 std::vector<float> sine(double hz, int rate, std::size_t n, float amp = 0.5f) {
     std::vector<float> x(n);
@@ -50,7 +41,7 @@ std::string error_of(F&& f) {
 }  // namespace
 
 TEST_CASE("WAV round trip", "[audio]") {
-    TempDir d;
+    TempFolder d;
     const auto x = sine(440, 16000, 1600);
     write_wav(d / "f.wav", x, 16000, SampleFormat::float32);
     const AudioBuffer a = read_audio(d / "f.wav");
@@ -69,7 +60,7 @@ TEST_CASE("WAV round trip", "[audio]") {
 }
 
 TEST_CASE("clipping is counted for PCM output", "[audio]") {
-    TempDir d;
+    TempFolder d;
     const std::vector<float> x = {0.f, 1.5f, -2.f, 0.5f};
     CHECK(write_wav(d / "c.wav", x, 16000, SampleFormat::pcm16) == 2);
     CHECK(write_wav(d / "f.wav", x, 16000, SampleFormat::float32) == 0);
@@ -107,7 +98,7 @@ TEST_CASE("resampling keeps frequency, level and length", "[audio]") {
 }
 
 TEST_CASE("streaming read_mono equals one-shot downmix and resampling", "[audio]") {
-    TempDir d;
+    TempFolder d;
     // 3 channels at 44.1 kHz, longer than one read block (65536 frames).
     const std::size_t n = 100000;
     std::vector<float> inter(n * 3);
@@ -138,7 +129,7 @@ TEST_CASE("streaming read_mono equals one-shot downmix and resampling", "[audio]
 }
 
 TEST_CASE("read errors name the file", "[audio]") {
-    TempDir d;
+    TempFolder d;
     CHECK_THAT(error_of([&] { read_audio(d / "missing.wav"); }),
                Catch::Contains("missing.wav") && Catch::Contains("no such file"));
     {
@@ -156,7 +147,7 @@ TEST_CASE("read errors name the file", "[audio]") {
 }
 
 TEST_CASE("writing into a missing folder fails cleanly", "[audio]") {
-    TempDir d;
+    TempFolder d;
     try {
         write_wav(d / "no/such/out.wav", {0.f}, 16000);
         FAIL("no exception");
@@ -167,7 +158,7 @@ TEST_CASE("writing into a missing folder fails cleanly", "[audio]") {
 }
 
 TEST_CASE(".npy layout", "[audio][npy]") {
-    TempDir d;
+    TempFolder d;
     Matrix m(3, 2);
     for (std::size_t i = 0; i < 6; ++i) m.data[i] = static_cast<float>(i);
     write_npy(d / "m.npy", m);

@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "ldmrecon/audio.hpp"
+#include "temp_folder.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/limits.hpp"
@@ -18,26 +19,6 @@ using namespace ldmrecon;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Folder {
-    fs::path path;
-    Folder() {
-        path = fs::temp_directory_path() / ("ldmrecon-outputs-" + std::to_string(::getpid()) + "-" + std::to_string(rand()));
-        fs::create_directories(path);
-    }
-    ~Folder() { fs::remove_all(path); }
-    std::string operator/(const std::string& name) const { return (path / name).string(); }
-    std::string touch(const std::string& name, const std::string& text = "x") const {
-        std::ofstream(path / name) << text;
-        return (path / name).string();
-    }
-    std::vector<std::string> names() const {
-        std::vector<std::string> n;
-        for (const auto& e : fs::directory_iterator(path)) n.push_back(e.path().filename().string());
-        std::sort(n.begin(), n.end());
-        return n;
-    }
-};
 
 template <class F>
 ExitCode code_of(F f) {
@@ -52,7 +33,7 @@ ExitCode code_of(F f) {
 }  // namespace
 
 TEST_CASE("an output may be new or a regular file, and /dev/null or - where offered", "[outputs]") {
-    Folder d;
+    TempFolder d;
     CHECK(classify_output(d / "new.wav", "-o") == OutputKind::file);
     CHECK(classify_output(d.touch("old.wav"), "-o") == OutputKind::file);
     CHECK(classify_output("/dev/null", "-o") == OutputKind::discard);
@@ -74,7 +55,7 @@ TEST_CASE("an output may be new or a regular file, and /dev/null or - where offe
 }
 
 TEST_CASE("no output may be an input or another output, by identity", "[outputs]") {
-    Folder d;
+    TempFolder d;
     const std::string in = d.touch("in.wav");
     fs::create_hard_link(in, d.path / "hard.wav");
     OutputPlan plan;
@@ -98,7 +79,7 @@ TEST_CASE("no output may be an input or another output, by identity", "[outputs]
 }
 
 TEST_CASE("a failed write leaves neither the target nor a temporary", "[outputs]") {
-    Folder d;
+    TempFolder d;
     {
         TempFile t(d / "x.bin");
         std::ofstream(t.path()) << "partial";
@@ -120,7 +101,7 @@ TEST_CASE("a failed write leaves neither the target nor a temporary", "[outputs]
 }
 
 TEST_CASE("folders: what is in the way is named", "[outputs]") {
-    Folder d;
+    TempFolder d;
     d.touch("f");
     CHECK_THROWS_WITH(make_folders(d / "f/g"), Catch::Contains("f is a file"));
     CHECK_THROWS_WITH(check_output_folder_path(d / "f", "--out-dir"), Catch::Contains("is a file, not a folder"));
@@ -130,7 +111,7 @@ TEST_CASE("folders: what is in the way is named", "[outputs]") {
 }
 
 TEST_CASE("inputs: only regular files are opened", "[outputs]") {
-    Folder d;
+    TempFolder d;
     ::mkfifo((d / "fifo.wav").c_str(), 0600);
     CHECK_THROWS_WITH(check_input_file(d / "fifo.wav"), Catch::Contains("FIFO"));  // returns at once: no open()
     CHECK_THROWS_WITH(check_input_file("/dev/zero"), Catch::Contains("character device"));

@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
-#include <sstream>
 
 #include "commands.hpp"
 #include "ldmrecon/errors.hpp"
@@ -23,12 +22,6 @@ namespace fs = std::filesystem;
 namespace ldmrecon::cli {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-    std::ostringstream s;
-    s << std::hex << v;
-    return s.str();
-}
 
 // The PyTorch 2 environment's Python (scripts/python_env.sh torch makes it the first time: ~6 GB).
 std::string torch_python() {
@@ -76,8 +69,8 @@ int run_compile(const CompileArgs& a) {
                  kind, models.dtype_name(), libtorch_description());
     const auto t0 = std::chrono::steady_clock::now();
     const int rc = run_process({torch_python(), scripts_dir() + "/compile_models.py", dir, tmp, "--device", kind,
-                                "--dtype", models.dtype_name(), "--vae-id", hex(models.model_id()), "--vocoder-id",
-                                hex(models.vocoder_id()), "--expect-torch", libtorch_version()});
+                                "--dtype", models.dtype_name(), "--vae-id", hex_id(models.model_id()), "--vocoder-id",
+                                hex_id(models.vocoder_id()), "--expect-torch", libtorch_version()});
     if (rc != 0) {
         fs::remove_all(tmp, ec);
         throw ModelError("compile: scripts/compile_models.py failed (exit " + std::to_string(rc) + "); see above");

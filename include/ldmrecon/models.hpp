@@ -22,6 +22,8 @@ int cuda_device_count();
 // "libtorch 2.15.0 with CUDA 13.2, 1 CUDA device" / "libtorch 1.13.0 (CPU only)": what --version and the
 // log lines say.
 std::string libtorch_description();
+// An export's id as lowercase hex, as manifests and messages write it.
+std::string hex_id(std::uint64_t id);
 // Intra-op threads libtorch uses for CPU work now.
 int intra_op_threads();
 
@@ -71,7 +73,8 @@ public:
     const std::string& dir() const;
     std::string device_name() const;  // "cpu", "cuda:0"
     std::string dtype_name() const;   // "fp32", "fp16", "bf16"
-    // FNV-1a 64 of the VAE's embedded metadata: names the VAE a latent file was encoded with.
+    // FNV-1a 64 of the VAE's embedded metadata: names the VAE a latent file was encoded with (hex_id()
+    // writes it as compile's manifests and messages do).
     std::uint64_t model_id() const;
     const nlohmann::json& vae_metadata() const;
     const nlohmann::json& vocoder_metadata() const;
