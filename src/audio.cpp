@@ -74,7 +74,7 @@ void check_input_file(const std::string& path) {
     if (S_ISDIR(st.st_mode)) throw InputError(path + ": is a folder, not a regular file");
     // A FIFO or a device could block for ever or never end: ldmrecon reads files of known length.
     if (!S_ISREG(st.st_mode))
-        throw InputError(path + ": is " + (S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : S_ISCHR(st.st_mode) ? "a character device" : "not a regular file") +
+        throw InputError(path + ": is " + file_kind(st.st_mode) +
                          "; ldmrecon reads regular files only (save the stream to a file first)");
 }
 

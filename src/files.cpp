@@ -1,5 +1,6 @@
 #include "ldmrecon/files.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,16 @@ namespace ldmrecon {
 namespace {
 char g_pending_temp[4096];  // NUL-terminated; empty when no temporary is open
 }  // namespace
+
+const char* file_kind(unsigned mode) {
+    if (S_ISREG(mode)) return "a file";
+    if (S_ISDIR(mode)) return "a folder";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
 
 std::string io_error_text(int e) { return e == ENOSPC ? "disk full" : e == EFBIG ? "file too large" : std::strerror(e); }
 

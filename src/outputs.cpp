@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "ldmrecon/files.hpp"
+
 namespace fs = std::filesystem;
 
 namespace ldmrecon {
@@ -12,16 +14,6 @@ namespace ldmrecon {
 namespace {
 
 bool stat_path(const std::string& path, struct stat& st) { return ::stat(path.c_str(), &st) == 0; }
-
-const char* kind_of(const struct stat& st) {
-    if (S_ISREG(st.st_mode)) return "a file";
-    if (S_ISDIR(st.st_mode)) return "a folder";
-    if (S_ISCHR(st.st_mode)) return "a character device";
-    if (S_ISBLK(st.st_mode)) return "a block device";
-    if (S_ISFIFO(st.st_mode)) return "a FIFO (named pipe)";
-    if (S_ISSOCK(st.st_mode)) return "a socket";
-    return "not a regular file";
-}
 
 bool is_dev_null(const struct stat& st) {
     struct stat null {};
@@ -54,7 +46,7 @@ void check_parent(const std::string& path, const std::string& option, bool creat
     struct stat st {};
     if (!stat_path(dir.string(), st)) throw OutputError(path + ": folder " + dir.string() + " does not exist");
     if (!S_ISDIR(st.st_mode))
-        throw OutputError(path + ": " + dir.string() + " is " + kind_of(st) + ", so " + option +
+        throw OutputError(path + ": " + dir.string() + " is " + file_kind(st.st_mode) + ", so " + option +
                           " cannot be written below it");
     if (::access(dir.string().c_str(), W_OK | X_OK) != 0)
         throw OutputError(path + ": folder " + dir.string() + " is not writable (check its permissions)");
@@ -87,7 +79,7 @@ OutputKind classify_output(const std::string& path, const std::string& option, b
         if (S_ISDIR(st.st_mode))
             throw OutputError(path + ": is a folder; " + option + " takes a file name");
         if (!S_ISREG(st.st_mode))
-            throw OutputError(path + ": is " + kind_of(st) + "; ldmrecon replaces only regular files (use - for "
+            throw OutputError(path + ": is " + file_kind(st.st_mode) + "; ldmrecon replaces only regular files (use - for "
                               "standard output where it is offered, /dev/null to discard)");
     }
     check_parent(path, option, create_folders);
@@ -98,7 +90,7 @@ void check_output_folder_path(const std::string& path, const std::string& option
     if (path.empty()) throw UsageError(option + ": empty path");
     struct stat st {};
     if (stat_path(path, st)) {
-        if (!S_ISDIR(st.st_mode)) throw OutputError(path + ": is " + std::string(kind_of(st)) + ", not a folder (" + option + ")");
+        if (!S_ISDIR(st.st_mode)) throw OutputError(path + ": is " + std::string(file_kind(st.st_mode)) + ", not a folder (" + option + ")");
         if (::access(path.c_str(), W_OK | X_OK) != 0)
             throw OutputError(path + ": folder is not writable (check its permissions)");
         return;

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 
@@ -38,17 +37,6 @@ bool send_all(int fd, const void* p, std::size_t n) {
 }
 
 }  // namespace
-
-std::string find_python_with(const std::string& module) {
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("LDMRECON_PYTHON"); env && *env) candidates.push_back(env);
-    candidates.insert(candidates.end(), {"python3", "/usr/bin/python3"});
-    for (const auto& py : candidates) {
-        const std::string cmd = "'" + py + "' -c 'import " + module + "' >/dev/null 2>&1";
-        if (std::system(cmd.c_str()) == 0) return py;
-    }
-    return {};
-}
 
 PesqHelper::PesqHelper(const std::string& python, const std::string& scripts_dir) {
     if (python.empty()) throw UsageError(kInstallHint);

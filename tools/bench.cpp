@@ -57,14 +57,7 @@ std::vector<float> test_signal(int rate, double seconds) {
 nlohmann::json run_python(const std::string& models, const std::string& wav, int threads, int batch, int repeat,
                           int warmup) {
     const std::string dir = scripts_dir();
-    const std::string cmd = "sh '" + dir + "/find_python.sh' torch numpy soundfile";
-    std::string py;
-    if (FILE* p = ::popen(cmd.c_str(), "r")) {
-        char buf[512];
-        while (std::fgets(buf, sizeof buf, p)) py += buf;
-        ::pclose(p);
-    }
-    while (!py.empty() && std::isspace(static_cast<unsigned char>(py.back()))) py.pop_back();
+    const std::string py = command_output("sh '" + dir + "/find_python.sh' torch numpy soundfile");
     if (py.empty()) {
         spdlog::warn("no Python with torch, numpy and soundfile: the Python comparison is left out");
         return nullptr;

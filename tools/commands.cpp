@@ -5,6 +5,7 @@
 #include <soxr.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -39,9 +40,23 @@ std::string scripts_dir() {
     return LDMRECON_SOURCE_SCRIPTS_DIR;
 }
 
+std::string command_output(const std::string& command) {
+    std::FILE* p = ::popen(command.c_str(), "r");
+    if (!p) return {};
+    char buf[4096];
+    std::string out;
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    if (::pclose(p) != 0) return {};
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    return out;
+}
+
 std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
     if (!wanted) return nullptr;
-    auto helper = std::make_unique<PesqHelper>(find_python_with("pesq"), scripts_dir());
+    // The Python scripts/find_python.sh finds with pesq ($LDMRECON_PYTHON first); its own complaint is
+    // replaced by PesqHelper's install hint.
+    const std::string python = command_output("/bin/sh '" + scripts_dir() + "/find_python.sh' pesq numpy 2>/dev/null");
+    auto helper = std::make_unique<PesqHelper>(python, scripts_dir());
     spdlog::info("PESQ: wide band, through the pesq package (one helper process for the run)");
     return helper;
 }

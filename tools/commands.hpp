@@ -110,6 +110,9 @@ std::string version_string();
 
 // Where scripts/ is: installed beside the binary, else the source tree's.
 std::string scripts_dir();
+// Runs a shell command line; its standard output with trailing whitespace trimmed, "" when it exits
+// non-zero (e.g. scripts/find_python.sh finding no Python with the modules asked for).
+std::string command_output(const std::string& command);
 // The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
 std::unique_ptr<PesqHelper> start_pesq(bool wanted);
 

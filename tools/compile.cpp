@@ -26,15 +26,10 @@ namespace {
 // The PyTorch 2 environment's Python (scripts/python_env.sh torch makes it the first time: ~6 GB).
 std::string torch_python() {
     const std::string cmd = "'" + scripts_dir() + "/python_env.sh' torch";
-    std::FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) throw Error(ExitCode::internal, "compile: cannot run " + cmd);
-    char buf[4096];
-    std::string out;
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    if (::pclose(p) != 0 || out.empty())
+    const std::string python = command_output(cmd);
+    if (python.empty())
         throw UsageError("compile: the PyTorch 2 environment could not be made (" + cmd + " failed; see above)");
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
+    return python;
 }
 
 int run_process(const std::vector<std::string>& args) {

@@ -34,6 +34,10 @@ void remove_pending_temp() noexcept;
 // Throws OutputError naming `path`.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
+// What a stat mode names, for messages: "a file", "a folder", "a character device", "a FIFO (named
+// pipe)", ... (the input and the output checks say the same thing the same way).
+const char* file_kind(unsigned mode);
+
 // "disk full", "file too large" or strerror's text for an errno from a failed write.
 std::string io_error_text(int err);
 

@@ -30,8 +30,4 @@ private:
     std::string read_line();
 };
 
-// The first Python that can import pesq: $LDMRECON_PYTHON, python3, /usr/bin/python3 (as
-// scripts/find_python.sh looks). Empty when none can.
-std::string find_python_with(const std::string& module);
-
 }  // namespace ldmrecon
