@@ -21,9 +21,9 @@ import types
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ldmrecon_ops  # noqa: E402
 from ldmrecon_models import Attention, AutoencoderKL, SpeechT5HifiGan  # noqa: E402
 
 METADATA = "ldmrecon.json"
@@ -40,12 +40,12 @@ def load(path: Path, cls):
 
 
 def attention_sdpa(self, x: torch.Tensor) -> torch.Tensor:
-    """Attention.forward through scaled_dot_product_attention (diffusers' AttnProcessor2_0): the blocked loop
-    of the scripted module depends on the length, which torch.export cannot trace with a dynamic length."""
+    """Attention.forward through ldmrecon_ops.attention, i.e. scaled_dot_product_attention (diffusers'
+    AttnProcessor2_0): the eager module's blocked loop depends on the length, which torch.export cannot
+    trace with a dynamic length."""
     b, c, h, w = x.shape
     t = self.group_norm(x).reshape(b, c, h * w).transpose(1, 2)  # [B, HW, C], one head
-    q, k, v = self.to_q(t), self.to_k(t), self.to_v(t)
-    out = F.scaled_dot_product_attention(q[:, None], k[:, None], v[:, None], scale=self.scale)[:, 0]
+    out = ldmrecon_ops.attention(self.to_q(t), self.to_k(t), self.to_v(t), self.scale)
     for layer in self.to_out:
         out = layer(out)
     return out.transpose(1, 2).reshape(b, c, h, w) + x

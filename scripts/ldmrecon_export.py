@@ -15,7 +15,7 @@ import torch
 from ldmrecon_models import AutoencoderKL, SpeechT5HifiGan
 
 EXPORT_FORMAT = "ldmrecon-export"
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2  # 2: the VAE's attention calls ldmrecon::attention (ldmrecon_ops.py)
 TOOL_VERSION = "0.1.0"
 METADATA_NAME = "ldmrecon.json"
 

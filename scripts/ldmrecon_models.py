@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ldmrecon_ops import blocked_attention
+
 # ref: diffusers AutoencoderKL defaults as used by cvssp/audioldm2*/vae/config.json
 VAE_DEFAULTS = {
     "in_channels": 1,
@@ -105,7 +107,6 @@ class Attention(nn.Module):
         self.to_v = nn.Linear(channels, channels)
         self.to_out = nn.ModuleList([nn.Linear(channels, channels), nn.Dropout(0.0)])
         self.scale = float(channels) ** -0.5
-        self.query_block = 256
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -113,19 +114,11 @@ class Attention(nn.Module):
         q = self.to_q(t)
         k = self.to_k(t)
         v = self.to_v(t)
-        # Scale the queries rather than the [HW, HW] scores (equal up to rounding), and take the queries in
-        # blocks so that each block's scores stay in cache: at AudioLDM2's 10.24 s window HW = 4096 and the
-        # whole score matrix is 64 MiB, which made the softmax and its scaling memory-bound on the CPU.
-        q = q * self.scale
-        kt = k.transpose(1, 2)
-        blocks: List[torch.Tensor] = []
-        for start in range(0, h * w, self.query_block):
-            scores = torch.bmm(q[:, start:start + self.query_block], kt)
-            # diffusers upcasts the softmax to float32; follow the input's dtype back afterwards so the
-            # scripted graph holds no fixed dtype.
-            probs = torch.softmax(scores.float(), dim=-1).to(v.dtype)
-            blocks.append(torch.bmm(probs, v))
-        out = torch.cat(blocks, dim=1)
+        if torch.jit.is_scripting():
+            # exports call the registered operator: fused attention where the runtime has it (ldmrecon_ops)
+            out = torch.ops.ldmrecon.attention(q, k, v, self.scale)
+        else:
+            out = blocked_attention(q, k, v, self.scale)
         for layer in self.to_out:
             out = layer(out)
         out = out.transpose(1, 2).reshape(b, c, h, w)

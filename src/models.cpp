@@ -23,13 +23,16 @@ namespace {
 
 constexpr const char* kMetadataName = "ldmrecon.json";  // ref: scripts/ldmrecon_export.py METADATA_NAME
 constexpr const char* kExportFormat = "ldmrecon-export";
-constexpr int kMaxFormatVersion = 1;
+constexpr int kMaxFormatVersion = 2;  // 2: the VAE calls ldmrecon::attention (attention_op.cpp)
 constexpr const char* kExportHint = "export AudioLDM2 with: python3 scripts/export_models.py cvssp/audioldm2 -o DIR";
 
 torch::jit::Module load_module(const std::string& path, nlohmann::json* meta) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw ModelError(path + ": no such model file (" + kExportHint + ")");
     torch::jit::ExtraFilesMap extra{{kMetadataName, ""}};
+    // Exports call ldmrecon::attention. Its registration sits in attention_op.cpp of this static library;
+    // naming a function of that file here makes every program that loads models link it.
+    static const std::string attention = attention_implementation();
     torch::jit::Module m;
     try {
         m = torch::jit::load(path, torch::kCPU, extra);

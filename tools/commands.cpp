@@ -28,7 +28,8 @@ namespace ldmrecon::cli {
 std::string version_string() {
     char sf[64];
     sf_command(nullptr, SFC_GET_LIB_VERSION, sf, sizeof sf);
-    return std::string("ldmrecon ") + LDMRECON_VERSION + " (" + libtorch_description() + ", " + sf + ", " +
+    return std::string("ldmrecon ") + LDMRECON_VERSION + " (" + libtorch_description() + ", attention by " +
+           attention_implementation() + ", " + sf + ", " +
            fftwf_version + ", soxr " + soxr_version() + ")";
 }
 

@@ -22,6 +22,9 @@ int cuda_device_count();
 // "libtorch 2.15.0 with CUDA 13.2, 1 CUDA device" / "libtorch 1.13.0 (CPU only)": what --version and the
 // log lines say.
 std::string libtorch_description();
+// How this build runs the VAE's attention (the ldmrecon::attention operator of exports, format 2):
+// "scaled_dot_product_attention" on libtorch 2.1 and later, "blocked bmm + softmax" before.
+std::string attention_implementation();
 // An export's id as lowercase hex, as manifests and messages write it.
 std::string hex_id(std::uint64_t id);
 // Intra-op threads libtorch uses for CPU work now.

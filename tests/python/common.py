@@ -9,6 +9,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(HERE))
+try:  # exports call ldmrecon::attention: register it for the tests that load them with torch.jit.load
+    import ldmrecon_ops  # noqa: E402,F401
+except ImportError:  # a Python without torch runs only the binary
+    pass
 
 BIN = os.environ.get("LDMRECON_BIN", str(ROOT / "build" / "ldmrecon"))
 FIXTURES = Path(os.environ.get("LDMRECON_FIXTURES", str(ROOT / "build" / "test-fixtures")))
