@@ -163,330 +163,389 @@ std::string no_audio_message(const std::vector<std::string>& args) {
            ".w64 .rf64 .voc; name other files directly)";
 }
 
-}  // namespace
+// The report record of one finished clip: what ran, on what, what came out, the measures and the times.
+struct ClipTimes {
+    double metrics = 0, write = 0;
+};
 
-int run_reconstruct(const ReconstructArgs& a) {
-    const auto t_start = Clock::now();
-    SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
-    const SampleFormat format = parse_sample_format(a.format);
-    std::map<std::string, double> tolerances;
-    for (const auto& t : a.tolerances) tolerances.insert(parse_tolerance(t));
-    std::vector<Requirement> requirements;
-    for (const auto& r : a.requirements) requirements.push_back(parse_requirement(r));
-    std::vector<FileResult> baseline;
-    if (!a.baseline.empty()) {
-        baseline = read_results(a.baseline);
-        if (baseline.empty())
-            throw InputError(a.baseline + ": holds no results, so nothing could be compared; a baseline is the "
+nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& popts, const Models* models,
+                           const std::string& dir, const Job& j, const Reconstruction& r, const Metrics& m,
+                           const MelDistance& vae, std::size_t clipped, const ClipTimes& t, int rate, int n_mels) {
+    const bool audio_out = popts.stage != Stage::vae;
+    const double seconds = static_cast<double>(j.input.size()) / rate;
+    const double model_time = r.times.feature + r.times.model();
+    nlohmann::json rec = j.result.record;
+    rec["status"] = "ok";
+    rec["tool"] = version_string();
+    rec["input_audio"] = {{"sample_rate", j.source_info.sample_rate}, {"channels", j.source_info.channels},
+                          {"frames", j.source_frames}, {"seconds", seconds}};
+    rec["stage"] = stage_name(popts.stage);
+    if (audio_out) {
+        rec["vocoder"] = vocoder_name(popts.vocoder);
+        if (popts.vocoder == VocoderKind::griffin_lim) rec["gl_iterations"] = popts.gl_iterations;
+        rec["output_audio"] = {{"sample_rate", rate}, {"samples", r.output.size()}, {"format", a.format},
+                               {"clipped_samples", clipped}};
+    }
+    rec["models"] = nullptr;
+    if (models)
+        rec["models"] = {{"dir", dir},
+                         {"description", models->vae_metadata().value("description", "")},
+                         {"weights", models->vae_metadata().value("weights", "")},
+                         {"source", models->vae_metadata().value("source", "")},
+                         {"scaling_factor", models->scaling_factor()}};
+    rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
+                      {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
+                      {"libtorch", libtorch_version()},
+                      {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
+                      {"cuda_devices", cuda_device_count()}, {"threads", intra_op_threads()},
+                      {"backend", models ? models->backend() : "griffin-lim"},
+                      {"blas", blas_description()}, {"batch_size", popts.batch_size}};
+    rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
+    if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;
+    rec["feature"] = {{"frames", r.frames}, {"padded_frames", r.padded_frames}, {"n_mels", n_mels},
+                      {"windows", r.windows}, {"window_frames", a.pipeline.window_frames},
+                      {"overlap_frames", a.pipeline.overlap_frames}, {"gain", r.gain.scale},
+                      {"dc_offset", r.gain.mean}};
+    rec["metrics"] = audio_out ? metrics_json(m) : nlohmann::json::object();
+    if (popts.stage != Stage::vocoder)
+        rec["vae"] = {{"mel_l1", vae.l1},
+                      {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
+    rec["timings_s"] = {{"read", j.t_read},          {"feature", r.times.feature}, {"encode", r.times.encode},
+                        {"decode", r.times.decode},  {"vocode", r.times.vocode},   {"metrics", t.metrics},
+                        {"write", t.write},
+                        {"total", j.t_read + r.times.feature + r.times.model() + t.metrics + t.write}};
+    rec["realtime_factor"] = model_time > 0 ? seconds / model_time : 0.0;
+    rec["notes"] = "metrics compare the input (downmixed, resampled to the model rate) with the output; "
+                   "SNR/MSE/Pearson are phase-sensitive and sit near 0 dB / 0 for any neural vocoder; lag "
+                   "searched within +-" + format_number(a.max_lag_ms, 1) +
+                   " ms; LSD floors powers at -100 dB; VAE mel measures cover the unpadded frames";
+    return rec;
+}
+
+// One run of the command: planned (inputs, outputs, jobs), then models started, inputs fed with bounded
+// look-ahead, each clip finalised as it completes, and the run's reports and exit status at the end.
+class ReconstructRun {
+public:
+    explicit ReconstructRun(const ReconstructArgs& a) : a_(a), t_start_(Clock::now()) {}
+
+    int run() {
+        read_options();
+        plan_jobs();
+        start();
+        feed_inputs();
+        progress_->finish();
+        return finish();
+    }
+
+private:
+    void read_options();
+    void plan_jobs();
+    void check_output_mode(std::size_t n_inputs);
+    void plan_job(std::size_t i, const InputFile& in, std::map<std::string, std::size_t>& claimed);
+    void start();
+    void load_models();
+    void feed_inputs();
+    void finalize(BatchRunner::Completed& c);
+    void write_clip(Job& j, const Reconstruction& r);
+    void print_clip(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae);
+    void print_clip_table(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae);
+    void fail(Job& j, int code, const std::string& message);
+    int finish();
+    void write_report(const std::vector<FileResult>& results, const Summary& summary);
+
+    const ReconstructArgs& a_;
+    const Clock::time_point t_start_;
+    ReconstructOptions popts_;
+    SampleFormat format_ = SampleFormat::pcm16;
+    std::map<std::string, double> tolerances_;
+    std::vector<Requirement> requirements_;
+    std::vector<FileResult> baseline_;
+    bool audio_out_ = true, need_models_ = true, no_output_ = false, single_ = false;
+    OutputPlan plan_;
+    std::ostream* table_out_ = &std::cout;
+    std::vector<Job> jobs_;
+    std::size_t todo_ = 0, finished_ = 0;
+    double audio_done_ = 0;
+    std::unique_ptr<PesqHelper> pesq_;
+    std::unique_ptr<Models> models_;
+    std::string dir_;
+    FeatureConfig fc_;  // AudioLDM2's unless models (or --models for Griffin-Lim alone) say otherwise
+    std::unique_ptr<Progress> progress_;
+    std::unique_ptr<BatchRunner> runner_;
+    std::unique_ptr<LogMel> logmel_;
+    std::map<std::size_t, std::size_t> clip_job_;  // BatchRunner id -> job
+    MetricsOptions metrics_options_;
+};
+
+void ReconstructRun::read_options() {
+    format_ = parse_sample_format(a_.format);
+    for (const auto& t : a_.tolerances) tolerances_.insert(parse_tolerance(t));
+    for (const auto& r : a_.requirements) requirements_.push_back(parse_requirement(r));
+    if (!a_.baseline.empty()) {
+        baseline_ = read_results(a_.baseline);
+        if (baseline_.empty())
+            throw InputError(a_.baseline + ": holds no results, so nothing could be compared; a baseline is the "
                              "--report of an earlier run");
     }
-
-    ReconstructOptions popts = a.pipeline;
-    popts.cancelled = [] { return g_interrupted != 0; };
-    popts.stage = parse_stage(a.stage);
-    popts.vocoder = parse_vocoder(a.vocoder);
-    const bool audio_out = popts.stage != Stage::vae;  // --stage vae ends at the decoded feature
-    const bool need_models = !(popts.stage == Stage::vocoder && popts.vocoder == VocoderKind::griffin_lim);
-    if (!audio_out && !a.output.empty() && fs::path(a.output).extension() != ".npy")
+    popts_ = a_.pipeline;
+    popts_.cancelled = [] { return g_interrupted != 0; };
+    popts_.stage = parse_stage(a_.stage);
+    popts_.vocoder = parse_vocoder(a_.vocoder);
+    audio_out_ = popts_.stage != Stage::vae;  // --stage vae ends at the decoded feature
+    need_models_ = !(popts_.stage == Stage::vocoder && popts_.vocoder == VocoderKind::griffin_lim);
+    if (!audio_out_ && !a_.output.empty() && fs::path(a_.output).extension() != ".npy")
         throw UsageError("--stage vae writes the decoded feature, not audio: give -o OUT.npy (or no -o)");
+    metrics_options_.max_lag_ms = a_.max_lag_ms;
+}
 
-    // The work list.
-    std::vector<InputFile> inputs = expand_inputs(a.inputs);
-    if (inputs.empty()) throw InputError(no_audio_message(a.inputs));
-    if (!a.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a.shard));
-    const bool no_output = !audio_out && a.output.empty() && a.out_dir.empty();
-    const bool single = !a.output.empty() || (no_output && inputs.size() == 1);
-    if (no_output) {
+// -o for one input, --out-dir for several, neither only for --stage vae measuring alone.
+void ReconstructRun::check_output_mode(std::size_t n_inputs) {
+    no_output_ = !audio_out_ && a_.output.empty() && a_.out_dir.empty();
+    single_ = !a_.output.empty() || (no_output_ && n_inputs == 1);
+    if (no_output_) {
         // --stage vae with nothing to write: measures only.
-    } else if (single && a.out_dir.empty()) {
-        if (inputs.size() != 1 || (a.inputs.size() == 1 && fs::is_directory(a.inputs[0])))
-            throw UsageError("-o names one output file but the inputs hold " + std::to_string(inputs.size()) +
+    } else if (single_ && a_.out_dir.empty()) {
+        if (n_inputs != 1 || (a_.inputs.size() == 1 && fs::is_directory(a_.inputs[0])))
+            throw UsageError("-o names one output file but the inputs hold " + std::to_string(n_inputs) +
                              " files: use --out-dir DIR for several");
-    } else if (!single && a.out_dir.empty()) {
+    } else if (!single_ && a_.out_dir.empty()) {
         throw UsageError("no output: add -o OUT.wav (one input) or --out-dir DIR");
-    } else if (single) {
+    } else if (single_) {
         throw UsageError("give either -o or --out-dir, not both");
     }
-    if (!a.dump_dir.empty() && inputs.size() != 1) throw UsageError("--dump-dir works with one input only");
-    if (!a.plot.empty() && inputs.size() != 1) throw UsageError("--plot works with one input only");
+    if (!a_.dump_dir.empty() && n_inputs != 1) throw UsageError("--dump-dir works with one input only");
+    if (!a_.plot.empty() && n_inputs != 1) throw UsageError("--plot works with one input only");
+}
+
+void ReconstructRun::plan_jobs() {
+    std::vector<InputFile> inputs = expand_inputs(a_.inputs);
+    if (inputs.empty()) throw InputError(no_audio_message(a_.inputs));
+    if (!a_.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a_.shard));
+    check_output_mode(inputs.size());
     // One rule for every output, before any work (outputs.hpp): -o is checked here too, so a bad -o stops
-    // the run; a batch's outputs are checked per file below, so one bad path fails one file.
-    OutputPlan plan;
-    add_run_inputs(plan, a, inputs);
-    add_run_outputs(plan, a);
-    if (!a.output.empty()) plan.add_output(a.output, "-o", true);
+    // the run; a batch's outputs are checked per file in plan_job, so one bad path fails one file.
+    add_run_inputs(plan_, a_, inputs);
+    add_run_outputs(plan_, a_);
+    if (!a_.output.empty()) plan_.add_output(a_.output, "-o", true);
     // Standard output carries a WAV or report there: the table goes to stderr instead.
-    std::ostream& table_out = plan.claims_standard_output() ? std::cerr : std::cout;
-
-    std::vector<Job> jobs(inputs.size());
+    table_out_ = plan_.claims_standard_output() ? &std::cerr : &std::cout;
+    jobs_.resize(inputs.size());
     std::map<std::string, std::size_t> claimed;  // output path -> job
-    for (std::size_t i = 0; i < inputs.size(); ++i) {
-        Job& j = jobs[i];
-        j.in = inputs[i];
-        j.output = !a.output.empty() ? a.output : no_output ? std::string() : output_path_for(j.in, a.out_dir);
-        if (!audio_out && !j.output.empty() && a.output.empty()) j.output = fs::path(j.output).replace_extension(".npy").string();
-        j.result.input = j.in.path;
-        j.result.output = j.output;
-        j.result.record = {{"input", j.in.path}, {"output", j.output}};
-        auto fail = [&j](ExitCode c, const std::string& msg) {
-            j.result.status = "failed";
-            j.result.error = msg;
-            j.code = static_cast<int>(c);
-        };
-        if (!j.in.error.empty()) {
-            fail(ExitCode::input, j.in.error);
-        } else if (j.output.empty() || !a.output.empty()) {
-            // nothing written, or -o: checked with the run's outputs above
-        } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
-            fail(ExitCode::usage, j.in.path + ": its output " + j.output + " is also " + jobs[it->second].in.path +
-                                      "'s; give them a folder argument so the names mirror their paths");
-        } else if (a.skip_existing && fs::exists(j.output)) {
-            j.result.status = "skipped";
-        } else if (auto refusal = plan.try_add_output(j.output, "--out-dir", true); refusal.code != ExitCode::ok) {
-            fail(refusal.code, name_error(j.in.path, refusal.message));
-        }
-    }
+    for (std::size_t i = 0; i < inputs.size(); ++i) plan_job(i, inputs[i], claimed);
+    for (const Job& j : jobs_) todo_ += j.result.status == "ok";
+}
 
-    std::size_t todo = 0;
-    for (const Job& j : jobs) todo += j.result.status == "ok";
-    const std::unique_ptr<PesqHelper> pesq = start_pesq(a.pesq && audio_out && todo > 0);
-    std::unique_ptr<Models> models;
-    std::string dir;
-    FeatureConfig fc_run;  // AudioLDM2's unless models (or --models for Griffin-Lim alone) say otherwise
-    if (todo > 0 && !need_models) {
-        if (!a.models.empty()) fc_run = feature_of_models_dir(a.models);
-        spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts.gl_iterations);
-        if (!a.out_dir.empty()) make_folders(a.out_dir);
-    } else if (todo > 0) {
-        dir = resolve_models_dir(a.models);
-        const auto t0 = Clock::now();
-        models = std::make_unique<Models>(dir, a.runtime);
-        spdlog::info("device {}, dtype {}, {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
-                     models->device_name(), models->dtype_name(), libtorch_description(), intra_op_threads(),
-                     blas_description(), dir, seconds_since(t0));
-        spdlog::info("backend {}: {}", models->backend(), models->backend_reason());
-        fc_run = models->feature();
-        if (!a.out_dir.empty()) make_folders(a.out_dir);
+void ReconstructRun::plan_job(std::size_t i, const InputFile& in, std::map<std::string, std::size_t>& claimed) {
+    Job& j = jobs_[i];
+    j.in = in;
+    j.output = !a_.output.empty() ? a_.output : no_output_ ? std::string() : output_path_for(j.in, a_.out_dir);
+    if (!audio_out_ && !j.output.empty() && a_.output.empty()) j.output = fs::path(j.output).replace_extension(".npy").string();
+    j.result.input = j.in.path;
+    j.result.output = j.output;
+    j.result.record = {{"input", j.in.path}, {"output", j.output}};
+    if (!j.in.error.empty()) {
+        fail(j, static_cast<int>(ExitCode::input), j.in.error);
+    } else if (j.output.empty() || !a_.output.empty()) {
+        // nothing written, or -o: checked with the run's outputs
+    } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
+        fail(j, static_cast<int>(ExitCode::usage), j.in.path + ": its output " + j.output + " is also " +
+                                                       jobs_[it->second].in.path +
+                                                       "'s; give them a folder argument so the names mirror their paths");
+    } else if (a_.skip_existing && fs::exists(j.output)) {
+        j.result.status = "skipped";
+    } else if (auto refusal = plan_.try_add_output(j.output, "--out-dir", true); refusal.code != ExitCode::ok) {
+        fail(j, static_cast<int>(refusal.code), name_error(j.in.path, refusal.message));
     }
-    if (jobs.size() > 1)
-        spdlog::info("{} input(s): {} to do, {} skipped (output exists), {} unusable", jobs.size(), todo,
-                     std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.result.status == "skipped"; }),
-                     std::count_if(jobs.begin(), jobs.end(), [](const Job& j) { return j.result.status == "failed"; }));
-    for (const Job& j : jobs)
+}
+
+// A job that failed before any model ran: its record says why (the log line comes in start()).
+void ReconstructRun::fail(Job& j, int code, const std::string& message) {
+    j.result.status = "failed";
+    j.result.error = message;
+    j.code = code;
+}
+
+void ReconstructRun::load_models() {
+    dir_ = resolve_models_dir(a_.models);
+    const auto t0 = Clock::now();
+    models_ = std::make_unique<Models>(dir_, a_.runtime);
+    spdlog::info("device {}, dtype {}, {}, {} thread(s), BLAS {}; models from {} ({:.2f} s to load)",
+                 models_->device_name(), models_->dtype_name(), libtorch_description(), intra_op_threads(),
+                 blas_description(), dir_, seconds_since(t0));
+    spdlog::info("backend {}: {}", models_->backend(), models_->backend_reason());
+    fc_ = models_->feature();
+}
+
+void ReconstructRun::start() {
+    pesq_ = start_pesq(a_.pesq && audio_out_ && todo_ > 0);
+    if (todo_ > 0 && !need_models_) {
+        if (!a_.models.empty()) fc_ = feature_of_models_dir(a_.models);
+        spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts_.gl_iterations);
+    } else if (todo_ > 0) {
+        load_models();
+    }
+    if (todo_ > 0 && !a_.out_dir.empty()) make_folders(a_.out_dir);
+    if (jobs_.size() > 1)
+        spdlog::info("{} input(s): {} to do, {} skipped (output exists), {} unusable", jobs_.size(), todo_,
+                     std::count_if(jobs_.begin(), jobs_.end(), [](const Job& j) { return j.result.status == "skipped"; }),
+                     std::count_if(jobs_.begin(), jobs_.end(), [](const Job& j) { return j.result.status == "failed"; }));
+    for (const Job& j : jobs_)
         if (j.result.status == "failed") spdlog::error("{}", j.result.error);
+    progress_ = std::make_unique<Progress>(todo_, !a_.quiet && jobs_.size() > 1);
+    if (todo_ == 0) return;
+    // Batching pays on a GPU; on the CPU it only multiplies the attention's memory.
+    if (popts_.batch_size == 0) popts_.batch_size = models_ && models_->device_name() != "cpu" ? 8 : 1;
+    runner_ = models_ ? std::make_unique<BatchRunner>(*models_, popts_) : std::make_unique<BatchRunner>(nullptr, fc_, 4, popts_);
+    logmel_ = std::make_unique<LogMel>(fc_);
+}
 
-    Progress progress(todo, !a.quiet && jobs.size() > 1);
-    std::size_t finished = 0;
-    double audio_done = 0;
-    std::map<std::size_t, std::size_t> clip_job;  // BatchRunner id -> job
-    std::unique_ptr<BatchRunner> runner;
-    std::unique_ptr<LogMel> logmel;
-    if (todo > 0) {
-        // Batching pays on a GPU; on the CPU it only multiplies the attention's memory.
-        if (popts.batch_size == 0) popts.batch_size = models && models->device_name() != "cpu" ? 8 : 1;
-        runner = models ? std::make_unique<BatchRunner>(*models, popts)
-                        : std::make_unique<BatchRunner>(nullptr, fc_run, 4, popts);
-        logmel = std::make_unique<LogMel>(fc_run);
-    }
-    MetricsOptions mo;
-    mo.max_lag_ms = a.max_lag_ms;
-
-    auto finalize = [&](BatchRunner::Completed& c) {
-        Job& j = jobs[clip_job.at(c.id)];
-        clip_job.erase(c.id);
-        if (c.cancelled) return;  // interrupted in flight: neither written nor reported
-        ++finished;
-        if (!c.ok) {
-            j.result.status = "failed";
-            j.result.error = name_error(j.in.path, c.error);
-            j.code = static_cast<int>(ExitCode::model);
-            j.input.clear();
-            progress.finish();
-            spdlog::error("{}", j.result.error);
-            return;
-        }
-        const Reconstruction& r = c.result;
-        const FeatureConfig& fc = fc_run;
-        try {
-            auto t0 = Clock::now();
-            Metrics m{};
-            if (audio_out) m = compare_signals(j.input, r.output, *logmel, mo);
-            if (pesq) {
-                m.pesq = pesq->score(j.input, r.output, fc.sample_rate);
-                if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", j.in.path, pesq->last_error());
-            }
-            const bool vae_ran = popts.stage != Stage::vocoder;
-            const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
-            const double t_metrics = seconds_since(t0);
-            t0 = Clock::now();
-            if (!a.out_dir.empty()) make_folders(fs::path(j.output).parent_path().string());
-            std::size_t clipped = 0;
-            if (audio_out)
-                clipped = write_wav(j.output, r.output, fc.sample_rate, format);
-            else if (!j.output.empty())
-                write_npy(j.output, r.decoded_feature);
-            if (!a.dump_dir.empty()) {
-                make_folders(a.dump_dir);
-                write_npy((fs::path(a.dump_dir) / "feature.npy").string(), r.input_feature);
-                write_npy((fs::path(a.dump_dir) / "decoded.npy").string(), r.decoded_feature);
-                write_npy((fs::path(a.dump_dir) / "vocoder_raw.npy").string(), r.vocoder_raw);
-                write_npy((fs::path(a.dump_dir) / "output.npy").string(), r.output);
-            }
-            if (!a.plot.empty()) write_png(a.plot, render_feature_plot(plot_of(r, *logmel, popts, j.in.path)));
-            const double t_write = seconds_since(t0);
-            if (clipped > 0)
-                spdlog::warn("{}: {} sample(s) clipped to [-1, 1] in the {} output (use --format float to keep them)",
-                             j.output, clipped, a.format);
-            const double seconds = static_cast<double>(j.input.size()) / fc.sample_rate;
-            const double model_time = r.times.feature + r.times.model();
-            nlohmann::json& rec = j.result.record;
-            rec["status"] = "ok";
-            rec["tool"] = version_string();
-            rec["input_audio"] = {{"sample_rate", j.source_info.sample_rate}, {"channels", j.source_info.channels},
-                                  {"frames", j.source_frames}, {"seconds", seconds}};
-            rec["stage"] = stage_name(popts.stage);
-            if (audio_out) {
-                rec["vocoder"] = vocoder_name(popts.vocoder);
-                if (popts.vocoder == VocoderKind::griffin_lim) rec["gl_iterations"] = popts.gl_iterations;
-                rec["output_audio"] = {{"sample_rate", fc.sample_rate}, {"samples", r.output.size()},
-                                       {"format", a.format}, {"clipped_samples", clipped}};
-            }
-            rec["models"] = nullptr;
-            if (models)
-                rec["models"] = {{"dir", dir},
-                                 {"description", models->vae_metadata().value("description", "")},
-                                 {"weights", models->vae_metadata().value("weights", "")},
-                                 {"source", models->vae_metadata().value("source", "")},
-                                 {"scaling_factor", models->scaling_factor()}};
-            rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
-                              {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
-                              {"libtorch", libtorch_version()},
-                              {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
-                              {"cuda_devices", cuda_device_count()}, {"threads", intra_op_threads()},
-                              {"backend", models ? models->backend() : "griffin-lim"},
-                              {"blas", blas_description()}, {"batch_size", popts.batch_size}};
-            rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
-            if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;
-            rec["feature"] = {{"frames", r.frames}, {"padded_frames", r.padded_frames}, {"n_mels", fc.n_mels},
-                              {"windows", r.windows}, {"window_frames", a.pipeline.window_frames},
-                              {"overlap_frames", a.pipeline.overlap_frames}, {"gain", r.gain.scale},
-                              {"dc_offset", r.gain.mean}};
-            rec["metrics"] = audio_out ? metrics_json(m) : nlohmann::json::object();
-            if (vae_ran)
-                rec["vae"] = {{"mel_l1", vae.l1},
-                              {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
-            rec["timings_s"] = {{"read", j.t_read},          {"feature", r.times.feature}, {"encode", r.times.encode},
-                                {"decode", r.times.decode},  {"vocode", r.times.vocode},   {"metrics", t_metrics},
-                                {"write", t_write},
-                                {"total", j.t_read + r.times.feature + r.times.model() + t_metrics + t_write}};
-            rec["realtime_factor"] = model_time > 0 ? seconds / model_time : 0.0;
-            rec["notes"] = "metrics compare the input (downmixed, resampled to the model rate) with the output; "
-                           "SNR/MSE/Pearson are phase-sensitive and sit near 0 dB / 0 for any neural vocoder; lag "
-                           "searched within +-" + format_number(a.max_lag_ms, 1) +
-                           " ms; LSD floors powers at -100 dB; VAE mel measures cover the unpadded frames";
-            j.result = result_from_json(rec);
-            audio_done += seconds;
-            const bool table = single && !a.json && !a.quiet;  // the table says it all for one file
-            if (!progress.active() && !table && audio_out)
-                spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, STOI {:.3f}", finished, todo,
-                             j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.stoi);
-            else if (!progress.active() && !table)
-                spdlog::info("[{}/{}] {}: {:.2f} s, VAE log-mel L1 {:.3f}, mel SNR {:.2f} dB", finished, todo, j.in.path,
-                             seconds, vae.l1, vae.snr_db);
-            if (table && !audio_out) {
-                table_out << j.in.path << ": --stage vae, " << r.frames << " frames\n"
-                          << "VAE alone (its decoded feature vs the feature it was given)\n"
-                          << "  VAE log-mel L1         " << format_number(vae.l1, 4) << "   ln units\n"
-                          << "  VAE log-mel SNR        " << format_number(vae.snr_db, 2) << " dB\n";
-            } else if (table) {
-                std::string shape;
-                for (auto d : r.latent_shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-                char head[512];
-                std::snprintf(head, sizeof head,
-                              "%s -> %s\n  %.2f s of audio (%d Hz, %d ch) at %d Hz; %zu frames (%zu window(s), %zu "
-                              "frames run); latent [%s]\n  %s on %s, %s; model time %.3f s = %.1fx real time\n",
-                              j.in.path.c_str(), j.output.c_str(), seconds, j.source_info.sample_rate,
-                              j.source_info.channels, fc.sample_rate, r.frames, r.windows, r.padded_frames,
-                              shape.empty() ? "none" : shape.c_str(),
-                              popts.stage == Stage::vocoder ? "input's own feature" : a.pipeline.sample ? "sampled latent" : "posterior mode",
-                              models ? models->device_name().c_str() : "cpu", models ? models->dtype_name().c_str() : "fp64",
-                              model_time, seconds / model_time);
-                table_out << head << "  models: " << (models ? models->describe() : std::string("none (Griffin-Lim)"))
-                          << "\n  stage " << stage_name(popts.stage) << ", vocoder " << vocoder_name(popts.vocoder) << "\n"
-                          << metrics_table(m, vae_ran ? &vae : nullptr);
-            }
-        } catch (const std::exception& e) {
-            // A file's own failure (its output, its metrics) stops that file, never the batch.
-            const auto* err = dynamic_cast<const Error*>(&e);
-            const ExitCode code = err ? err->code()
-                                  : dynamic_cast<const std::bad_alloc*>(&e) ? ExitCode::internal : ExitCode::output;
-            j.result.status = "failed";
-            j.result.error = name_error(j.in.path, dynamic_cast<const std::bad_alloc*>(&e) ? "out of memory" : e.what());
-            j.result.record["status"] = "failed";
-            j.result.record["error"] = j.result.error;
-            j.code = static_cast<int>(code);
-            progress.finish();
-            spdlog::error("{}", j.result.error);
-        }
-        j.input.clear();
-        j.input.shrink_to_fit();
-        progress.update(finished, audio_done, j.in.path);
-    };
+// Reads the inputs one by one with bounded look-ahead: enough clips in flight to fill batches, never the
+// whole corpus in memory.
+void ReconstructRun::feed_inputs() {
+    if (!runner_) return;
     auto run_step = [&] {
-        for (auto& c : runner->step()) finalize(c);
+        for (auto& c : runner_->step()) finalize(c);
     };
-
-    // Bounded look-ahead: enough clips in flight to fill batches, never the whole corpus in memory.
-    const std::size_t max_in_flight = std::max<std::size_t>(8, 2 * static_cast<std::size_t>(popts.batch_size));
-    for (std::size_t i = 0; i < jobs.size() && !g_interrupted; ++i) {
-        Job& j = jobs[i];
+    const std::size_t max_in_flight = std::max<std::size_t>(8, 2 * static_cast<std::size_t>(popts_.batch_size));
+    for (std::size_t i = 0; i < jobs_.size() && !g_interrupted; ++i) {
+        Job& j = jobs_[i];
         if (j.result.status != "ok") continue;
         try {
             const auto t0 = Clock::now();
-            MonoAudio in = read_mono(j.in.path, fc_run.sample_rate);
+            MonoAudio in = read_mono(j.in.path, fc_.sample_rate);
             j.source_info.sample_rate = in.source_rate;
             j.source_info.channels = in.source_channels;
             j.source_frames = in.source_frames;
             j.input = std::move(in.samples);
             j.t_read = seconds_since(t0);
-            clip_job[runner->add(j.input)] = i;
+            clip_job_[runner_->add(j.input)] = i;
         } catch (const Error& e) {
-            j.result.status = "failed";
-            j.result.error = name_error(j.in.path, e.what());
-            j.code = static_cast<int>(e.code());
-            ++finished;
-            progress.finish();
+            fail(j, static_cast<int>(e.code()), name_error(j.in.path, e.what()));
+            ++finished_;
+            progress_->finish();
             spdlog::error("{}", j.result.error);
             continue;
         }
-        while (!g_interrupted && (runner->queued_windows() >= static_cast<std::size_t>(popts.batch_size) ||
-                                  runner->clips_in_flight() >= max_in_flight))
+        while (!g_interrupted && (runner_->queued_windows() >= static_cast<std::size_t>(popts_.batch_size) ||
+                                  runner_->clips_in_flight() >= max_in_flight))
             run_step();
     }
-    while (runner && !g_interrupted && runner->queued_windows() > 0) run_step();
-    progress.finish();
+    while (!g_interrupted && runner_->queued_windows() > 0) run_step();
+}
 
-    // Reports: what finished. Clips still in flight at an interruption were not written and are left out.
-    std::vector<FileResult> results;
-    for (Job& j : jobs) {
-        if (j.result.status == "ok" && !j.result.record.contains("metrics")) continue;  // never finished
-        if (j.result.status != "ok") {
-            j.result.record["status"] = j.result.status;
-            if (!j.result.error.empty()) j.result.record["error"] = j.result.error;
-        }
-        results.push_back(j.result);
+void ReconstructRun::finalize(BatchRunner::Completed& c) {
+    Job& j = jobs_[clip_job_.at(c.id)];
+    clip_job_.erase(c.id);
+    if (c.cancelled) return;  // interrupted in flight: neither written nor reported
+    ++finished_;
+    try {
+        if (!c.ok) throw ModelError(c.error);
+        write_clip(j, c.result);
+    } catch (const std::exception& e) {
+        // A file's own failure (its model run, its output, its metrics) stops that file, never the batch.
+        const auto* err = dynamic_cast<const Error*>(&e);
+        const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
+        const ExitCode code = err ? err->code() : oom ? ExitCode::internal : ExitCode::output;
+        fail(j, static_cast<int>(code), name_error(j.in.path, oom ? "out of memory" : e.what()));
+        j.result.record["status"] = "failed";
+        j.result.record["error"] = j.result.error;
+        progress_->finish();
+        spdlog::error("{}", j.result.error);
     }
-    const double wall = seconds_since(t_start);
-    const Summary summary = summarise(results, wall);
-    // One file asked for with -o: its record; otherwise the summary and every record.
+    j.input.clear();
+    j.input.shrink_to_fit();
+    progress_->update(finished_, audio_done_, j.in.path);
+}
+
+// Measures a completed clip, writes its outputs and fills its record.
+void ReconstructRun::write_clip(Job& j, const Reconstruction& r) {
+    auto t0 = Clock::now();
+    ClipTimes times;
+    Metrics m{};
+    if (audio_out_) m = compare_signals(j.input, r.output, *logmel_, metrics_options_);
+    if (pesq_) {
+        m.pesq = pesq_->score(j.input, r.output, fc_.sample_rate);
+        if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", j.in.path, pesq_->last_error());
+    }
+    const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
+    times.metrics = seconds_since(t0);
+    t0 = Clock::now();
+    if (!a_.out_dir.empty()) make_folders(fs::path(j.output).parent_path().string());
+    std::size_t clipped = 0;
+    if (audio_out_)
+        clipped = write_wav(j.output, r.output, fc_.sample_rate, format_);
+    else if (!j.output.empty())
+        write_npy(j.output, r.decoded_feature);
+    if (!a_.dump_dir.empty()) {
+        make_folders(a_.dump_dir);
+        write_npy((fs::path(a_.dump_dir) / "feature.npy").string(), r.input_feature);
+        write_npy((fs::path(a_.dump_dir) / "decoded.npy").string(), r.decoded_feature);
+        write_npy((fs::path(a_.dump_dir) / "vocoder_raw.npy").string(), r.vocoder_raw);
+        write_npy((fs::path(a_.dump_dir) / "output.npy").string(), r.output);
+    }
+    if (!a_.plot.empty()) write_png(a_.plot, render_feature_plot(plot_of(r, *logmel_, popts_, j.in.path)));
+    times.write = seconds_since(t0);
+    if (clipped > 0)
+        spdlog::warn("{}: {} sample(s) clipped to [-1, 1] in the {} output (use --format float to keep them)", j.output,
+                     clipped, a_.format);
+    j.result = result_from_json(
+        clip_record(a_, popts_, models_.get(), dir_, j, r, m, vae, clipped, times, fc_.sample_rate, fc_.n_mels));
+    audio_done_ += static_cast<double>(j.input.size()) / fc_.sample_rate;
+    print_clip(j, r, m, vae);
+}
+
+// A log line per file in a batch; the whole table for one file.
+void ReconstructRun::print_clip(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae) {
+    const double seconds = static_cast<double>(j.input.size()) / fc_.sample_rate;
+    const bool table = single_ && !a_.json && !a_.quiet;  // the table says it all for one file
+    if (table) {
+        print_clip_table(j, r, m, vae);
+    } else if (!progress_->active() && audio_out_) {
+        spdlog::info("[{}/{}] {} -> {}: {:.2f} s, log-mel L1 {:.3f}, LSD {:.2f} dB, STOI {:.3f}", finished_, todo_,
+                     j.in.path, j.output, seconds, m.mel.l1, m.lsd_db, m.stoi);
+    } else if (!progress_->active()) {
+        spdlog::info("[{}/{}] {}: {:.2f} s, VAE log-mel L1 {:.3f}, mel SNR {:.2f} dB", finished_, todo_, j.in.path,
+                     seconds, vae.l1, vae.snr_db);
+    }
+}
+
+void ReconstructRun::print_clip_table(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae) {
+    std::ostream& out = *table_out_;
+    if (!audio_out_) {
+        out << j.in.path << ": --stage vae, " << r.frames << " frames\n"
+            << "VAE alone (its decoded feature vs the feature it was given)\n"
+            << "  VAE log-mel L1         " << format_number(vae.l1, 4) << "   ln units\n"
+            << "  VAE log-mel SNR        " << format_number(vae.snr_db, 2) << " dB\n";
+        return;
+    }
+    const double seconds = static_cast<double>(j.input.size()) / fc_.sample_rate;
+    const double model_time = r.times.feature + r.times.model();
+    std::string shape;
+    for (auto d : r.latent_shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    char head[512];
+    std::snprintf(head, sizeof head,
+                  "%s -> %s\n  %.2f s of audio (%d Hz, %d ch) at %d Hz; %zu frames (%zu window(s), %zu "
+                  "frames run); latent [%s]\n  %s on %s, %s; model time %.3f s = %.1fx real time\n",
+                  j.in.path.c_str(), j.output.c_str(), seconds, j.source_info.sample_rate, j.source_info.channels,
+                  fc_.sample_rate, r.frames, r.windows, r.padded_frames, shape.empty() ? "none" : shape.c_str(),
+                  popts_.stage == Stage::vocoder ? "input's own feature" : a_.pipeline.sample ? "sampled latent" : "posterior mode",
+                  models_ ? models_->device_name().c_str() : "cpu", models_ ? models_->dtype_name().c_str() : "fp64",
+                  model_time, seconds / model_time);
+    out << head << "  models: " << (models_ ? models_->describe() : std::string("none (Griffin-Lim)")) << "\n  stage "
+        << stage_name(popts_.stage) << ", vocoder " << vocoder_name(popts_.vocoder) << "\n"
+        << metrics_table(m, popts_.stage != Stage::vocoder ? &vae : nullptr);
+}
+
+// One file asked for with -o: its record; otherwise the summary and every record. As .csv, .jsonl or JSON.
+void ReconstructRun::write_report(const std::vector<FileResult>& results, const Summary& summary) {
     auto document = [&]() -> nlohmann::json {
-        if (single && results.size() == 1) return results[0].record;
+        if (single_ && results.size() == 1) return results[0].record;
         nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
         for (const auto& r : results) all["files"].push_back(r.record);
         return all;
     };
-    if (!a.report.empty()) {
-        const std::string ext = fs::path(a.report).extension().string();
+    if (!a_.report.empty()) {
+        const std::string ext = fs::path(a_.report).extension().string();
         std::string text;
         if (ext == ".csv") {
             text = csv_header();
@@ -496,32 +555,52 @@ int run_reconstruct(const ReconstructArgs& a) {
         } else {
             text = document().dump(2) + "\n";
         }
-        write_file_atomically(a.report, text);
+        write_file_atomically(a_.report, text);
     }
-    if (a.json) {
+    if (a_.json)
         std::cout << document().dump(2) << "\n";
-    } else if (!single && !a.quiet) {
-        table_out << summary_table(summary);
-    }
+    else if (!single_ && !a_.quiet)
+        *table_out_ << summary_table(summary);
+}
 
+// Reports of what finished (clips still in flight at an interruption were not written and are left out),
+// the baseline comparison, and the exit status that says what happened.
+int ReconstructRun::finish() {
+    std::vector<FileResult> results;
+    for (Job& j : jobs_) {
+        if (j.result.status == "ok" && !j.result.record.contains("metrics")) continue;  // never finished
+        if (j.result.status != "ok") {
+            j.result.record["status"] = j.result.status;
+            if (!j.result.error.empty()) j.result.record["error"] = j.result.error;
+        }
+        results.push_back(j.result);
+    }
+    const Summary summary = summarise(results, seconds_since(t_start_));
+    write_report(results, summary);
     bool regressed = false;
-    if (!a.baseline.empty() || !requirements.empty()) {
-        const Comparison cmp = compare_results(results, baseline, tolerances, requirements);
+    if (!a_.baseline.empty() || !requirements_.empty()) {
+        const Comparison cmp = compare_results(results, baseline_, tolerances_, requirements_);
         regressed = cmp.failed();
-        table_out << comparison_table(cmp);
+        *table_out_ << comparison_table(cmp);
     }
-
     if (g_interrupted) {
         spdlog::warn("interrupted: {} of {} file(s) finished and written; run again with --skip-existing to resume",
-                     summary.ok, todo);
+                     summary.ok, todo_);
         return kExitInterrupted;
     }
     if (summary.failed > 0) {
-        if (jobs.size() == 1) return jobs[0].code;  // one input: its own error's status
+        if (jobs_.size() == 1) return jobs_[0].code;  // one input: its own error's status
         spdlog::error("{} of {} file(s) failed", summary.failed, summary.files);
         return kExitSomeFailed;
     }
     return regressed ? kExitRegression : 0;
+}
+
+}  // namespace
+
+int run_reconstruct(const ReconstructArgs& a) {
+    SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
+    return ReconstructRun(a).run();
 }
 
 int run_report_merge(const MergeArgs& a) {
