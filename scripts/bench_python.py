@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""The Python side of `ldmrecon bench`: the same models run eagerly from Python, on the same input.
+"""The Python side of `ldmrecon bench`: the same models run from Python, on the same input, eagerly or
+through torch.compile (Inductor, the compiler behind `ldmrecon compile`'s AOTInductor packages).
 
   bench_python.py --models DIR --input clip.wav --threads N --batch-size B [--repeat R] [--warmup W]
+                  [--compile default|max-autotune]
 
 Builds the project's own nn.Modules (scripts/ldmrecon_models.py) from each export's embedded config,
 loads the export's weights into them, and times, with torch.inference_mode: a torch.stft-based feature
 (the reference a C++ feature should beat), encode, decode and vocode. Prints one JSON object (median
-seconds per stage, per batch).
+seconds per stage, per batch; with --compile also the seconds the first calls spent compiling; the
+process's peak resident memory).
 """
 import argparse
 import json
 import math
+import resource
 import statistics
 import sys
 import time
@@ -69,6 +73,13 @@ def timed(fn, repeat, warmup):
     return statistics.median(ts), out
 
 
+def first_call(fn):
+    """(seconds, output) of a first call: for a compiled function, mostly compiling."""
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", required=True, type=Path)
@@ -77,6 +88,8 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--compile", choices=["default", "max-autotune"],
+                    help="time torch.compile'd stages (static shapes) instead of eager ones")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -109,13 +122,25 @@ def main() -> int:
         mel = mel[None, None].expand(B, 1, -1, -1).contiguous()
         C = int(meta["config"]["latent_channels"])
         sf_ = float(meta["scaling_factor"])
-        t_enc, moments = timed(lambda: vae.encode(mel), args.repeat, args.warmup)
+        encode, decode, vocode = vae.encode, vae.decode, voc
+        compile_s = {}
+        if args.compile:
+            encode, decode, vocode = (torch.compile(fn, mode=args.compile, dynamic=False) for fn in (encode, decode, voc))
+            compile_s["encode"], moments = first_call(lambda: encode(mel))
+            compile_s["decode"], dec = first_call(lambda: decode(moments[:, :C]))
+            compile_s["vocode"], _ = first_call(lambda: vocode(dec.squeeze(1)))
+        t_enc, moments = timed(lambda: encode(mel), args.repeat, args.warmup)
         z = moments[:, :C] * sf_ / sf_
-        t_dec, dec = timed(lambda: vae.decode(z), args.repeat, args.warmup)
-        t_voc, _ = timed(lambda: voc(dec.squeeze(1)), args.repeat, args.warmup)
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "batch_size": B,
-                      "frames": int(mel.shape[2]), "seconds": {"feature": t_feat, "encode": t_enc, "decode": t_dec,
-                                                               "vocode": t_voc}}))
+        t_dec, dec = timed(lambda: decode(z), args.repeat, args.warmup)
+        t_voc, _ = timed(lambda: vocode(dec.squeeze(1)), args.repeat, args.warmup)
+    result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "batch_size": B,
+              "mode": f"torch.compile {args.compile}" if args.compile else "eager",
+              "frames": int(mel.shape[2]), "seconds": {"feature": t_feat, "encode": t_enc, "decode": t_dec,
+                                                       "vocode": t_voc},
+              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if compile_s:
+        result["compile_seconds"] = compile_s
+    print(json.dumps(result))
     return 0
 
 

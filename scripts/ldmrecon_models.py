@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ldmrecon_ops import blocked_attention
+from ldmrecon_ops import attention
 
 # ref: diffusers AutoencoderKL defaults as used by cvssp/audioldm2*/vae/config.json
 VAE_DEFAULTS = {
@@ -114,11 +114,12 @@ class Attention(nn.Module):
         q = self.to_q(t)
         k = self.to_k(t)
         v = self.to_v(t)
+        # Fused scaled_dot_product_attention where the runtime has it, as diffusers' AttnProcessor2_0; exports
+        # call the registered operator so that each runtime picks its own (ldmrecon_ops.py).
         if torch.jit.is_scripting():
-            # exports call the registered operator: fused attention where the runtime has it (ldmrecon_ops)
             out = torch.ops.ldmrecon.attention(q, k, v, self.scale)
         else:
-            out = blocked_attention(q, k, v, self.scale)
+            out = attention(q, k, v, self.scale)
         for layer in self.to_out:
             out = layer(out)
         out = out.transpose(1, 2).reshape(b, c, h, w)

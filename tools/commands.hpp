@@ -69,8 +69,11 @@ struct BenchArgs {
     std::vector<int> batch_sizes{1};
     int repeat = 3, warmup = 1;
     bool python = true;
+    std::vector<std::string> backends;  // C++ backends to time, each loaded once; empty: runtime.backend
+    std::string python_compile;         // "", "default" or "max-autotune": also time torch.compile
 };
-// Figures only: per-stage times, x real time, FLOP rates, the ratio to Python eager, peak memory.
+// Figures only: per-stage times per runner (C++ backends, Python eager, torch.compile), x real time, FLOP
+// rates against the measured peak, the ratio to Python eager, peak memory.
 int run_bench(const BenchArgs& a);
 
 struct AblateArgs {

@@ -224,7 +224,7 @@ int main(int argc, char** argv) {
     merge_cmd->add_flag("--json", merge.json, "Print the summary as JSON");
 
     cli::BenchArgs bench;
-    auto* bench_cmd = app.add_subcommand("bench", "Time every stage against Python eager and the machine's peak");
+    auto* bench_cmd = app.add_subcommand("bench", "Time every stage: C++ backends, Python eager and torch.compile, the machine's peak");
     bench_cmd->add_option("--models", bench.models, "Folder with vae.pt and vocoder.pt (for figures that mean "
                           "something: scripts/make_test_models.py --full)");
     add_runtime_options(*bench_cmd, bench.runtime);
@@ -235,6 +235,12 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(within(0, 100))->capture_default_str();
     bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
+    bench_cmd->add_option("--backends", bench.backends, "C++ backends to time side by side, e.g. torchscript compiled "
+                          "(default: the one --backend picks)")
+        ->check(CLI::IsMember({"auto", "torchscript", "compiled"}));
+    bench_cmd->add_option("--python-compile", bench.python_compile, "Also time Python torch.compile in this mode "
+                          "(its compile time is printed apart)")
+        ->check(CLI::IsMember({"default", "max-autotune"}));
     bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
 
     cli::AblateArgs abl;

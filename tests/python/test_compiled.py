@@ -21,6 +21,19 @@ def backend_of(p):
     return json.loads(p.stdout)["runtime"]["backend"]
 
 
+def check_bench_report(test, rep, runners):
+    """`ldmrecon bench --json`: one run per batch size, one entry per runner, stage times that add up."""
+    test.assertEqual(len(rep["runs"]), 1)
+    got = rep["runs"][0]["runners"]
+    test.assertEqual([r["runner"] for r in got], runners)
+    for r in got:
+        sec = r["seconds"]
+        test.assertGreater(min(sec["encode"], sec["decode"], sec["vocode"]), 0)
+        test.assertAlmostEqual(sec["total"], sec["feature"] + sec["encode"] + sec["decode"] + sec["vocode"], places=9)
+        test.assertAlmostEqual(r["realtime_factor"], rep["audio_seconds"] / sec["total"], places=6)
+    test.assertGreater(rep["gflop_per_clip"]["vocode"], 0)
+
+
 @unittest.skipUnless(TORCH2, "the compiled backend needs the PyTorch 2 build (see DebianBuild below)")
 class Compiled(unittest.TestCase):
     @classmethod
@@ -120,6 +133,17 @@ class Compiled(unittest.TestCase):
         self.assertEqual(backend_of(p), "compiled (AOTInductor)")
         self.assertIn("matches", p.stderr)
 
+    def test_bench_times_both_backends_side_by_side(self):
+        with tmpdir() as d:
+            out = Path(d) / "bench.json"
+            p = run("bench", "--models", self.models, "--seconds", "1", "--repeat", "1", "--warmup", "0", "--no-python",
+                    "--backends", "torchscript", "compiled", "--json", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rep = json.loads(out.read_text())
+        check_bench_report(self, rep, ["C++ TorchScript", "C++ compiled (AOTInductor)"])
+        for name in ("C++ TorchScript", "C++ compiled (AOTInductor)"):
+            self.assertIn(name, p.stdout)
+
     def test_a_package_of_other_exports_is_refused(self):
         with tmpdir() as d:
             m = Path(d) / "m"
@@ -153,6 +177,17 @@ class DebianBuild(unittest.TestCase):
         p = run("compile", "--models", TINY)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("scripts/setup.sh --torch pip", p.stderr)
+
+    def test_bench_times_torchscript_beside_python_eager(self):
+        with tmpdir() as d:
+            out = Path(d) / "bench.json"
+            p = run("bench", "--models", TINY, "--seconds", "1", "--repeat", "1", "--warmup", "0", "--json", out)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rep = json.loads(out.read_text())
+        check_bench_report(self, rep, ["C++ TorchScript", "Python eager"])
+        eager = rep["runs"][0]["runners"][1]
+        self.assertEqual(eager["speedup_over_python_eager"], 1.0)
+        self.assertTrue(eager["python"]["torch"].startswith("1.13"))  # the same torch as this build's libtorch
 
     def test_compiled_backend_is_refused_and_auto_falls_back(self):
         with tmpdir() as d:
