@@ -4,21 +4,27 @@ ships in models/, then export it with ldmrecon's metadata.
 
   scripts/prepare_data.py                                   # once: speech into ~/.cache/ldmrecon/data
   scripts/train_compact.py vae     --run runs/vae     --steps 1500 --threads 1
-  scripts/train_compact.py vocoder --run runs/vocoder --steps 7000 --threads 1 --sources asterisk,synthetic
-  scripts/train_compact.py export  --vae runs/vae --vocoder runs/vocoder -o models
+  scripts/train_compact.py vocoder --run runs/vocoder --steps 10000 --threads 1 --sources asterisk,synthetic
+  scripts/train_compact.py vocoder --run runs/vocoder --steps 18000 --gan --restart-schedule --lr 2e-4 \
+      --vae-features models/vae.pt --threads 1 --sources asterisk,synthetic
+  scripts/train_compact.py export  --vae models/vae.pt --vocoder runs/vocoder -o models
 
 Each training command is resumable: run it again with the same --run and it continues from the last
-checkpoint (saved every --save-every steps and at the end, model + optimiser + RNG state). Losses go to
-RUN/log.tsv. Fixed seed; CPU by default, CUDA when --device cuda and the torch has it.
+checkpoint (saved every --save-every steps and at the end, model + optimiser + RNG state, and the
+discriminators with --gan; keep checkpoints out of the repository). Losses go to RUN/log.tsv. Fixed seed;
+CPU by default, CUDA when --device cuda and the torch has it. `export` takes run folders or earlier exports.
 
 Recipes (see README "The compact model pair"):
   VAE      L1 of the log-mel feature (mean over bins) + kl_weight * KL (mean over latent elements), posterior
            samples in training, kl_weight 1e-4. AudioLDM2's VAE adds a patch discriminator after 50k steps
            and LPIPS; neither fits a CPU budget and both are left out.
-  vocoder  log-mel L1 (HiFi-GAN's mel loss, same feature as the model input) + multi-resolution STFT
-           (spectral convergence + log magnitude, FFT sizes 512/1024/2048). No discriminators: on 2 CPU
-           cores the generator-only recipe converges in an hour; HiFi-GAN's adversarial training would need
-           days there.
+  vocoder  --config picks one of VOCODER_CONFIGS (scripts/vocoder_candidates.py measures them). First leg:
+           log-mel L1 (HiFi-GAN's mel loss, same feature as the model input) + multi-resolution STFT
+           (spectral convergence + log magnitude, FFT sizes 512/1024/2048), generator only. --gan: HiFi-GAN's
+           recipe, multi-period and multi-scale discriminators (scripts/hifigan_discriminators.py, channels
+           narrowed 8x) with least-squares losses and feature matching, generator loss adv + 2 fm + 45 mel.
+           --vae-features: half the crops (--vae-share) take the exported VAE's reconstruction of the feature
+           as input, so the full path is what improves.
 The data is the train split of prepare_data.py's manifest: the Asterisk prompts in English, Spanish and
 French, and for the vocoder also the synthetic voices (male ones: every Asterisk training voice is female);
 each file normalised as AudioLDM2's recipe does (mean removed, peak 0.5) and joined with
@@ -45,11 +51,28 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from ldmrecon_export import audioldm2_feature, export_pair  # noqa: E402
+from ldmrecon_export import METADATA_NAME, audioldm2_feature, export_pair  # noqa: E402
+from hifigan_discriminators import (Discriminators, discriminator_loss, feature_matching_loss,  # noqa: E402
+                                  generator_adversarial_loss)
 from ldmrecon_models import VAE_DEFAULTS, VOCODER_DEFAULTS, AutoencoderKL, SpeechT5HifiGan  # noqa: E402
 
 COMPACT_VAE = dict(VAE_DEFAULTS, block_out_channels=[16, 32, 64], layers_per_block=1, norm_num_groups=8)
-COMPACT_VOCODER = dict(VOCODER_DEFAULTS, upsample_initial_channel=128)
+# Compact vocoder configs (same SpeechT5HifiGan class; channels halve at every upsampling stage), measured
+# by scripts/vocoder_candidates.py and short trial runs; README "A vocoder that follows pitch" says why the
+# default was chosen. "v1" is the first shipped one: five stages leave 4 channels at 16 kHz.
+VOCODER_CONFIGS = {
+    "v1": dict(VOCODER_DEFAULTS, upsample_initial_channel=128),
+    "s3-128": dict(VOCODER_DEFAULTS, upsample_initial_channel=128, upsample_rates=[8, 5, 4],
+                   upsample_kernel_sizes=[16, 10, 8]),
+    "s3-128-late": dict(VOCODER_DEFAULTS, upsample_initial_channel=128, upsample_rates=[4, 5, 8],
+                        upsample_kernel_sizes=[8, 10, 16]),
+    "s3-192": dict(VOCODER_DEFAULTS, upsample_initial_channel=192, upsample_rates=[10, 4, 4],
+                   upsample_kernel_sizes=[20, 8, 8]),
+    "s4-256": dict(VOCODER_DEFAULTS, upsample_initial_channel=256, upsample_rates=[5, 4, 4, 2],
+                   upsample_kernel_sizes=[10, 8, 8, 4]),
+    "s3-128-k357": dict(VOCODER_DEFAULTS, upsample_initial_channel=128, upsample_rates=[8, 5, 4],
+                        upsample_kernel_sizes=[16, 10, 8], resblock_kernel_sizes=[3, 5, 7]),
+}
 KL_WEIGHT = 1e-4
 SEED = 20261123
 HOP = 160
@@ -137,10 +160,13 @@ def training_stream(data: Path, sources) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------ training
 class Run:
-    """Checkpointing and logging for one resumable training run."""
+    """Checkpointing and logging for one resumable training run. `parts` are further modules and
+    optimisers (the discriminators and theirs) saved beside the model; a checkpoint without them (a
+    generator-only leg) resumes with them fresh."""
 
-    def __init__(self, folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer):
+    def __init__(self, folder: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, parts=None):
         self.folder, self.model, self.opt, self.step = folder, model, opt, 0
+        self.parts = parts or {}
         self.elapsed, self.started = 0.0, time.time()  # training seconds over all invocations
         folder.mkdir(parents=True, exist_ok=True)
         ck = folder / "checkpoint.pt"
@@ -148,6 +174,9 @@ class Run:
             state = torch.load(ck, map_location="cpu")
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["opt"])
+            for name, part in self.parts.items():
+                if name in state:
+                    part.load_state_dict(state[name])
             self.step = state["step"]
             self.elapsed = state.get("elapsed", 0.0)
             torch.set_rng_state(state["torch_rng"])
@@ -159,6 +188,7 @@ class Run:
         tmp = self.folder / "checkpoint.pt.tmp"
         torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
                     "elapsed": self.total_seconds(),
+                    **{name: part.state_dict() for name, part in self.parts.items()},
                     "torch_rng": torch.get_rng_state(), "py_rng": random.getstate(), **extra}, tmp)
         os.replace(tmp, self.folder / "checkpoint.pt")
 
@@ -168,15 +198,105 @@ class Run:
     def record(self, **values) -> None:
         if self.log.tell() == 0:
             self.log.write("step\t" + "\t".join(values) + "\n")
+        elif not hasattr(self, "_columns"):  # a leg with other losses than the last: a new header line
+            last_header = [ln for ln in (self.folder / "log.tsv").read_text().splitlines() if ln.startswith("step")]
+            if last_header and last_header[-1] != "step\t" + "\t".join(values):
+                self.log.write("step\t" + "\t".join(values) + "\n")
+        self._columns = True
         self.log.write(f"{self.step}\t" + "\t".join(f"{v:.5f}" for v in values.values()) + "\n")
         self.log.flush()
 
 
-def lr_at(step: int, total: int, peak: float) -> float:
+def lr_at(step: int, total: int, peak: float, leg_start: int = 0) -> float:
+    """Linear warm-up, then cosine to 2 % of the peak, over the steps from leg_start to total."""
+    step, total = step - leg_start, total - leg_start
     warm = min(500, total // 10)
     if step < warm:
         return peak * (step + 1) / warm
     return peak * 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm)))) + peak * 0.02
+
+
+def stream_feature(stream: torch.Tensor, feat: "LogMel", dev) -> torch.Tensor:
+    """The whole stream's log-mel [frames, 64], computed once; training crops are rows of it."""
+    with torch.no_grad():
+        return torch.cat([feat(stream[i:i + 1600000].unsqueeze(0).to(dev))[0][:-1]
+                          for i in range(0, len(stream), 1600000)])
+
+
+def vae_reconstructed(full: torch.Tensor, vae_path: Path) -> torch.Tensor:
+    """The stream's feature after the exported VAE (encode, posterior mean, decode), in 1024-frame windows
+    as ldmrecon runs it: the input the vocoder gets in the full path."""
+    vae = torch.jit.load(str(vae_path), map_location="cpu").eval()
+    out = full.clone()
+    with torch.no_grad():
+        for i in range(0, full.shape[0] - 1023, 1024):
+            x = full[i:i + 1024].unsqueeze(0).unsqueeze(0).cpu()
+            out[i:i + 1024] = vae.decode(vae.encode(x).chunk(2, dim=1)[0])[0, 0].to(full.device)
+    print(f"vocoder input: {vae_path}'s reconstruction of the training feature", flush=True)
+    return out
+
+
+def vae_step(model, full, starts, frames):
+    x = torch.stack([full[s:s + frames] for s in starts]).unsqueeze(1)
+    mean, logvar = model.encode(x).chunk(2, dim=1)
+    z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+    rec = (model.decode(z) - x).abs().mean()
+    kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+    loss = rec + KL_WEIGHT * kl
+    return loss, {"loss": loss.item(), "mel_l1": rec.item(), "kl": kl.item()}
+
+
+class VocoderLosses:
+    """Generator-only: log-mel L1 + MR-STFT. With discriminators (--gan), HiFi-GAN's generator loss
+    adv + 2 * feature matching + 45 * log-mel L1, and the discriminators' least-squares step."""
+
+    def __init__(self, feat, vae_share=0.0):
+        self.feat, self.vae_share, self.disc, self.disc_opt = feat, vae_share, None, None
+
+    def __call__(self, model, stream, inputs, starts, frames, dev):
+        wav = torch.stack([stream[s * HOP:(s + frames) * HOP] for s in starts]).to(dev)
+        m = self.feat(wav)[:, :frames]
+        x = m
+        if inputs is not None:  # the VAE's reconstruction for a share of the crops, the true feature for the rest
+            use = torch.rand(len(starts)) < self.vae_share
+            x = torch.stack([inputs[s:s + frames] if u else row for s, u, row in zip(starts, use.tolist(), m)])
+        y = model(x)[:, : frames * HOP]
+        mel_l1 = (self.feat(y)[:, :frames] - m).abs().mean()
+        if self.disc is None:
+            mr = mrstft_loss(y, wav)
+            loss = mel_l1 + mr
+            return loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "mrstft": mr.item()}
+        d_loss = self.discriminator_step(wav, y.detach())
+        real_scores, real_feats = self.disc(wav)
+        fake_scores, fake_feats = self.disc(y)
+        adv = generator_adversarial_loss(fake_scores)
+        fm = feature_matching_loss(real_feats, fake_feats)
+        loss = adv + 2 * fm + 45 * mel_l1
+        return loss, {"loss": loss.item(), "mel_l1": mel_l1.item(), "adv": adv.item(), "fm": fm.item(),
+                      "disc": d_loss}
+
+    def discriminator_step(self, wav, fake) -> float:
+        for g in self.disc_opt.param_groups:
+            g["lr"] = self.lr
+        real_scores, _ = self.disc(wav)
+        fake_scores, _ = self.disc(fake)
+        loss = discriminator_loss(real_scores, fake_scores)
+        self.disc_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.disc_opt.step()
+        return loss.item()
+
+
+def vocoder_config(args) -> dict:
+    """The run's config: the checkpoint's when resuming (a different --config is refused), else --config."""
+    ck = args.run / "checkpoint.pt"
+    if ck.exists():
+        cfg = torch.load(ck, map_location="cpu")["config"]
+        if args.config and VOCODER_CONFIGS[args.config] != cfg:
+            raise SystemExit(f"{args.run}: trained with another config than --config {args.config}; "
+                             "use a new --run folder")
+        return cfg
+    return VOCODER_CONFIGS[args.config or "s3-128-k357"]
 
 
 def train(args, kind: str) -> None:
@@ -186,57 +306,58 @@ def train(args, kind: str) -> None:
     dev = torch.device(args.device)
     stream = training_stream(args.data, args.sources)
     feat = LogMel().to(dev)
+    parts, inputs, full = {}, None, None
     if kind == "vae":
-        model = AutoencoderKL(COMPACT_VAE).to(dev)
+        config = COMPACT_VAE
+        model = AutoencoderKL(config).to(dev)
         frames, batch, peak = args.frames or 256, args.batch or 8, args.lr or 5e-4
-        with torch.no_grad():  # the whole stream's feature once; crops are rows of it
-            full = torch.cat([feat(stream[i:i + 1600000].unsqueeze(0).to(dev))[0][:-1]
-                              for i in range(0, len(stream), 1600000)])
+        full = stream_feature(stream, feat, dev)
     else:
-        model = SpeechT5HifiGan(COMPACT_VOCODER).to(dev)
+        config = vocoder_config(args)
+        model = SpeechT5HifiGan(config).to(dev)
         frames, batch, peak = args.frames or 32, args.batch or 8, args.lr or 1e-3
+        if args.vae_features:
+            inputs = vae_reconstructed(stream_feature(stream, feat, dev), args.vae_features)
+        losses = VocoderLosses(feat, args.vae_share)
+        if args.gan:
+            losses.disc = Discriminators(args.disc_width_div).to(dev)
+            losses.disc_opt = torch.optim.AdamW(losses.disc.parameters(), lr=peak, betas=(0.8, 0.99))
+            parts = {"disc": losses.disc, "disc_opt": losses.disc_opt}
     opt = torch.optim.AdamW(model.parameters(), lr=peak, betas=(0.8, 0.99), weight_decay=0.0)
-    run = Run(args.run, model, opt)
+    run = Run(args.run, model, opt, parts)
     (args.run / "command.txt").write_text(" ".join(sys.argv) + "\n")
     t0, shown, first = time.time(), time.time(), run.step
+    leg_start = run.step if args.restart_schedule else 0
     n_frames = (len(stream) - 1) // HOP
     while run.step < args.steps:
+        lr = lr_at(run.step, args.steps, peak, leg_start)
         for g in opt.param_groups:
-            g["lr"] = lr_at(run.step, args.steps, peak)
+            g["lr"] = lr
         starts = [random.randrange(0, n_frames - frames - 1) for _ in range(batch)]
         if kind == "vae":
-            x = torch.stack([full[s:s + frames] for s in starts]).unsqueeze(1)
-            moments = model.encode(x)
-            mean, logvar = moments.chunk(2, dim=1)
-            z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
-            y = model.decode(z)
-            rec = (y - x).abs().mean()
-            kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
-            loss = rec + KL_WEIGHT * kl
-            values = {"loss": loss.item(), "mel_l1": rec.item(), "kl": kl.item()}
+            loss, values = vae_step(model, full, starts, frames)
         else:
-            wav = torch.stack([stream[s * HOP:(s + frames) * HOP] for s in starts]).to(dev)
-            m = feat(wav)[:, :frames]
-            y = model(m)[:, : frames * HOP]
-            mel_l1 = (feat(y)[:, :frames] - m).abs().mean()
-            mr = mrstft_loss(y, wav)
-            loss = mel_l1 + mr
-            values = {"loss": loss.item(), "mel_l1": mel_l1.item(), "mrstft": mr.item()}
+            losses.lr = lr
+            loss, values = losses(model, stream, inputs, starts, frames, dev)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0 if not args.gan else 1000.0)
         opt.step()
         run.step += 1
         if run.step % 10 == 0:
-            run.record(**values, lr=opt.param_groups[0]["lr"])
+            run.record(**values, lr=lr)
         if time.time() - shown > 60 or run.step == args.steps:
             rate = (run.step - first) / max(1e-9, time.time() - t0)
             print(f"{kind} step {run.step}/{args.steps} " + " ".join(f"{k} {v:.4f}" for k, v in values.items())
                   + f" ({rate:.2f} steps/s in this invocation)", flush=True)
             shown = time.time()
         if run.step % args.save_every == 0 or run.step == args.steps:
-            run.save({"config": COMPACT_VAE if kind == "vae" else COMPACT_VOCODER})
-    seconds = time.time() - t0
+            run.save({"config": config})
+    write_history(args, run, first, time.time() - t0, frames, batch, peak)
+    print(f"{kind}: done, {run.step} steps, {(time.time() - t0) / 60:.1f} min this run", flush=True)
+
+
+def write_history(args, run: Run, first: int, seconds: float, frames: int, batch: int, peak: float) -> None:
     info = {"steps": run.step, "seconds_this_invocation": round(seconds, 1), "machine": machine(args),
             "sources": list(args.sources),
             "frames": frames, "batch": batch, "peak_lr": peak,
@@ -253,7 +374,6 @@ def train(args, kind: str) -> None:
     if "wall_clock_note" in old:  # a note written by hand for legs run before the history existed
         info["wall_clock_note"] = old["wall_clock_note"]
     prev.write_text(json.dumps(info, indent=1) + "\n")
-    print(f"{kind}: done, {run.step} steps, {seconds / 60:.1f} min this run", flush=True)
 
 
 def machine(args) -> str:
@@ -279,20 +399,32 @@ def latent_scaling_factor(vae: AutoencoderKL, data: Path) -> float:
     return float(1.0 / torch.cat(zs).flatten().std())
 
 
+def load_trained(path: Path, cls, kind: str):
+    """(model, config, training record) from a run folder (its checkpoint) or from an export of an earlier
+    pair (a .pt file: its weights and metadata), so one model can be re-exported beside a new other one."""
+    if path.suffix == ".pt":
+        extra = {METADATA_NAME: ""}
+        ts = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        meta = json.loads(extra[METADATA_NAME])
+        model = cls(meta["config"])
+        model.load_state_dict(ts.state_dict())
+        record = dict(meta.get("training", {}).get(kind, {}), reexported_from=f"{path.name} of {meta.get('source')}")
+        return model.eval(), meta["config"], record
+    state = torch.load(path / "checkpoint.pt", map_location="cpu")
+    model = cls(state["config"])
+    model.load_state_dict(state["model"])
+    info = path / "training.json"  # written when a run reaches its last step
+    record = json.loads(info.read_text()) if info.exists() else {"steps": state["step"], "finished": False}
+    return model.eval(), state["config"], record
+
+
 def export(args) -> None:
-    vae_state = torch.load(args.vae / "checkpoint.pt", map_location="cpu")
-    voc_state = torch.load(args.vocoder / "checkpoint.pt", map_location="cpu")
-    vae, voc = AutoencoderKL(vae_state["config"]), SpeechT5HifiGan(voc_state["config"])
-    vae.load_state_dict(vae_state["model"])
-    voc.load_state_dict(voc_state["model"])
-    vae.eval()
-    voc.eval()
-    sf = latent_scaling_factor(vae, args.data)
-    vae_cfg = dict(vae_state["config"], scaling_factor=sf)
-    runs = {}
-    for k, d, state in (("vae", args.vae, vae_state), ("vocoder", args.vocoder, voc_state)):
-        info = d / "training.json"  # written when a run reaches its last step
-        runs[k] = json.loads(info.read_text()) if info.exists() else {"steps": state["step"], "finished": False}
+    vae, vae_cfg, vae_record = load_trained(args.vae, AutoencoderKL, "vae")
+    voc, voc_cfg, voc_record = load_trained(args.vocoder, SpeechT5HifiGan, "vocoder")
+    # An export's own scaling factor is kept (the same weights give the same value, up to sampling).
+    sf = vae_cfg["scaling_factor"] if args.vae.suffix == ".pt" else latent_scaling_factor(vae, args.data)
+    vae_cfg = dict(vae_cfg, scaling_factor=sf)
+    runs = {"vae": vae_record, "vocoder": voc_record}
     man = [ln.split("\t") for ln in (args.data / "manifest.tsv").read_text().splitlines()[1:] if ln]
 
     def data_of(sources):
@@ -310,7 +442,7 @@ def export(args) -> None:
     header = "split\tlanguage\tpackage_or_tool\tversion_or_voice\tlicence\tseconds\tpath"
     (args.out / "data-manifest.tsv").write_text(
         header + "\n" + "".join("\t".join(r) + "\n" for r in man if r[0] == "train"))
-    export_pair(vae, vae_cfg, voc, voc_state["config"], args.out, audioldm2_feature(), sf,
+    export_pair(vae, vae_cfg, voc, voc_cfg, args.out, audioldm2_feature(), sf,
                 source="scripts/train_compact.py",
                 extra={"weights": "trained by ldmrecon (compact pair), not AudioLDM2",
                        "description": "compact pair trained by this project on Debian's Asterisk speech prompts "
@@ -339,8 +471,19 @@ def main() -> int:
     ap.add_argument("--save-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--vae", type=Path, help="export: the VAE run folder")
-    ap.add_argument("--vocoder", type=Path, help="export: the vocoder run folder")
+    ap.add_argument("--config", choices=sorted(VOCODER_CONFIGS),
+                    help="vocoder: a new run's config (default s3-128-k357; v1 is the first shipped one)")
+    ap.add_argument("--gan", action="store_true",
+                    help="vocoder: HiFi-GAN's multi-period and multi-scale discriminators with feature matching")
+    ap.add_argument("--disc-width-div", type=int, default=8, help="--gan: the paper's channels divided by this")
+    ap.add_argument("--vae-features", type=Path, metavar="VAE_PT",
+                    help="vocoder: train on this exported VAE's reconstruction of the feature (full-path fine-tuning)")
+    ap.add_argument("--vae-share", type=float, default=0.5,
+                    help="--vae-features: the share of crops given the VAE's reconstruction (the rest: the true feature)")
+    ap.add_argument("--restart-schedule", action="store_true",
+                    help="warm up and decay the learning rate over this leg's steps only")
+    ap.add_argument("--vae", type=Path, help="export: the VAE run folder, or an exported vae.pt to carry over")
+    ap.add_argument("--vocoder", type=Path, help="export: the vocoder run folder, or an exported vocoder.pt")
     ap.add_argument("-o", "--out", type=Path, help="export: output folder")
     ap.add_argument("--note", help="export: a remark appended to the description (e.g. a known weakness)")
     args = ap.parse_args()

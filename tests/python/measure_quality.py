@@ -3,6 +3,7 @@
 pair and paste its PINNED dict into test_quality.py (and the table into README).
 
   /usr/bin/python3 tests/python/measure_quality.py      # from the repository root, after a build
+  LDMRECON_COMPACT_MODELS=DIR ... measure_quality.py    # a candidate pair, before it replaces models/
 """
 import sys
 from pathlib import Path
@@ -11,8 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_quality import HELD_OUT, UNSEEN, CompactPair, mean  # noqa: E402
 
-KEYS = {"full": ("stoi", "mel_l1", "mrstft", "vae_mel_l1"),
-        "vocoder": ("stoi", "mel_l1", "mrstft"),
+KEYS = {"full": ("stoi", "mel_l1", "mrstft", "vae_mel_l1", "vuv_f1", "f0_rmse_cents"),
+        "vocoder": ("stoi", "mel_l1", "mrstft", "vuv_f1", "f0_rmse_cents"),
         "vae_griffin_lim": ("stoi", "mel_l1", "mrstft", "vae_mel_l1"),
         "griffin_lim_32": ("stoi", "mel_l1", "mrstft")}
 
