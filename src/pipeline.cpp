@@ -248,15 +248,11 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     return enqueue(std::move(clip));  // its resize of `latents` to the window count keeps them
 }
 
-std::vector<BatchRunner::Completed> BatchRunner::step() {
-    std::vector<Completed> out;
-    if (queue_.empty()) return out;
-    Models::Impl* m = models_ ? &models_->impl() : nullptr;
-    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
+// The first length (in queue order) with a full batch waiting, else the oldest window's length; up to
+// batch_size windows of it, taken off the queue.
+std::vector<BatchRunner::Queued> BatchRunner::take_batch() {
     const std::size_t B = static_cast<std::size_t>(opts_.batch_size);
     auto frames_of = [this](const Queued& q) { return clips_.at(q.clip)->windows[q.window].frames; };
-
-    // The first length (in queue order) with a full batch waiting, else the oldest window's length.
     std::map<std::size_t, std::size_t> count;
     std::size_t frames = frames_of(queue_.front());
     for (const Queued& q : queue_)
@@ -273,136 +269,203 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
             ++it;
         }
     }
+    return batch;
+}
 
-    const auto T = static_cast<std::int64_t>(frames), M = static_cast<std::int64_t>(fc_.n_mels);
-    const auto Bn = static_cast<std::int64_t>(batch.size());
-    const std::int64_t hop = fc_.hop_length;
-    StageTimes t;
-    try {
+// One batch of equal-length windows through the stages: its tensors, and a method per step. Results go
+// back into the runner's clips; a failure throws (step() gives it to every clip of the batch).
+struct BatchRunner::BatchWork {
+    BatchRunner& r;
+    const std::vector<Queued>& batch;
+    StageTimes& t;
+    Models::Impl* m;
+    std::string where;
+    std::int64_t T, M, Bn, hop;
+    torch::Tensor mel, mel_cpu, z_scaled, decoded;
+    std::vector<std::int64_t> lshape;
+
+    BatchWork(BatchRunner& runner, const std::vector<Queued>& b, StageTimes& times)
+        : r(runner), batch(b), t(times), m(runner.models_ ? &runner.models_->impl() : nullptr),
+          where(runner.models_ ? runner.models_->dir() : std::string("griffin-lim")),
+          T(static_cast<std::int64_t>(runner.clips_.at(b.front().clip)->windows[b.front().window].frames)),
+          M(runner.fc_.n_mels), Bn(static_cast<std::int64_t>(b.size())), hop(runner.fc_.hop_length) {}
+
+    Clip& clip(std::int64_t b) const { return *r.clips_.at(batch[static_cast<std::size_t>(b)].clip); }
+    std::size_t window(std::int64_t b) const { return batch[static_cast<std::size_t>(b)].window; }
+
+    void run() {
         c10::InferenceMode inference;
-        auto t0 = Clock::now();
-        torch::Tensor mel = torch::empty({latent_mode_ ? 0 : Bn, 1, T, M}, torch::kFloat);
-        for (std::int64_t b = 0; b < Bn && !latent_mode_; ++b) {
-            const Matrix& f = clips_.at(batch[b].clip)->features[batch[b].window];
-            std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
-        }
-        const torch::Tensor mel_cpu = mel;
-        torch::Tensor decoded = mel;  // --stage vocoder: the input's own feature
-        std::vector<std::int64_t> lshape;
-        torch::Tensor z_scaled;
-        if (latent_mode_) {
-            // Decoding a latent file: the windows' stored latents stand in for the encoder.
-            const std::int64_t C = m->latent_channels, H = T / multiple_, W = M / multiple_;
-            torch::Tensor zs = torch::empty({Bn, C, H, W}, torch::kFloat);
-            for (std::int64_t b = 0; b < Bn; ++b) {
-                const std::vector<float>& l = clips_.at(batch[b].clip)->latents[batch[b].window];
-                std::memcpy(zs[b].data_ptr<float>(), l.data(), l.size() * sizeof(float));
-                clips_.at(batch[b].clip)->latents[batch[b].window] = {};
-            }
-            z_scaled = zs.to(m->device, m->dtype);
-        } else if (opts_.stage != Stage::vocoder) {
-            mel = mel.to(m->device, m->dtype);
-            torch::Tensor moments = m->backend->encode(mel);
-            check_finite(moments, where, "VAE encoder");
-            const std::int64_t C = m->latent_channels;
-            torch::Tensor z = moments.narrow(1, 0, C);
-            if (opts_.sample) {
-                // Noise drawn on the CPU in fp32, one generator per window, so a seed gives the same latent
-                // on every device and in every batch.
-                std::vector<torch::Tensor> eps;
-                for (const Queued& q : batch) {
-                    auto gen = at::detail::createCPUGenerator(window_seed(opts_.seed, q.window));
-                    eps.push_back(at::randn(z.sizes().slice(1), gen, torch::TensorOptions().dtype(torch::kFloat)));
-                }
-                z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m->device, m->dtype);
-            }
-            // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
-            z_scaled = z * m->scaling_factor;
-            sync(m->device);
-            t.encode = seconds_since(t0);
+        input_features();
+        if (r.latent_mode_) {
+            latents_from_file();
+        } else if (r.opts_.stage != Stage::vocoder) {
+            encode();
         }
         if (z_scaled.defined()) {
             lshape = z_scaled.sizes().vec();
             lshape[0] = 1;
         }
-        if (opts_.latents_only) {
-            const torch::Tensor zc = z_scaled.to(torch::kCPU, torch::kFloat).contiguous();
-            for (std::int64_t b = 0; b < Bn; ++b) {
-                Clip& c = *clips_.at(batch[b].clip);
-                const float* p = zc[b].data_ptr<float>();
-                c.latents[batch[b].window].assign(p, p + zc[b].numel());
-                c.latent_shape = lshape;
-                c.features[batch[b].window] = Matrix();
-            }
-        } else {
-            if (z_scaled.defined()) {
-                t0 = Clock::now();
-                decoded = m->backend->decode(z_scaled / m->scaling_factor);
-                sync(m->device);
-                t.decode = seconds_since(t0);
-                if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
-                    throw ModelError(where + ": VAE decoded a feature of the wrong shape");
-                check_finite(decoded, where, "VAE decoder");
-            } else if (opts_.vocoder == VocoderKind::hifigan) {
-                decoded = mel.to(m->device, m->dtype);
-            }
-            // The decoded feature of each window, taken off the device once (--stage vocoder: the input's own).
-            const torch::Tensor dec_cpu =
-                opts_.stage == Stage::vocoder ? mel_cpu : decoded.to(torch::kCPU, torch::kFloat).contiguous();
-            std::vector<Matrix> dec(static_cast<std::size_t>(Bn),
-                                    Matrix(static_cast<std::size_t>(T), static_cast<std::size_t>(M)));
-            for (std::int64_t b = 0; b < Bn; ++b)
-                std::memcpy(dec[b].data.data(), dec_cpu[b].data_ptr<float>(), dec[b].data.size() * sizeof(float));
+        if (r.opts_.latents_only) {
+            keep_latents();
+            return;
+        }
+        decode();
+        std::vector<Matrix> dec = decoded_features();
+        const auto t0 = Clock::now();
+        torch::Tensor wav_cpu;
+        std::vector<std::vector<float>> gl_waves;
+        if (r.opts_.stage != Stage::vae && r.opts_.vocoder == VocoderKind::hifigan)
+            wav_cpu = neural_vocoder();
+        else if (r.opts_.stage != Stage::vae)
+            gl_waves = griffin_lim_waves(dec);
+        t.vocode = seconds_since(t0);
+        scatter(dec, wav_cpu, gl_waves);
+    }
 
-            torch::Tensor wav_cpu;
-            std::vector<std::vector<float>> gl_waves;
-            t0 = Clock::now();
-            if (opts_.stage != Stage::vae && opts_.vocoder == VocoderKind::hifigan) {
-                // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
-                torch::Tensor wave = m->backend->vocode(decoded.squeeze(1));
-                sync(m->device);
-                if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
-                    throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
-                                     std::to_string(Bn) + " x " + std::to_string(T) + " frames");
-                wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
-                check_finite(wav_cpu, where, "vocoder");
-                for (std::int64_t b = 0; b < Bn; ++b)
-                    if (wav_cpu[b].abs().max().item<float>() == 0.f)
-                        throw ModelError(where + ": the vocoder returned silence (every sample 0) for a window of a "
-                                         "non-silent input");
-            } else if (opts_.stage != Stage::vae) {
-                GriffinLimOptions gl;
-                gl.iterations = opts_.gl_iterations;
-                gl.cancelled = opts_.cancelled;
-                for (std::int64_t b = 0; b < Bn; ++b) {
-                    gl.seed = window_seed(opts_.seed, batch[b].window);
-                    // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
-                    std::vector<float> w = griffin_lim(mel_to_linear_magnitude(dec[b], fc_), fc_,
-                                                       static_cast<std::size_t>(T * hop - 1), gl);
-                    w.push_back(0.f);
-                    gl_waves.push_back(std::move(w));
-                }
-            }
-            t.vocode = seconds_since(t0);
+    // [B, 1, T, M] on the CPU: each window's feature (empty in latent mode).
+    void input_features() {
+        mel = torch::empty({r.latent_mode_ ? 0 : Bn, 1, T, M}, torch::kFloat);
+        for (std::int64_t b = 0; b < Bn && !r.latent_mode_; ++b) {
+            const Matrix& f = clip(b).features[window(b)];
+            std::memcpy(mel[b].data_ptr<float>(), f.data.data(), f.data.size() * sizeof(float));
+        }
+        mel_cpu = mel;
+        decoded = mel;  // --stage vocoder: the input's own feature
+    }
 
-            for (std::int64_t b = 0; b < Bn; ++b) {
-                Clip& c = *clips_.at(batch[b].clip);
-                const std::size_t k = batch[b].window;
-                c.decoded[k] = std::move(dec[b]);
-                if (wav_cpu.defined()) {
-                    const float* w = wav_cpu[b].data_ptr<float>();
-                    c.waves[k].assign(w, w + wav_cpu.size(1));
-                } else if (!gl_waves.empty()) {
-                    c.waves[k] = std::move(gl_waves[static_cast<std::size_t>(b)]);
-                }
-                c.arrived[k] = true;
-                c.latent_shape = lshape;
-                if (c.windows.size() > 1) {
-                    if (!c.features.empty()) c.features[k] = Matrix();
-                    stitch_ready(c);
-                }
+    // Decoding a latent file: the windows' stored latents stand in for the encoder.
+    void latents_from_file() {
+        const std::int64_t C = m->latent_channels, H = T / r.multiple_, W = M / r.multiple_;
+        torch::Tensor zs = torch::empty({Bn, C, H, W}, torch::kFloat);
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            std::vector<float>& l = clip(b).latents[window(b)];
+            std::memcpy(zs[b].data_ptr<float>(), l.data(), l.size() * sizeof(float));
+            l = {};
+        }
+        z_scaled = zs.to(m->device, m->dtype);
+    }
+
+    void encode() {
+        const auto t0 = Clock::now();
+        mel = mel.to(m->device, m->dtype);
+        torch::Tensor moments = m->backend->encode(mel);
+        check_finite(moments, where, "VAE encoder");
+        const std::int64_t C = m->latent_channels;
+        torch::Tensor z = moments.narrow(1, 0, C);
+        if (r.opts_.sample) {
+            // Noise drawn on the CPU in fp32, one generator per window, so a seed gives the same latent on
+            // every device and in every batch.
+            std::vector<torch::Tensor> eps;
+            for (const Queued& q : batch) {
+                auto gen = at::detail::createCPUGenerator(window_seed(r.opts_.seed, q.window));
+                eps.push_back(at::randn(z.sizes().slice(1), gen, torch::TensorOptions().dtype(torch::kFloat)));
             }
-        }  // !latents_only
+            z = z + torch::exp(0.5 * moments.narrow(1, C, C)) * torch::stack(eps).to(m->device, m->dtype);
+        }
+        // Latents as a diffusion model sees them are z * scaling_factor; decode takes them back.
+        z_scaled = z * m->scaling_factor;
+        sync(m->device);
+        t.encode = seconds_since(t0);
+    }
+
+    // `ldmrecon encode`: the scaled latents are the result; the windows' features are no longer needed.
+    void keep_latents() {
+        const torch::Tensor zc = z_scaled.to(torch::kCPU, torch::kFloat).contiguous();
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            Clip& c = clip(b);
+            const float* p = zc[b].data_ptr<float>();
+            c.latents[window(b)].assign(p, p + zc[b].numel());
+            c.latent_shape = lshape;
+            c.features[window(b)] = Matrix();
+        }
+    }
+
+    void decode() {
+        if (!z_scaled.defined()) {
+            if (r.opts_.vocoder == VocoderKind::hifigan) decoded = mel.to(m->device, m->dtype);
+            return;
+        }
+        const auto t0 = Clock::now();
+        decoded = m->backend->decode(z_scaled / m->scaling_factor);
+        sync(m->device);
+        t.decode = seconds_since(t0);
+        if (decoded.dim() != 4 || decoded.size(0) != Bn || decoded.size(2) != T || decoded.size(3) != M)
+            throw ModelError(where + ": VAE decoded a feature of the wrong shape");
+        check_finite(decoded, where, "VAE decoder");
+    }
+
+    // The decoded feature of each window, taken off the device once (--stage vocoder: the input's own).
+    std::vector<Matrix> decoded_features() const {
+        const torch::Tensor dec_cpu =
+            r.opts_.stage == Stage::vocoder ? mel_cpu : decoded.to(torch::kCPU, torch::kFloat).contiguous();
+        std::vector<Matrix> dec(static_cast<std::size_t>(Bn), Matrix(static_cast<std::size_t>(T), static_cast<std::size_t>(M)));
+        for (std::int64_t b = 0; b < Bn; ++b)
+            std::memcpy(dec[b].data.data(), dec_cpu[b].data_ptr<float>(), dec[b].data.size() * sizeof(float));
+        return dec;
+    }
+
+    // [B, 1, T, M] -> [B, T, M]: the vocoder takes time-first frames, no transpose (SPEC.md 1).
+    torch::Tensor neural_vocoder() {
+        torch::Tensor wave = m->backend->vocode(decoded.squeeze(1));
+        sync(m->device);
+        if (wave.dim() != 2 || wave.size(0) != Bn || wave.size(1) < T * hop)
+            throw ModelError(where + ": vocoder returned " + std::to_string(wave.numel()) + " samples for " +
+                             std::to_string(Bn) + " x " + std::to_string(T) + " frames");
+        torch::Tensor wav_cpu = wave.to(torch::kCPU, torch::kFloat).contiguous();
+        check_finite(wav_cpu, where, "vocoder");
+        for (std::int64_t b = 0; b < Bn; ++b)
+            if (wav_cpu[b].abs().max().item<float>() == 0.f)
+                throw ModelError(where + ": the vocoder returned silence (every sample 0) for a window of a "
+                                 "non-silent input");
+        return wav_cpu;
+    }
+
+    std::vector<std::vector<float>> griffin_lim_waves(const std::vector<Matrix>& dec) const {
+        GriffinLimOptions gl;
+        gl.iterations = r.opts_.gl_iterations;
+        gl.cancelled = r.opts_.cancelled;
+        std::vector<std::vector<float>> waves;
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            gl.seed = window_seed(r.opts_.seed, window(b));
+            // T * hop - 1 samples have exactly T frames; one zero makes the window's T * hop.
+            std::vector<float> w = griffin_lim(mel_to_linear_magnitude(dec[b], r.fc_), r.fc_,
+                                               static_cast<std::size_t>(T * hop - 1), gl);
+            w.push_back(0.f);
+            waves.push_back(std::move(w));
+        }
+        return waves;
+    }
+
+    // Each window's decoded feature and audio into its clip; a clip of several windows stitches what has
+    // arrived in order.
+    void scatter(std::vector<Matrix>& dec, const torch::Tensor& wav_cpu, std::vector<std::vector<float>>& gl_waves) {
+        for (std::int64_t b = 0; b < Bn; ++b) {
+            Clip& c = clip(b);
+            const std::size_t k = window(b);
+            c.decoded[k] = std::move(dec[b]);
+            if (wav_cpu.defined()) {
+                const float* w = wav_cpu[b].data_ptr<float>();
+                c.waves[k].assign(w, w + wav_cpu.size(1));
+            } else if (!gl_waves.empty()) {
+                c.waves[k] = std::move(gl_waves[static_cast<std::size_t>(b)]);
+            }
+            c.arrived[k] = true;
+            c.latent_shape = lshape;
+            if (c.windows.size() > 1) {
+                if (!c.features.empty()) c.features[k] = Matrix();
+                r.stitch_ready(c);
+            }
+        }
+    }
+};
+
+std::vector<BatchRunner::Completed> BatchRunner::step() {
+    if (queue_.empty()) return {};
+    const std::vector<Queued> batch = take_batch();
+    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
+    StageTimes t;
+    try {
+        BatchWork(*this, batch, t).run();
     } catch (const c10::Error& e) {
         for (const Queued& q : batch)
             clips_.at(q.clip)->error = where + ": the models failed on this input (" + first_line(e.what()) + ")";
@@ -412,34 +475,41 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
     }
     // Each window's share of the batch's time.
+    const double n = static_cast<double>(batch.size());
     for (const Queued& q : batch) {
         Clip& c = *clips_.at(q.clip);
-        c.times.encode += t.encode / Bn;
-        c.times.decode += t.decode / Bn;
-        c.times.vocode += t.vocode / Bn;
+        c.times.encode += t.encode / n;
+        c.times.decode += t.decode / n;
+        c.times.vocode += t.vocode / n;
         ++c.done;
     }
+    return collect_completed();
+}
+
+// The clips whose every window has run: assembled, or with their error.
+std::vector<BatchRunner::Completed> BatchRunner::collect_completed() {
+    std::vector<Completed> out;
     for (auto it = clips_.begin(); it != clips_.end();) {
         Clip& c = *it->second;
         if (c.done < c.windows.size()) {
             ++it;
             continue;
         }
-        Completed r;
-        r.id = it->first;
-        r.cancelled = c.cancelled;
-        r.ok = c.error.empty() && !c.cancelled;
-        if (r.ok) {
+        Completed done;
+        done.id = it->first;
+        done.cancelled = c.cancelled;
+        done.ok = c.error.empty() && !c.cancelled;
+        if (done.ok) {
             try {
-                r.result = assemble(c);
+                done.result = assemble(c);
             } catch (const Error& e) {
-                r.ok = false;
-                r.error = e.what();
+                done.ok = false;
+                done.error = e.what();
             }
         } else {
-            r.error = c.cancelled ? "interrupted" : c.error;
+            done.error = c.cancelled ? "interrupted" : c.error;
         }
-        out.push_back(std::move(r));
+        out.push_back(std::move(done));
         it = clips_.erase(it);
     }
     return out;

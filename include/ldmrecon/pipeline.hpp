@@ -138,6 +138,9 @@ private:
     bool audio_mode_ = false, latent_mode_ = false;
 
     std::size_t enqueue(std::unique_ptr<Clip> clip);
+    std::vector<Queued> take_batch();
+    struct BatchWork;  // one batch through the stages (pipeline.cpp: it holds the tensors)
+    std::vector<Completed> collect_completed();
 
     void stitch_ready(Clip& clip);
     Reconstruction assemble(Clip& clip);
