@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <vector>
 
 #include "commands.hpp"
 #include "ldmrecon/blas.hpp"
@@ -79,6 +81,278 @@ void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
         ->capture_default_str();
 }
 
+// Every command's arguments, and for each subcommand the function that runs it: filled by the add_*
+// functions below, read by main() after parsing.
+struct CommandLine {
+    cli::ReconstructArgs rec;
+    cli::MelArgs mel;
+    cli::PitchArgs pit;
+    cli::MetricsArgs met;
+    cli::MergeArgs merge;
+    cli::BenchArgs bench;
+    cli::AblateArgs abl;
+    cli::EncodeArgs enc;
+    cli::DecodeArgs dec;
+    cli::CompileArgs comp;
+    cli::InfoArgs info;
+    struct Command {
+        CLI::App* app;
+        std::function<int()> run;
+    };
+    std::vector<Command> commands;
+    bool verbose = false, quiet = false;
+    std::string max_memory;
+};
+
+// The default command's options: inputs and outputs, models and runtime.
+void add_reconstruct_options(CLI::App& app, cli::ReconstructArgs& rec) {
+    app.add_option("inputs", rec.inputs, "Audio files (any format and rate libsndfile reads), folders (searched "
+                   "recursively), or @list.txt files of paths");
+    app.add_option("-o,--output", rec.output, "Output WAV at the model's rate (one input)");
+    app.add_option("--out-dir", rec.out_dir, "Output folder for many inputs; names mirror the inputs'");
+    app.add_option("--models", rec.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(app, rec.runtime);
+}
+
+// How the latent is taken and which part of the path runs.
+void add_stage_options(CLI::App& app, cli::ReconstructArgs& rec) {
+    auto* lat = app.add_option_group("latent", "How the latent is taken");
+    lat->add_flag("--sample", rec.pipeline.sample, "Sample the posterior instead of taking its mode (mean)");
+    lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")->capture_default_str();
+    auto* what = app.add_option_group("stages", "Which part of the path runs");
+    what->add_option("--stage", rec.stage, "full | vae (stop at the decoded feature) | vocoder (the input's own feature "
+                     "to the vocoder)")
+        ->check(CLI::IsMember({"full", "vae", "vocoder"}))
+        ->capture_default_str();
+    what->add_option("--vocoder", rec.vocoder, "hifigan | griffin-lim (built in; no models with --stage vocoder)")
+        ->check(CLI::IsMember({"hifigan", "griffin-lim"}))
+        ->capture_default_str();
+    what->add_option("--gl-iterations", rec.pipeline.gl_iterations, "Griffin-Lim iterations (fast variant, momentum 0.99)")
+        ->check(within(0, limits::kMaxGriffinLimIterations))
+        ->capture_default_str();
+}
+
+// Long inputs and batching, and many files on many machines (shards, baselines).
+void add_window_and_batch_options(CLI::App& app, cli::ReconstructArgs& rec) {
+    auto* win = app.add_option_group("windows", "Long inputs and batching");
+    win->add_option("--window-frames", rec.pipeline.window_frames,
+                    "Frames per model pass (1024 = 10.24 s, AudioLDM2's training length); longer inputs run in windows")
+        ->check(within(1, limits::kMaxWindowFrames))
+        ->capture_default_str();
+    win->add_option("--overlap-frames", rec.pipeline.overlap_frames, "Frames shared by neighbouring windows")
+        ->check(within(0, limits::kMaxWindowFrames / 2))
+        ->capture_default_str();
+    rec.pipeline.batch_size = 0;
+    win->add_option("--batch-size", rec.pipeline.batch_size, "Windows run together (0 = auto: 8 on CUDA, 1 on the CPU)")
+        ->check(within(0, limits::kMaxBatchSize))
+        ->capture_default_str();
+    auto* many = app.add_option_group("batch", "Many files, many machines, CI");
+    many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)");
+    many->add_flag("--skip-existing", rec.skip_existing, "Skip inputs whose output exists (resume a run)");
+    many->add_option("--baseline", rec.baseline, "Compare with a stored report (.json or .jsonl); exit 7 on a regression");
+    many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
+        ->expected(1)
+        ->take_all();
+    many->add_option("--require", rec.requirements, "'METRIC>=V' or 'METRIC<=V' (quoted): a bound every file must meet")
+        ->expected(1)
+        ->take_all();
+}
+
+// What is written and printed.
+void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
+    auto* out = app.add_option_group("output", "What is written and printed");
+    out->add_option("--format", rec.format, "pcm16 | pcm24 | float")
+        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
+        ->capture_default_str();
+    out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
+    out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
+    out->add_flag("--pesq", rec.pesq, "Add wide-band PESQ to every report (needs the pesq Python package: "
+                  "$LDMRECON_PYTHON, python3 or /usr/bin/python3 that imports it)");
+    out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
+    out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
+    out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
+        ->check(within(0, limits::kMaxLagMs))
+        ->capture_default_str();
+}
+
+// `mel`: the feature the VAE receives.
+void add_mel(CLI::App& app, CommandLine& cl) {
+    cli::MelArgs& mel = cl.mel;
+    CLI::App* mel_cmd = app.add_subcommand("mel", "Write the log-mel feature the VAE receives as float32 .npy [T, n_mels]");
+    mel_cmd->add_option("input", mel.input, "Audio file")->required();
+    mel_cmd->add_option("-o,--output", mel.output, "Output .npy")->required();
+    mel_cmd->add_option("--mel-scale", mel.mel_scale, "ln (the models' feature) | db (the original notes', comparison "
+                        "only) | db-percentile | db-zscore | db-tanh (the notes' normalisations of db)")
+        ->check(CLI::IsMember({"ln", "db", "db-percentile", "db-zscore", "db-tanh"}))
+        ->capture_default_str();
+    mel_cmd->add_option("--models", mel.models, "Take the feature settings from this export folder");
+    cl.commands.push_back({mel_cmd, [&mel] { return cli::run_mel(mel); }});
+}
+
+// `pitch`: a file's pitch track.
+void add_pitch(CLI::App& app, CommandLine& cl) {
+    cli::PitchArgs& pit = cl.pit;
+    CLI::App* pitch_cmd = app.add_subcommand("pitch", "The pitch track of a file (YIN, 10 ms frames): time, F0, periodicity, voiced");
+    pitch_cmd->add_option("input", pit.input, "Audio file")->required();
+    pitch_cmd->add_option("-o,--output", pit.output, "Write here instead of standard output");
+    pitch_cmd->add_flag("--json", pit.json, "One JSON object (arrays per frame) instead of CSV");
+    pitch_cmd->add_option("--sample-rate", pit.sample_rate, "Rate the file is resampled to first")
+        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
+        ->capture_default_str();
+    cl.commands.push_back({pitch_cmd, [&pit] { return cli::run_pitch(pit); }});
+}
+
+// `metrics`: compare two audio files.
+void add_metrics(CLI::App& app, CommandLine& cl) {
+    cli::MetricsArgs& met = cl.met;
+    CLI::App* met_cmd = app.add_subcommand("metrics", "Compare two audio files (no models needed)");
+    met_cmd->add_option("reference", met.reference, "Reference audio")->required();
+    met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
+    met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
+    met_cmd->add_flag("--pesq", met.pesq, "Add wide-band PESQ (needs the pesq Python package; LDMRECON_PYTHON)");
+    met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
+        ->check(within(0, limits::kMaxLagMs))
+        ->capture_default_str();
+    met_cmd->add_option("--sample-rate", met.sample_rate, "Rate both are resampled to before comparing")
+        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
+        ->capture_default_str();
+    cl.commands.push_back({met_cmd, [&met] { return cli::run_metrics(met); }});
+}
+
+// `report merge`: combine the reports of shards.
+void add_report(CLI::App& app, CommandLine& cl) {
+    cli::MergeArgs& merge = cl.merge;
+    CLI::App* report_cmd = app.add_subcommand("report", "Work with reports");
+    report_cmd->require_subcommand(1);
+    CLI::App* merge_cmd = report_cmd->add_subcommand("merge", "Combine reports (e.g. of shards) into one summary");
+    merge_cmd->add_option("reports", merge.reports, "Reports written by --report (.json or .jsonl)")->required();
+    merge_cmd->add_option("-o,--output", merge.output, "Also write the merged per-file results as JSON Lines");
+    merge_cmd->add_flag("--json", merge.json, "Print the summary as JSON");
+    cl.commands.push_back({merge_cmd, [&merge] { return cli::run_report_merge(merge); }});
+}
+
+// `bench`: every stage timed, figures only.
+void add_bench(CLI::App& app, CommandLine& cl) {
+    cli::BenchArgs& bench = cl.bench;
+    CLI::App* bench_cmd = app.add_subcommand("bench", "Time every stage: C++ backends, Python eager and torch.compile, the machine's peak");
+    bench_cmd->add_option("--models", bench.models, "Folder with vae.pt and vocoder.pt (for figures that mean "
+                          "something: scripts/make_test_models.py --full)");
+    add_runtime_options(*bench_cmd, bench.runtime);
+    bench_cmd->add_option("--seconds", bench.seconds, "Clip length")->check(within(0.1, 600.0))->capture_default_str();
+    bench_cmd->add_option("--batch-size", bench.batch_sizes, "Batch sizes to time, e.g. 1 8")->check(within(1, limits::kMaxBatchSize));
+    bench_cmd->add_option("--repeat", bench.repeat, "Timed runs (the median is reported)")
+        ->check(within(1, 1000))
+        ->capture_default_str();
+    bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(within(0, 100))->capture_default_str();
+    bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
+    bench_cmd->add_option("--backends", bench.backends, "C++ backends to time side by side, e.g. torchscript compiled "
+                          "(default: the one --backend picks)")
+        ->check(CLI::IsMember({"auto", "torchscript", "compiled"}));
+    bench_cmd->add_option("--python-compile", bench.python_compile, "Also time Python torch.compile in this mode "
+                          "(its compile time is printed apart)")
+        ->check(CLI::IsMember({"default", "max-autotune"}));
+    bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
+    cl.commands.push_back({bench_cmd, [&bench] { return cli::run_bench(bench); }});
+}
+
+// `ablate`: stages x vocoders x feature scale.
+void add_ablate(CLI::App& app, CommandLine& cl) {
+    cli::AblateArgs& abl = cl.abl;
+    CLI::App* ablate_cmd = app.add_subcommand("ablate", "Stages x vocoders x feature scale on the same inputs: which step loses what");
+    ablate_cmd->add_option("inputs", abl.inputs, "Audio files, folders or @lists")->required();
+    ablate_cmd->add_option("--models", abl.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(*ablate_cmd, abl.runtime);
+    ablate_cmd->add_option("--gl-iterations", abl.gl_iterations, "Griffin-Lim iterations")
+        ->check(within(0, limits::kMaxGriffinLimIterations))
+        ->capture_default_str();
+    ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
+    cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_ablate(abl); }});
+}
+
+// `encode`: audio to a latent file.
+void add_encode(CLI::App& app, CommandLine& cl) {
+    cli::EncodeArgs& enc = cl.enc;
+    CLI::App* enc_cmd = app.add_subcommand("encode", "Encode audio to a .ldml latent file (scaled VAE latents, the input's "
+                                       "gain and length, a checksum)");
+    enc_cmd->add_option("input", enc.input, "Audio file")->required();
+    enc_cmd->add_option("-o,--output", enc.output, "Output .ldml")->required();
+    enc_cmd->add_option("--models", enc.models, "Folder with vae.pt and vocoder.pt");
+    enc_cmd->add_option("--storage", enc.storage, "fp32 | fp16 | int8 (one scale per window and channel)")
+        ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
+        ->capture_default_str();
+    enc_cmd->add_option("--window-frames", enc.window_frames, "Frames per VAE pass")->check(within(1, limits::kMaxWindowFrames))->capture_default_str();
+    enc_cmd->add_option("--overlap-frames", enc.overlap_frames, "Frames shared by neighbouring windows")
+        ->check(within(0, limits::kMaxWindowFrames / 2))
+        ->capture_default_str();
+    enc_cmd->add_flag("--compare", enc.compare, "Also decode at every storage type and print size and quality");
+    add_runtime_options(*enc_cmd, enc.runtime);
+    cl.commands.push_back({enc_cmd, [&enc] { return cli::run_encode(enc); }});
+}
+
+// `decode`: a latent file to audio.
+void add_decode(CLI::App& app, CommandLine& cl) {
+    cli::DecodeArgs& dec = cl.dec;
+    CLI::App* dec_cmd = app.add_subcommand("decode", "Decode a .ldml latent file to audio with the models that encoded it");
+    dec_cmd->add_option("input", dec.input, "Latent file written by ldmrecon encode")->required();
+    dec_cmd->add_option("-o,--output", dec.output, "Output WAV at the model's rate")->required();
+    dec_cmd->add_option("--models", dec.models, "Folder with vae.pt and vocoder.pt (the ones that encoded it)");
+    dec_cmd->add_option("--reference", dec.reference, "Compare the output with this audio file and print the metrics");
+    dec_cmd->add_option("--format", dec.format, "pcm16 | pcm24 | float")
+        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
+        ->capture_default_str();
+    add_runtime_options(*dec_cmd, dec.runtime);
+    cl.commands.push_back({dec_cmd, [&dec] { return cli::run_decode(dec); }});
+}
+
+// `compile`: AOTInductor packages for this machine.
+void add_compile(CLI::App& app, CommandLine& cl) {
+    cli::CompileArgs& comp = cl.comp;
+    CLI::App* compile_cmd = app.add_subcommand("compile", "Compile the models with AOTInductor for this device and dtype "
+                                           "(PyTorch 2 build; once per machine and model)");
+    compile_cmd->add_option("--models", comp.models, "Folder with vae.pt and vocoder.pt");
+    add_runtime_options(*compile_cmd, comp.runtime);
+    cl.commands.push_back({compile_cmd, [&comp] { return cli::run_compile(comp); }});
+}
+
+// `info`: an export's metadata.
+void add_info(CLI::App& app, CommandLine& cl) {
+    cli::InfoArgs& info = cl.info;
+    CLI::App* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
+    info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
+    info_cmd->add_flag("--json", info.json, "Print the raw metadata JSON");
+    cl.commands.push_back({info_cmd, [&info] { return cli::run_info(info); }});
+}
+
+// Runs the command the parsed line names and maps every error to its exit status, in one line.
+int run_parsed(const CLI::App& app, CommandLine& cl) {
+    try {
+        if (!cl.max_memory.empty()) limits::set_memory_limit(limits::parse_size(cl.max_memory, "--max-memory"));
+        else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
+        for (const auto& c : cl.commands)
+            if (*c.app) return c.run();
+        if (cl.rec.inputs.empty()) {
+            std::cerr << app.help();
+            return static_cast<int>(ExitCode::usage);
+        }
+        return cli::run_reconstruct(cl.rec);
+    } catch (const Error& e) {
+        spdlog::error("{}", e.what());
+        return static_cast<int>(e.code());
+    } catch (const std::bad_alloc&) {
+        spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");
+        return static_cast<int>(ExitCode::internal);
+    } catch (const std::exception& e) {
+        // libtorch's errors (c10::Error) carry a C++ backtrace after the first line: one line only. This file
+        // includes no libtorch header (its bundled fmt would shadow the one spdlog is built with).
+        const std::string msg = first_line(e.what());
+        if (msg.find("not enough memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
+            spdlog::error("out of memory (try a shorter input, a smaller --batch-size or --window-frames)");
+        else
+            spdlog::error("{}", msg);
+        return static_cast<int>(ExitCode::internal);
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,179 +392,19 @@ int main(int argc, char** argv) {
     app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
                "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output,\n"
                "6 some inputs of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");
-    bool verbose = false, quiet = false;
-    std::string max_memory;
-    app.add_flag("-v,--verbose", verbose, "More log lines (debug)");
-    app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr; no table");
-    app.add_option("--max-memory", max_memory, "Memory a run may plan to use, e.g. 16G (default: the machine's "
+    CommandLine cl;
+    app.add_flag("-v,--verbose", cl.verbose, "More log lines (debug)");
+    app.add_flag("-q,--quiet", cl.quiet, "Only warnings and errors on stderr; no table");
+    app.add_option("--max-memory", cl.max_memory, "Memory a run may plan to use, e.g. 16G (default: the machine's "
                    "physical memory, or $LDMRECON_MAX_MEMORY); longer inputs are refused before reading");
     app.fallthrough();  // -q, -v and --max-memory after a subcommand too
-
-    cli::ReconstructArgs rec;
-    app.add_option("inputs", rec.inputs, "Audio files (any format and rate libsndfile reads), folders (searched "
-                   "recursively), or @list.txt files of paths");
-    app.add_option("-o,--output", rec.output, "Output WAV at the model's rate (one input)");
-    app.add_option("--out-dir", rec.out_dir, "Output folder for many inputs; names mirror the inputs'");
-    app.add_option("--models", rec.models, "Folder with vae.pt and vocoder.pt");
-    add_runtime_options(app, rec.runtime);
-    auto* lat = app.add_option_group("latent", "How the latent is taken");
-    lat->add_flag("--sample", rec.pipeline.sample, "Sample the posterior instead of taking its mode (mean)");
-    lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")->capture_default_str();
-    auto* what = app.add_option_group("stages", "Which part of the path runs");
-    what->add_option("--stage", rec.stage, "full | vae (stop at the decoded feature) | vocoder (the input's own feature "
-                     "to the vocoder)")
-        ->check(CLI::IsMember({"full", "vae", "vocoder"}))
-        ->capture_default_str();
-    what->add_option("--vocoder", rec.vocoder, "hifigan | griffin-lim (built in; no models with --stage vocoder)")
-        ->check(CLI::IsMember({"hifigan", "griffin-lim"}))
-        ->capture_default_str();
-    what->add_option("--gl-iterations", rec.pipeline.gl_iterations, "Griffin-Lim iterations (fast variant, momentum 0.99)")
-        ->check(within(0, limits::kMaxGriffinLimIterations))
-        ->capture_default_str();
-    auto* win = app.add_option_group("windows", "Long inputs and batching");
-    win->add_option("--window-frames", rec.pipeline.window_frames,
-                    "Frames per model pass (1024 = 10.24 s, AudioLDM2's training length); longer inputs run in windows")
-        ->check(within(1, limits::kMaxWindowFrames))
-        ->capture_default_str();
-    win->add_option("--overlap-frames", rec.pipeline.overlap_frames, "Frames shared by neighbouring windows")
-        ->check(within(0, limits::kMaxWindowFrames / 2))
-        ->capture_default_str();
-    rec.pipeline.batch_size = 0;
-    win->add_option("--batch-size", rec.pipeline.batch_size, "Windows run together (0 = auto: 8 on CUDA, 1 on the CPU)")
-        ->check(within(0, limits::kMaxBatchSize))
-        ->capture_default_str();
-    auto* many = app.add_option_group("batch", "Many files, many machines, CI");
-    many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)");
-    many->add_flag("--skip-existing", rec.skip_existing, "Skip inputs whose output exists (resume a run)");
-    many->add_option("--baseline", rec.baseline, "Compare with a stored report (.json or .jsonl); exit 7 on a regression");
-    many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
-        ->expected(1)
-        ->take_all();
-    many->add_option("--require", rec.requirements, "'METRIC>=V' or 'METRIC<=V' (quoted): a bound every file must meet")
-        ->expected(1)
-        ->take_all();
-    auto* out = app.add_option_group("output", "What is written and printed");
-    out->add_option("--format", rec.format, "pcm16 | pcm24 | float")
-        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
-        ->capture_default_str();
-    out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
-    out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
-    out->add_flag("--pesq", rec.pesq, "Add wide-band PESQ to every report (needs the pesq Python package: "
-                  "$LDMRECON_PYTHON, python3 or /usr/bin/python3 that imports it)");
-    out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
-    out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
-    out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
-        ->check(within(0, limits::kMaxLagMs))
-        ->capture_default_str();
-
-    cli::MelArgs mel;
-    auto* mel_cmd = app.add_subcommand("mel", "Write the log-mel feature the VAE receives as float32 .npy [T, n_mels]");
-    mel_cmd->add_option("input", mel.input, "Audio file")->required();
-    mel_cmd->add_option("-o,--output", mel.output, "Output .npy")->required();
-    mel_cmd->add_option("--mel-scale", mel.mel_scale, "ln (the models' feature) | db (the original notes', comparison "
-                        "only) | db-percentile | db-zscore | db-tanh (the notes' normalisations of db)")
-        ->check(CLI::IsMember({"ln", "db", "db-percentile", "db-zscore", "db-tanh"}))
-        ->capture_default_str();
-    mel_cmd->add_option("--models", mel.models, "Take the feature settings from this export folder");
-
-    cli::PitchArgs pit;
-    auto* pitch_cmd = app.add_subcommand("pitch", "The pitch track of a file (YIN, 10 ms frames): time, F0, periodicity, voiced");
-    pitch_cmd->add_option("input", pit.input, "Audio file")->required();
-    pitch_cmd->add_option("-o,--output", pit.output, "Write here instead of standard output");
-    pitch_cmd->add_flag("--json", pit.json, "One JSON object (arrays per frame) instead of CSV");
-    pitch_cmd->add_option("--sample-rate", pit.sample_rate, "Rate the file is resampled to first")
-        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
-        ->capture_default_str();
-
-    cli::MetricsArgs met;
-    auto* met_cmd = app.add_subcommand("metrics", "Compare two audio files (no models needed)");
-    met_cmd->add_option("reference", met.reference, "Reference audio")->required();
-    met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
-    met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
-    met_cmd->add_flag("--pesq", met.pesq, "Add wide-band PESQ (needs the pesq Python package; LDMRECON_PYTHON)");
-    met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
-        ->check(within(0, limits::kMaxLagMs))
-        ->capture_default_str();
-    met_cmd->add_option("--sample-rate", met.sample_rate, "Rate both are resampled to before comparing")
-        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
-        ->capture_default_str();
-
-    cli::MergeArgs merge;
-    auto* report_cmd = app.add_subcommand("report", "Work with reports");
-    report_cmd->require_subcommand(1);
-    auto* merge_cmd = report_cmd->add_subcommand("merge", "Combine reports (e.g. of shards) into one summary");
-    merge_cmd->add_option("reports", merge.reports, "Reports written by --report (.json or .jsonl)")->required();
-    merge_cmd->add_option("-o,--output", merge.output, "Also write the merged per-file results as JSON Lines");
-    merge_cmd->add_flag("--json", merge.json, "Print the summary as JSON");
-
-    cli::BenchArgs bench;
-    auto* bench_cmd = app.add_subcommand("bench", "Time every stage: C++ backends, Python eager and torch.compile, the machine's peak");
-    bench_cmd->add_option("--models", bench.models, "Folder with vae.pt and vocoder.pt (for figures that mean "
-                          "something: scripts/make_test_models.py --full)");
-    add_runtime_options(*bench_cmd, bench.runtime);
-    bench_cmd->add_option("--seconds", bench.seconds, "Clip length")->check(within(0.1, 600.0))->capture_default_str();
-    bench_cmd->add_option("--batch-size", bench.batch_sizes, "Batch sizes to time, e.g. 1 8")->check(within(1, limits::kMaxBatchSize));
-    bench_cmd->add_option("--repeat", bench.repeat, "Timed runs (the median is reported)")
-        ->check(within(1, 1000))
-        ->capture_default_str();
-    bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(within(0, 100))->capture_default_str();
-    bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
-    bench_cmd->add_option("--backends", bench.backends, "C++ backends to time side by side, e.g. torchscript compiled "
-                          "(default: the one --backend picks)")
-        ->check(CLI::IsMember({"auto", "torchscript", "compiled"}));
-    bench_cmd->add_option("--python-compile", bench.python_compile, "Also time Python torch.compile in this mode "
-                          "(its compile time is printed apart)")
-        ->check(CLI::IsMember({"default", "max-autotune"}));
-    bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
-
-    cli::AblateArgs abl;
-    auto* ablate_cmd = app.add_subcommand("ablate", "Stages x vocoders x feature scale on the same inputs: which step loses what");
-    ablate_cmd->add_option("inputs", abl.inputs, "Audio files, folders or @lists")->required();
-    ablate_cmd->add_option("--models", abl.models, "Folder with vae.pt and vocoder.pt");
-    add_runtime_options(*ablate_cmd, abl.runtime);
-    ablate_cmd->add_option("--gl-iterations", abl.gl_iterations, "Griffin-Lim iterations")
-        ->check(within(0, limits::kMaxGriffinLimIterations))
-        ->capture_default_str();
-    ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
-
-    cli::EncodeArgs enc;
-    auto* enc_cmd = app.add_subcommand("encode", "Encode audio to a .ldml latent file (scaled VAE latents, the input's "
-                                       "gain and length, a checksum)");
-    enc_cmd->add_option("input", enc.input, "Audio file")->required();
-    enc_cmd->add_option("-o,--output", enc.output, "Output .ldml")->required();
-    enc_cmd->add_option("--models", enc.models, "Folder with vae.pt and vocoder.pt");
-    enc_cmd->add_option("--storage", enc.storage, "fp32 | fp16 | int8 (one scale per window and channel)")
-        ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
-        ->capture_default_str();
-    enc_cmd->add_option("--window-frames", enc.window_frames, "Frames per VAE pass")->check(within(1, limits::kMaxWindowFrames))->capture_default_str();
-    enc_cmd->add_option("--overlap-frames", enc.overlap_frames, "Frames shared by neighbouring windows")
-        ->check(within(0, limits::kMaxWindowFrames / 2))
-        ->capture_default_str();
-    enc_cmd->add_flag("--compare", enc.compare, "Also decode at every storage type and print size and quality");
-    add_runtime_options(*enc_cmd, enc.runtime);
-
-    cli::DecodeArgs dec;
-    auto* dec_cmd = app.add_subcommand("decode", "Decode a .ldml latent file to audio with the models that encoded it");
-    dec_cmd->add_option("input", dec.input, "Latent file written by ldmrecon encode")->required();
-    dec_cmd->add_option("-o,--output", dec.output, "Output WAV at the model's rate")->required();
-    dec_cmd->add_option("--models", dec.models, "Folder with vae.pt and vocoder.pt (the ones that encoded it)");
-    dec_cmd->add_option("--reference", dec.reference, "Compare the output with this audio file and print the metrics");
-    dec_cmd->add_option("--format", dec.format, "pcm16 | pcm24 | float")
-        ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
-        ->capture_default_str();
-    add_runtime_options(*dec_cmd, dec.runtime);
-
-    cli::CompileArgs comp;
-    auto* compile_cmd = app.add_subcommand("compile", "Compile the models with AOTInductor for this device and dtype "
-                                           "(PyTorch 2 build; once per machine and model)");
-    compile_cmd->add_option("--models", comp.models, "Folder with vae.pt and vocoder.pt");
-    add_runtime_options(*compile_cmd, comp.runtime);
-
-    cli::InfoArgs info;
-    auto* info_cmd = app.add_subcommand("info", "Print the metadata embedded in an export (file or folder)");
-    info_cmd->add_option("model", info.path, "vae.pt, vocoder.pt, or a folder holding both")->required();
-    info_cmd->add_flag("--json", info.json, "Print the raw metadata JSON");
-
+    add_reconstruct_options(app, cl.rec);
+    add_stage_options(app, cl.rec);
+    add_window_and_batch_options(app, cl.rec);
+    add_output_options(app, cl.rec);
+    for (auto add : {add_mel, add_pitch, add_metrics, add_report, add_bench, add_ablate, add_encode, add_decode,
+                     add_compile, add_info})
+        add(app, cl);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -298,41 +412,8 @@ int main(int argc, char** argv) {
         std::cerr << "ldmrecon: error: " << e.what() << " (see ldmrecon --help)\n";
         return static_cast<int>(ExitCode::usage);
     }
-    spdlog::set_level(quiet ? spdlog::level::warn : verbose ? spdlog::level::debug : spdlog::level::info);
-    rec.quiet = quiet;
+    spdlog::set_level(cl.quiet ? spdlog::level::warn : cl.verbose ? spdlog::level::debug : spdlog::level::info);
+    cl.rec.quiet = cl.quiet;
 
-    try {
-        if (!max_memory.empty()) limits::set_memory_limit(limits::parse_size(max_memory, "--max-memory"));
-        else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
-        if (*mel_cmd) return cli::run_mel(mel);
-        if (*met_cmd) return cli::run_metrics(met);
-        if (*pitch_cmd) return cli::run_pitch(pit);
-        if (*info_cmd) return cli::run_info(info);
-        if (*enc_cmd) return cli::run_encode(enc);
-        if (*dec_cmd) return cli::run_decode(dec);
-        if (*merge_cmd) return cli::run_report_merge(merge);
-        if (*bench_cmd) return cli::run_bench(bench);
-        if (*compile_cmd) return cli::run_compile(comp);
-        if (*ablate_cmd) return cli::run_ablate(abl);
-        if (rec.inputs.empty()) {
-            std::cerr << app.help();
-            return static_cast<int>(ExitCode::usage);
-        }
-        return cli::run_reconstruct(rec);
-    } catch (const Error& e) {
-        spdlog::error("{}", e.what());
-        return static_cast<int>(e.code());
-    } catch (const std::bad_alloc&) {
-        spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");
-        return static_cast<int>(ExitCode::internal);
-    } catch (const std::exception& e) {
-        // libtorch's errors (c10::Error) carry a C++ backtrace after the first line: one line only. This file
-        // includes no libtorch header (its bundled fmt would shadow the one spdlog is built with).
-        const std::string msg = first_line(e.what());
-        if (msg.find("not enough memory") != std::string::npos || msg.find("out of memory") != std::string::npos)
-            spdlog::error("out of memory (try a shorter input, a smaller --batch-size or --window-frames)");
-        else
-            spdlog::error("{}", msg);
-        return static_cast<int>(ExitCode::internal);
-    }
+    return run_parsed(app, cl);
 }
