@@ -6,7 +6,7 @@
 For the test split (held-out en/es/fr prompts) and the unseen languages (it, ru) of prepare_data.py's
 manifest, runs ldmrecon three ways on the same files: the whole path, the vocoder alone on the true
 feature, and 32 iterations of Griffin-Lim on the true feature; prints the mean log-mel L1, MR-STFT,
-SI-SDR, STOI and ESTOI of each, and the real-time factor of the whole path.
+SI-SDR, STOI, ESTOI and the pitch measures (vuv_f1, f0_rmse_cents) of each, and the real-time factor.
 """
 import argparse
 import json
@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KEYS = ("mel_l1", "mrstft", "si_sdr_db", "stoi", "estoi")
+KEYS = ("mel_l1", "mrstft", "si_sdr_db", "stoi", "estoi", "vuv_f1", "f0_rmse_cents", "f0_gross_error",
+        "f0_fine_rmse_cents")
 RUNS = {"full path": [], "vocoder alone": ["--stage", "vocoder"],
         "Griffin-Lim 32": ["--stage", "vocoder", "--vocoder", "griffin-lim", "--gl-iterations", "32"]}
 
@@ -53,7 +54,9 @@ def main() -> int:
                     raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
                 recs = [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
                 ok = [r for r in recs if r.get("status") == "ok"]
-                mean = {k: sum(r["metrics"][k] for r in ok) / len(ok) for k in KEYS}
+                # Pitch measures are null for a file without frames voiced in both: such files are left out.
+                vals = {k: [r["metrics"][k] for r in ok if r["metrics"].get(k) is not None] for k in KEYS}
+                mean = {k: sum(v) / len(v) if v else float("nan") for k, v in vals.items()}
                 mean["files"] = len(ok)
                 mean["seconds"] = round(seconds, 1)
                 mean["realtime_factor"] = sum(r["input_audio"]["seconds"] for r in ok) / sum(

@@ -289,7 +289,8 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         const double nan = std::numeric_limits<double>::quiet_NaN();
         m.stoi = m.estoi = nan;
         m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
-        m.pitch.f0_rmse_cents = m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
+        m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
+        m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     }
     return m;
 }

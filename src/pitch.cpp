@@ -136,8 +136,9 @@ PitchMeasures compare_pitch(const PitchTrack& r, const PitchTrack& e) {
     PitchMeasures m;
     m.frames = std::min(r.frames(), e.frames());
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    double cents2 = 0, per2 = 0;
-    std::size_t tp = 0, fp = 0, fn = 0;
+    const double gross_cents = 1200.0 * std::log2(1.2);  // 20 %: the usual gross pitch error threshold
+    double cents2 = 0, fine2 = 0, per2 = 0;
+    std::size_t tp = 0, fp = 0, fn = 0, gross = 0;
     for (std::size_t f = 0; f < m.frames; ++f) {
         const bool rv = r.voiced[f], ev = e.voiced[f];
         tp += rv && ev;
@@ -147,12 +148,18 @@ PitchMeasures compare_pitch(const PitchTrack& r, const PitchTrack& e) {
         if (rv && ev) {
             const double c = 1200.0 * std::log2(e.f0[f] / r.f0[f]);
             cents2 += c * c;
+            if (std::abs(c) > gross_cents)
+                ++gross;
+            else
+                fine2 += c * c;
         }
         const double dp = e.periodicity[f] - r.periodicity[f];
         per2 += dp * dp;
     }
     m.voiced_both = tp;
     m.f0_rmse_cents = tp ? std::sqrt(cents2 / static_cast<double>(tp)) : nan;
+    m.f0_gross_error = tp ? static_cast<double>(gross) / static_cast<double>(tp) : nan;
+    m.f0_fine_rmse_cents = tp > gross ? std::sqrt(fine2 / static_cast<double>(tp - gross)) : nan;
     m.vuv_f1 = tp + fp + fn ? 2.0 * tp / static_cast<double>(2 * tp + fp + fn) : nan;
     m.periodicity_error = m.frames ? std::sqrt(per2 / static_cast<double>(m.frames)) : nan;
     return m;

@@ -45,6 +45,8 @@ nlohmann::json metrics_json(const Metrics& m) {
         {"mrstft_convergence", number(m.mrstft.convergence)},
         {"mrstft_log_magnitude", number(m.mrstft.log_magnitude)},
         {"f0_rmse_cents", number(m.pitch.f0_rmse_cents)},
+        {"f0_gross_error", number(m.pitch.f0_gross_error)},
+        {"f0_fine_rmse_cents", number(m.pitch.f0_fine_rmse_cents)},
         {"vuv_f1", number(m.pitch.vuv_f1)},
         {"periodicity_error", number(m.pitch.periodicity_error)},
         {"pitch_frames", m.pitch.frames},
@@ -89,6 +91,8 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
                   m.pitch.voiced_reference);
     s << "pitch (YIN, 10 ms frames; n/a where no frame is voiced)\n";
     row("F0 RMSE", format_number(m.pitch.f0_rmse_cents, 1) + " cents", voiced);
+    row("F0 gross errors", format_number(100 * m.pitch.f0_gross_error, 1) + " %", "of those frames off by more than 20 % (octave-like)");
+    row("F0 fine RMSE", format_number(m.pitch.f0_fine_rmse_cents, 1) + " cents", "over the frames that are not gross errors");
     row("V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
     row("periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");
     if (vae) {

@@ -41,6 +41,7 @@ const std::vector<MetricSpec>& metric_specs() {
         {"vae_mel_snr_db", true, 0.05},   {"stoi", true, 0.002},
         {"estoi", true, 0.002},          {"mrstft", false, 0.002},
         {"f0_rmse_cents", false, 0.5},   {"vuv_f1", true, 0.002},
+        {"f0_gross_error", false, 0.002}, {"f0_fine_rmse_cents", false, 0.5},
         {"periodicity_error", false, 0.002}, {"pesq", true, 0.01},
     };
     return specs;

@@ -86,6 +86,8 @@ TEST_CASE("silence and noise are unvoiced; the measures are n/a where undefined"
     const PitchMeasures missed = compare_pitch(track(tone), s);
     CHECK(missed.vuv_f1 == 0.0);
     CHECK(std::isnan(missed.f0_rmse_cents));
+    CHECK(std::isnan(missed.f0_gross_error));
+    CHECK(std::isnan(missed.f0_fine_rmse_cents));
 }
 
 TEST_CASE("a flat-pitched buzz scores far worse than the glide it replaces", "[pitch]") {
@@ -116,6 +118,33 @@ TEST_CASE("a flat-pitched buzz scores far worse than the glide it replaces", "[p
     const auto detuned = harmonic(T, [&](double t) { return glide_hz(t, T) * std::pow(2.0, 20.0 / 1200); });
     const auto near = compare_pitch(track(harmonic(T, [&](double t) { return glide_hz(t, T); })), track(detuned));
     CHECK(near.f0_rmse_cents == Approx(20.0).margin(3.0));
+    CHECK(near.f0_gross_error == 0.0);
+    CHECK(near.f0_fine_rmse_cents == Approx(near.f0_rmse_cents));
+}
+
+TEST_CASE("gross pitch errors are counted apart from the fine error", "[pitch]") {
+    // 100 frames voiced in both at 200 Hz: 90 off by +10 cents, 10 an octave down (-1200 cents).
+    PitchTrack ref, est;
+    for (int f = 0; f < 100; ++f) {
+        ref.f0.push_back(200.0);
+        est.f0.push_back(f % 10 == 0 ? 100.0 : 200.0 * std::pow(2.0, 10.0 / 1200));
+        for (PitchTrack* t : {&ref, &est}) {
+            t->periodicity.push_back(0.9);
+            t->voiced.push_back(1);
+        }
+    }
+    const PitchMeasures m = compare_pitch(ref, est);
+    CHECK(m.f0_gross_error == Approx(0.1));
+    CHECK(m.f0_fine_rmse_cents == Approx(10.0));
+    // The RMS over all of them is made by the octave errors: sqrt(0.9 * 10^2 + 0.1 * 1200^2).
+    CHECK(m.f0_rmse_cents == Approx(std::sqrt(0.9 * 100 + 0.1 * 1200.0 * 1200.0)));
+    // The 20 % threshold (315.6 cents): 300 cents off is fine, 330 gross.
+    est.f0.assign(100, 200.0 * std::pow(2.0, 300.0 / 1200));
+    CHECK(compare_pitch(ref, est).f0_gross_error == 0.0);
+    est.f0.assign(100, 200.0 * std::pow(2.0, -330.0 / 1200));
+    const PitchMeasures all_gross = compare_pitch(ref, est);
+    CHECK(all_gross.f0_gross_error == 1.0);
+    CHECK(std::isnan(all_gross.f0_fine_rmse_cents));
 }
 
 TEST_CASE("impossible tracker settings are refused", "[pitch]") {

@@ -39,9 +39,14 @@ struct PitchTrack {
 PitchTrack track_pitch(const float* x, std::size_t n, const PitchConfig& cfg = {});
 
 // The estimate's track against the reference's, frame by frame over the common frames. NaN where a
-// measure is undefined: f0_rmse_cents with no frame voiced in both, vuv_f1 with no voiced frame in either.
+// measure is undefined: the F0 measures with no frame voiced in both (f0_fine_rmse_cents also when every
+// such frame is a gross error), vuv_f1 with no voiced frame in either.
 struct PitchMeasures {
     double f0_rmse_cents = 0;      // RMS of 1200 log2(f_est / f_ref) over frames voiced in both
+    // The RMS is made by a few octave-like errors when there are any; these two tell them apart from a
+    // track that is off everywhere (ref: Chu & Alwan 2009, gross pitch error at 20 %):
+    double f0_gross_error = 0;     // share of frames voiced in both off by more than 20 % (315.6 cents)
+    double f0_fine_rmse_cents = 0; // RMS of the cents error over the other frames voiced in both
     double vuv_f1 = 0;             // F1 of the estimate's voiced decisions, the reference's as truth
     double periodicity_error = 0;  // RMS difference of the periodicities over all frames
     std::size_t frames = 0, voiced_reference = 0, voiced_both = 0;

@@ -12,8 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_quality import HELD_OUT, UNSEEN, CompactPair, mean  # noqa: E402
 
-KEYS = {"full": ("stoi", "mel_l1", "mrstft", "vae_mel_l1", "vuv_f1", "f0_rmse_cents"),
-        "vocoder": ("stoi", "mel_l1", "mrstft", "vuv_f1", "f0_rmse_cents"),
+PITCH = ("vuv_f1", "f0_rmse_cents", "f0_gross_error", "f0_fine_rmse_cents")
+KEYS = {"full": ("stoi", "mel_l1", "mrstft", "vae_mel_l1") + PITCH,
+        "vocoder": ("stoi", "mel_l1", "mrstft") + PITCH,
         "vae_griffin_lim": ("stoi", "mel_l1", "mrstft", "vae_mel_l1"),
         "griffin_lim_32": ("stoi", "mel_l1", "mrstft")}
 

@@ -135,6 +135,8 @@ class Measures(unittest.TestCase):
             same, flat = metrics(g, g), metrics(g, b)
         self.assertEqual((same["f0_rmse_cents"], same["vuv_f1"], same["periodicity_error"]), (0.0, 1.0, 0.0))
         self.assertGreater(flat["f0_rmse_cents"], 250)   # the glide spans +-600 cents around the buzz
+        self.assertEqual((same["f0_gross_error"], same["f0_fine_rmse_cents"]), (0.0, 0.0))
+        self.assertGreater(flat["f0_gross_error"], 0.3)  # the glide's ends are beyond +-316 cents of the buzz
         self.assertLess(flat["vuv_f1"], 0.95)            # voiced through the unvoiced stretch
         self.assertGreater(flat["periodicity_error"], 0.1)
 
@@ -145,6 +147,8 @@ class Measures(unittest.TestCase):
             sf.write(n, (0.1 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32), SR)
             m = metrics(s, s)
             self.assertIsNone(m["f0_rmse_cents"])
+            self.assertIsNone(m["f0_gross_error"])
+            self.assertIsNone(m["f0_fine_rmse_cents"])
             self.assertIsNone(m["vuv_f1"])
             self.assertEqual(m["periodicity_error"], 0.0)
             t = track(n)
