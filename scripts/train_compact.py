@@ -296,6 +296,8 @@ def vocoder_config(args) -> dict:
             raise SystemExit(f"{args.run}: trained with another config than --config {args.config}; "
                              "use a new --run folder")
         return cfg
+    if args.init:
+        return load_trained(args.init, SpeechT5HifiGan, "vocoder")[1]
     return VOCODER_CONFIGS[args.config or "s3-128-k357"]
 
 
@@ -323,6 +325,10 @@ def train(args, kind: str) -> None:
             losses.disc = Discriminators(args.disc_width_div).to(dev)
             losses.disc_opt = torch.optim.AdamW(losses.disc.parameters(), lr=peak, betas=(0.8, 0.99))
             parts = {"disc": losses.disc, "disc_opt": losses.disc_opt}
+    if args.init and not (args.run / "checkpoint.pt").exists():
+        # A new run from exported weights (the optimiser and any discriminators start fresh).
+        model.load_state_dict(load_trained(args.init, type(model), kind)[0].state_dict())
+        print(f"{kind}: starting from {args.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=peak, betas=(0.8, 0.99), weight_decay=0.0)
     run = Run(args.run, model, opt, parts)
     (args.run / "command.txt").write_text(" ".join(sys.argv) + "\n")
@@ -480,6 +486,8 @@ def main() -> int:
                     help="vocoder: train on this exported VAE's reconstruction of the feature (full-path fine-tuning)")
     ap.add_argument("--vae-share", type=float, default=0.5,
                     help="--vae-features: the share of crops given the VAE's reconstruction (the rest: the true feature)")
+    ap.add_argument("--init", type=Path, metavar="EXPORT_PT",
+                    help="a new run starts from this export's weights and config (e.g. continue a shipped vocoder)")
     ap.add_argument("--restart-schedule", action="store_true",
                     help="warm up and decay the learning rate over this leg's steps only")
     ap.add_argument("--vae", type=Path, help="export: the VAE run folder, or an exported vae.pt to carry over")
