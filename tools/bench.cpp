@@ -143,12 +143,17 @@ std::optional<Timing> time_python(const std::string& dir, const std::string& wav
     return t;
 }
 
+// The Python eager row, the one every runner's speed-up is measured against; null when Python did not run.
+const Timing* python_eager(const std::vector<Timing>& rows) {
+    for (const Timing& t : rows)
+        if (t.runner == "Python eager") return &t;
+    return nullptr;
+}
+
 // One row per runner: ms per stage with the share of the measured peak FLOP rate, x real time, and the
 // ratio to Python eager (how many times faster than it).
 void print_table(int B, double audio_s, const std::vector<Timing>& rows, const StageFlops& fl, double peak) {
-    const Timing* eager = nullptr;
-    for (const Timing& t : rows)
-        if (t.runner == "Python eager") eager = &t;
+    const Timing* eager = python_eager(rows);
     std::printf("\n  batch %d (%d x %.2f s of audio); ms per batch, (share of the measured peak)\n", B, B, audio_s);
     std::printf("  %-30s %9s %17s %17s %17s %10s %8s %9s %8s\n", "runner", "feature", "encode", "decode", "vocode",
                 "total", "x real", "vs eager", "peak MB");
@@ -268,9 +273,7 @@ int run_bench(const BenchArgs& a) {
         if (!a.python_compile.empty())
             if (auto t = time_python(dir, tmp.string(), threads, B, a, a.python_compile)) rows.push_back(*t);
         print_table(B, audio_s, rows, fl, peak);
-        const Timing* eager = nullptr;
-        for (const Timing& t : rows)
-            if (t.runner == "Python eager") eager = &t;
+        const Timing* eager = python_eager(rows);
         nlohmann::json run = {{"batch_size", B}, {"runners", nlohmann::json::array()}};
         for (const Timing& t : rows) run["runners"].push_back(timing_json(t, B, audio_s, eager));
         report["runs"].push_back(run);
