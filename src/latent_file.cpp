@@ -190,31 +190,39 @@ std::string serialise_latents(const LatentFile& f, LatentStorage storage) {
     return s;
 }
 
-LatentFile parse_latents(const std::string& b, const std::string& name) {
-    auto bad = [&name](const std::string& what) {
-        return InputError(name + ": not a valid ldmrecon latent file (" + what + ")");
-    };
+namespace {
+
+InputError bad_file(const std::string& name, const std::string& what) {
+    return InputError(name + ": not a valid ldmrecon latent file (" + what + ")");
+}
+
+// Magic, version, header size and checksum: the file is ours, whole and unchanged.
+void check_envelope(const std::string& b, const std::string& name) {
     if (!little_endian()) throw Error(ExitCode::internal, "latent files are read on little-endian hosts only");
     if (b.size() < 8 || std::memcmp(b.data(), kMagic, 8) != 0) {
         if (b.size() >= 6 && std::memcmp(b.data(), kMagic, 6) == 0)
-            throw bad("its line ends were changed: copy it as binary");
-        throw bad("no LDMLAT magic at the start; ldmrecon encode writes these");
+            throw bad_file(name, "its line ends were changed: copy it as binary");
+        throw bad_file(name, "no LDMLAT magic at the start; ldmrecon encode writes these");
     }
-    if (b.size() < 12) throw bad("truncated: " + std::to_string(b.size()) + " bytes");
+    if (b.size() < 12) throw bad_file(name, "truncated: " + std::to_string(b.size()) + " bytes");
     const auto version = get<std::uint16_t>(b, 8);
     if (version != LatentFile::kVersion)
-        throw bad("format version " + std::to_string(version) + ", this ldmrecon reads version " +
-                  std::to_string(LatentFile::kVersion) + (version > LatentFile::kVersion ? ": upgrade ldmrecon" : ""));
+        throw bad_file(name, "format version " + std::to_string(version) + ", this ldmrecon reads version " +
+                                 std::to_string(LatentFile::kVersion) +
+                                 (version > LatentFile::kVersion ? ": upgrade ldmrecon" : ""));
     const auto header = get<std::uint16_t>(b, 10);
-    if (header != LatentFile::kHeaderBytes) throw bad("header size " + std::to_string(header) + ", expected 88");
+    if (header != LatentFile::kHeaderBytes) throw bad_file(name, "header size " + std::to_string(header) + ", expected 88");
     if (b.size() < LatentFile::kHeaderBytes + 4)
-        throw bad("truncated: " + std::to_string(b.size()) + " bytes, the header alone needs 92");
+        throw bad_file(name, "truncated: " + std::to_string(b.size()) + " bytes, the header alone needs 92");
     const std::uint32_t stored_crc = get<std::uint32_t>(b, b.size() - 4);
-    if (crc32(b.data(), b.size() - 4) != stored_crc) throw bad("checksum mismatch: the file is corrupted or truncated");
+    if (crc32(b.data(), b.size() - 4) != stored_crc)
+        throw bad_file(name, "checksum mismatch: the file is corrupted or truncated");
+}
 
+LatentFile read_header(const std::string& b, const std::string& name) {
     LatentFile f;
     const auto storage = get<std::uint8_t>(b, 12);
-    if (storage > 2) throw bad("unknown storage type " + std::to_string(storage));
+    if (storage > 2) throw bad_file(name, "unknown storage type " + std::to_string(storage));
     f.storage = static_cast<LatentStorage>(storage);
     f.sample_rate = get<std::uint32_t>(b, 16);
     f.hop_length = get<std::uint32_t>(b, 20);
@@ -229,47 +237,46 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
     f.height = get<std::uint32_t>(b, 68);
     f.width = get<std::uint32_t>(b, 72);
     f.model_id = get<std::uint64_t>(b, 80);
+    return f;
+}
 
-    if (f.sample_rate < 1000 || f.sample_rate > 384000) throw bad("sample rate " + std::to_string(f.sample_rate));
-    if (f.hop_length == 0 || f.hop_length > 65536) throw bad("hop length " + std::to_string(f.hop_length));
-    if (f.length == 0) throw bad("original length 0");
+// Every header value within what ldmrecon encode writes; returns the number of latent values.
+std::uint64_t check_header(const LatentFile& f, const std::string& name) {
+    if (f.sample_rate < 1000 || f.sample_rate > 384000) throw bad_file(name, "sample rate " + std::to_string(f.sample_rate));
+    if (f.hop_length == 0 || f.hop_length > 65536) throw bad_file(name, "hop length " + std::to_string(f.hop_length));
+    if (f.length == 0) throw bad_file(name, "original length 0");
     // Ranges encode can write (scale = 0.5 / peak for peaks of 5e-10 .. 5e11 full scale); outside them a
     // decode would turn every sample into inf or 0.
     if (!(f.gain_scale >= limits::kMinGainScale && f.gain_scale <= limits::kMaxGainScale) || !(std::fabs(f.gain_mean) <= limits::kMaxGainMean))
-        throw bad("gain (scale " + limits::short_number(f.gain_scale) + ", offset " + limits::short_number(f.gain_mean) +
-                  ") is outside what ldmrecon encode writes");
+        throw bad_file(name, "gain (scale " + limits::short_number(f.gain_scale) + ", offset " +
+                                 limits::short_number(f.gain_mean) + ") is outside what ldmrecon encode writes");
     if (!(f.scaling_factor >= limits::kMinScalingFactor && f.scaling_factor <= limits::kMaxScalingFactor))
-        throw bad("scaling factor " + limits::short_number(f.scaling_factor) + " is outside " +
-                  limits::short_number(limits::kMinScalingFactor) + " to " + limits::short_number(limits::kMaxScalingFactor));
+        throw bad_file(name, "scaling factor " + limits::short_number(f.scaling_factor) + " is outside " +
+                                 limits::short_number(limits::kMinScalingFactor) + " to " +
+                                 limits::short_number(limits::kMaxScalingFactor));
     if (f.window_frames == 0 || f.window_frames > kMaxHeight * 64 || f.overlap_frames > f.window_frames / 2)
-        throw bad("window geometry " + std::to_string(f.window_frames) + "/" + std::to_string(f.overlap_frames));
+        throw bad_file(name, "window geometry " + std::to_string(f.window_frames) + "/" + std::to_string(f.overlap_frames));
     if (f.windows == 0 || f.channels == 0 || f.height == 0 || f.width == 0 || f.channels > kMaxChannels ||
         f.height > kMaxHeight || f.width > kMaxWidth)
-        throw bad("latent shape " + std::to_string(f.windows) + "x" + std::to_string(f.channels) + "x" +
-                  std::to_string(f.height) + "x" + std::to_string(f.width) + " out of range");
+        throw bad_file(name, "latent shape " + std::to_string(f.windows) + "x" + std::to_string(f.channels) + "x" +
+                                 std::to_string(f.height) + "x" + std::to_string(f.width) + " out of range");
     // Products in 64 bits from factors below 2^32 * 2^12 * 2^20 * 2^12: check step by step.
-    const std::uint64_t plane = std::uint64_t(f.height) * f.width;
-    const std::uint64_t per_window = plane * f.channels;
+    const std::uint64_t per_window = std::uint64_t(f.height) * f.width * f.channels;
     if (per_window > kMaxElements || std::uint64_t(f.windows) > kMaxElements / per_window)
-        throw bad("latent shape claims more than 2^31 values");
-    const std::uint64_t n = per_window * f.windows;
+        throw bad_file(name, "latent shape claims more than 2^31 values");
     // The windows must cover the original length, else a decoder would plan windows for a length the
     // file does not hold (divisions: the product could overflow).
     if (f.length / f.hop_length / f.window_frames >= f.windows)
-        throw bad("original length " + std::to_string(f.length) + " is more than " + std::to_string(f.windows) +
-                  " window(s) of " + std::to_string(f.window_frames) + " frames cover");
-    const std::uint64_t scales = f.storage == LatentStorage::int8 ? std::uint64_t(f.windows) * f.channels : 0;
-    const std::uint64_t bytes_per = f.storage == LatentStorage::fp32 ? 4 : f.storage == LatentStorage::fp16 ? 2 : 1;
-    const std::uint64_t want = LatentFile::kHeaderBytes + scales * 4 + n * bytes_per + 4;
-    if (b.size() != want)
-        throw bad("size " + std::to_string(b.size()) + " bytes, the header's shape and storage need " +
-                  std::to_string(want));
+        throw bad_file(name, "original length " + std::to_string(f.length) + " is more than " + std::to_string(f.windows) +
+                                 " window(s) of " + std::to_string(f.window_frames) + " frames cover");
+    return per_window * f.windows;
+}
 
-    // Decoding holds the output at the original length and every latent as float.
-    limits::check_audio_memory(name, f.length, static_cast<int>(f.sample_rate));
-    limits::check_memory(name, "decoding " + std::to_string(n) + " latent values", n * 8 + limits::kBaseBytes);
+// The latent values as float, from fp32, fp16 or int8 (a scale per window and channel) storage.
+void read_values(const std::string& b, LatentFile& f, std::uint64_t n, std::uint64_t scales, const std::string& name) {
+    const std::uint64_t plane = std::uint64_t(f.height) * f.width;
     f.latents.resize(static_cast<std::size_t>(n));
-    std::size_t off = LatentFile::kHeaderBytes;
+    const std::size_t off = LatentFile::kHeaderBytes;
     switch (f.storage) {
         case LatentStorage::fp32:
             std::memcpy(f.latents.data(), b.data() + off, n * 4);
@@ -282,7 +289,7 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
             for (std::size_t p = 0; p < scales; ++p) {
                 const float sc = get<float>(b, off + 4 * p);
                 if (!std::isfinite(sc) || sc <= 0)
-                    throw bad("int8 scale of plane " + std::to_string(p) + " is not finite and positive");
+                    throw bad_file(name, "int8 scale of plane " + std::to_string(p) + " is not finite and positive");
                 for (std::size_t i = 0; i < plane; ++i)
                     f.latents[p * plane + i] = sc * static_cast<float>(get<std::int8_t>(b, data + p * plane + i));
             }
@@ -290,7 +297,25 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
         }
     }
     for (std::size_t i = 0; i < f.latents.size(); ++i)
-        if (!std::isfinite(f.latents[i])) throw bad("latent value " + std::to_string(i) + " is not finite");
+        if (!std::isfinite(f.latents[i])) throw bad_file(name, "latent value " + std::to_string(i) + " is not finite");
+}
+
+}  // namespace
+
+LatentFile parse_latents(const std::string& b, const std::string& name) {
+    check_envelope(b, name);
+    LatentFile f = read_header(b, name);
+    const std::uint64_t n = check_header(f, name);
+    const std::uint64_t scales = f.storage == LatentStorage::int8 ? std::uint64_t(f.windows) * f.channels : 0;
+    const std::uint64_t bytes_per = f.storage == LatentStorage::fp32 ? 4 : f.storage == LatentStorage::fp16 ? 2 : 1;
+    const std::uint64_t want = LatentFile::kHeaderBytes + scales * 4 + n * bytes_per + 4;
+    if (b.size() != want)
+        throw bad_file(name, "size " + std::to_string(b.size()) + " bytes, the header's shape and storage need " +
+                                 std::to_string(want));
+    // Decoding holds the output at the original length and every latent as float.
+    limits::check_audio_memory(name, f.length, static_cast<int>(f.sample_rate));
+    limits::check_memory(name, "decoding " + std::to_string(n) + " latent values", n * 8 + limits::kBaseBytes);
+    read_values(b, f, n, scales, name);
     return f;
 }
 
