@@ -125,6 +125,110 @@ PlotLayout plot_layout(std::size_t frames, int n_mels) {
     return l;
 }
 
+namespace {
+
+// What every panel of one plot shares: the layout, the colour scale of the two feature panels (one scale, so
+// equal colours mean equal values) and the time axis.
+struct PlotContext {
+    const FeaturePlot& p;
+    const PlotLayout& L;
+    std::size_t frames;
+    int M;
+    float lo = 1e30f, hi = -1e30f;
+    double fps = 0, seconds = 0, step = 600;  // frames per second, length, time-axis tick spacing
+
+    PlotContext(const FeaturePlot& plot, const PlotLayout& layout, std::size_t n)
+        : p(plot), L(layout), frames(n), M(plot.feature.n_mels) {
+        for (const Matrix* m : {&p.input, &p.reconstructed})
+            for (std::size_t i = 0; i < frames * M; ++i) {
+                lo = std::min(lo, m->data[i]);
+                hi = std::max(hi, m->data[i]);
+            }
+        if (!(hi > lo)) hi = lo + 1;
+        fps = double(p.feature.sample_rate) / p.feature.hop_length;
+        seconds = frames / fps;
+        for (double s : {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0})
+            if (seconds / s <= 10) {
+                step = s;
+                break;
+            }
+    }
+
+    // Panel k's value at (frame, band): the input, the reconstruction, or their difference.
+    double value(int k, std::size_t f, int b) const {
+        return k == 0 ? p.input.at(f, b) : k == 1 ? p.reconstructed.at(f, b) : p.reconstructed.at(f, b) - p.input.at(f, b);
+    }
+    void colour(int k, double v, std::uint8_t rgb[3]) const {
+        if (k < 2)
+            viridis((v - lo) / (hi - lo), rgb);
+        else
+            diverging(0.5 + 0.5 * v / p.diff_range, rgb);
+    }
+};
+
+// The panel's cells; a column averages its frames when there are more frames than columns, repeats one
+// otherwise.
+void draw_cells(Image& img, const PlotContext& c, int k, int top) {
+    const PlotLayout& L = c.L;
+    std::uint8_t rgb[3];
+    for (int col = 0; col < L.columns; ++col) {
+        const std::size_t f0 = static_cast<std::size_t>(col) * c.frames / L.columns;
+        const std::size_t f1 = std::max(f0 + 1, static_cast<std::size_t>(col + 1) * c.frames / L.columns);
+        for (int b = 0; b < c.M; ++b) {
+            double v = 0;
+            for (std::size_t f = f0; f < f1; ++f) v += c.value(k, f, b);
+            c.colour(k, v / double(f1 - f0), rgb);
+            const int y0 = top + (c.M - 1 - b) * L.band_rows;  // low bands at the bottom
+            for (int y = y0; y < y0 + L.band_rows; ++y) img.set(L.left + col, y, rgb[0], rgb[1], rgb[2]);
+        }
+    }
+}
+
+// Colour bar, top = maximum, with its end values.
+void draw_colour_bar(Image& img, const PlotContext& c, int k, int top) {
+    const PlotLayout& L = c.L;
+    std::uint8_t rgb[3];
+    for (int y = 0; y < L.panel_height; ++y) {
+        const double t = 1.0 - (y + 0.5) / L.panel_height;
+        if (k < 2)
+            viridis(t, rgb);
+        else
+            diverging(t, rgb);
+        for (int x = L.bar_x; x < L.bar_x + 10; ++x) img.set(x, top + y, rgb[0], rgb[1], rgb[2]);
+    }
+    const std::string bar_hi = k < 2 ? number(c.hi) : "+" + number(c.p.diff_range);
+    const std::string bar_lo = k < 2 ? number(c.lo) : "-" + number(c.p.diff_range);
+    text(img, L.bar_x + 14, top, bar_hi);
+    text(img, L.bar_x + 14, top + L.panel_height - kTextHeight, bar_lo);
+    if (k == 2) text(img, L.bar_x + 14, top + (L.panel_height - kTextHeight) / 2, "0");
+}
+
+// Time axis in seconds below the panel; frequency axis in Hz at the band whose centre it is.
+void draw_axes(Image& img, const PlotContext& c, int top) {
+    const PlotLayout& L = c.L;
+    const int axis = top + L.panel_height;
+    fill(img, L.left, axis, L.left + L.columns, axis + 1, 0);
+    for (double t = 0; t <= c.seconds + 1e-9; t += c.step) {
+        const int x = L.left + static_cast<int>(std::lround(t * c.fps / c.frames * L.columns));
+        if (x >= L.left + L.columns) break;
+        fill(img, x, axis, x + 1, axis + 4, 0);
+        const std::string s = number(t);
+        text(img, std::max(0, x - text_width(s) / 2), axis + 6, s);
+    }
+    fill(img, L.left - 1, top, L.left, axis, 0);
+    for (double hz : {0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 24000.0}) {
+        if (hz < c.p.feature.fmin || hz > c.p.feature.fmax) continue;
+        const double pos = std::clamp(mel_band_position(c.p.feature, hz), -0.5, c.M - 0.5);
+        const int y = top + static_cast<int>(std::lround((c.M - 0.5 - pos) * L.band_rows));
+        fill(img, L.left - 4, y, L.left - 1, y + 1, 0);
+        const std::string s = hz_label(hz);
+        text(img, L.left - 6 - text_width(s), std::clamp(y - 3, top, axis - kTextHeight), s);
+    }
+    text(img, 2, top - 10, "Hz");
+}
+
+}  // namespace
+
 Image render_feature_plot(const FeaturePlot& p) {
     const std::size_t frames = std::min(p.input.rows, p.reconstructed.rows);
     const int M = p.feature.n_mels;
@@ -135,89 +239,15 @@ Image render_feature_plot(const FeaturePlot& p) {
     img.width = L.width;
     img.height = L.height;
     img.rgb.assign(static_cast<std::size_t>(L.width) * L.height * 3, 255);
-
-    // Both feature panels share one colour scale, so equal colours mean equal values.
-    float lo = 1e30f, hi = -1e30f;
-    for (const Matrix* m : {&p.input, &p.reconstructed})
-        for (std::size_t i = 0; i < frames * M; ++i) {
-            lo = std::min(lo, m->data[i]);
-            hi = std::max(hi, m->data[i]);
-        }
-    if (!(hi > lo)) hi = lo + 1;
-
-    // Frame range of each column: averaged when there are more frames than columns, repeated otherwise.
-    auto frame_span = [&](int c, std::size_t& f0, std::size_t& f1) {
-        f0 = static_cast<std::size_t>(c) * frames / L.columns;
-        f1 = std::max(f0 + 1, static_cast<std::size_t>(c + 1) * frames / L.columns);
-    };
-    const double fps = double(p.feature.sample_rate) / p.feature.hop_length;
-    const double seconds = frames / fps;
-    double step = 600;
-    for (double s : {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0})
-        if (seconds / s <= 10) {
-            step = s;
-            break;
-        }
-
+    const PlotContext c(p, L, frames);
     const std::string titles[3] = {"input feature (ln mel)" + (p.title.empty() ? "" : "  " + p.title),
                                    p.reconstructed_label, "difference: reconstructed - input"};
     for (int k = 0; k < 3; ++k) {
         const int top = L.top + k * L.panel_stride;
         text(img, L.left, top - 10, titles[k]);
-        std::uint8_t rgb[3];
-        for (int c = 0; c < L.columns; ++c) {
-            std::size_t f0, f1;
-            frame_span(c, f0, f1);
-            for (int b = 0; b < M; ++b) {
-                double v = 0;
-                for (std::size_t f = f0; f < f1; ++f)
-                    v += k == 0   ? p.input.at(f, b)
-                         : k == 1 ? p.reconstructed.at(f, b)
-                                  : p.reconstructed.at(f, b) - p.input.at(f, b);
-                v /= double(f1 - f0);
-                if (k < 2)
-                    viridis((v - lo) / (hi - lo), rgb);
-                else
-                    diverging(0.5 + 0.5 * v / p.diff_range, rgb);
-                const int y0 = top + (M - 1 - b) * L.band_rows;  // low bands at the bottom
-                for (int y = y0; y < y0 + L.band_rows; ++y) img.set(L.left + c, y, rgb[0], rgb[1], rgb[2]);
-            }
-        }
-        // Colour bar, top = maximum.
-        for (int y = 0; y < L.panel_height; ++y) {
-            const double t = 1.0 - (y + 0.5) / L.panel_height;
-            if (k < 2)
-                viridis(t, rgb);
-            else
-                diverging(t, rgb);
-            for (int x = L.bar_x; x < L.bar_x + 10; ++x) img.set(x, top + y, rgb[0], rgb[1], rgb[2]);
-        }
-        const std::string bar_hi = k < 2 ? number(hi) : "+" + number(p.diff_range);
-        const std::string bar_lo = k < 2 ? number(lo) : "-" + number(p.diff_range);
-        text(img, L.bar_x + 14, top, bar_hi);
-        text(img, L.bar_x + 14, top + L.panel_height - kTextHeight, bar_lo);
-        if (k == 2) text(img, L.bar_x + 14, top + (L.panel_height - kTextHeight) / 2, "0");
-        // Time axis.
-        const int axis = top + L.panel_height;
-        fill(img, L.left, axis, L.left + L.columns, axis + 1, 0);
-        for (double t = 0; t <= seconds + 1e-9; t += step) {
-            const int x = L.left + static_cast<int>(std::lround(t * fps / frames * L.columns));
-            if (x >= L.left + L.columns) break;
-            fill(img, x, axis, x + 1, axis + 4, 0);
-            const std::string s = number(t);
-            text(img, std::max(0, x - text_width(s) / 2), axis + 6, s);
-        }
-        // Frequency axis: Hz at the band whose centre it is.
-        fill(img, L.left - 1, top, L.left, axis, 0);
-        for (double hz : {0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 24000.0}) {
-            if (hz < p.feature.fmin || hz > p.feature.fmax) continue;
-            const double pos = std::clamp(mel_band_position(p.feature, hz), -0.5, M - 0.5);
-            const int y = top + static_cast<int>(std::lround((M - 0.5 - pos) * L.band_rows));
-            fill(img, L.left - 4, y, L.left - 1, y + 1, 0);
-            const std::string s = hz_label(hz);
-            text(img, L.left - 6 - text_width(s), std::clamp(y - 3, top, axis - kTextHeight), s);
-        }
-        text(img, 2, top - 10, "Hz");
+        draw_cells(img, c, k, top);
+        draw_colour_bar(img, c, k, top);
+        draw_axes(img, c, top);
     }
     text(img, L.left + L.columns + 2, L.top + 2 * L.panel_stride + L.panel_height + 6, "s");
     return img;
