@@ -41,8 +41,11 @@ def has_fused_attention() -> bool:
         int(p) for p in torch.__version__.split("+")[0].split(".")[:2] if p.isdigit()) >= (2, 1)
 
 
+FUSED = has_fused_attention()  # once per process, not on every call
+
+
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    if has_fused_attention():
+    if FUSED:
         # [B, 1, L, C]: one head, the 4-D layout the fused CPU and CUDA kernels take
         out = F.scaled_dot_product_attention(q.unsqueeze(1), k.unsqueeze(1), v.unsqueeze(1), scale=scale)
         return out.squeeze(1)

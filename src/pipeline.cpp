@@ -248,6 +248,9 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     return enqueue(std::move(clip));  // its resize of `latents` to the window count keeps them
 }
 
+// What errors name as the failing part: the models' folder, or Griffin-Lim when no models run.
+std::string BatchRunner::where() const { return models_ ? models_->dir() : std::string("griffin-lim"); }
+
 // The first length (in queue order) with a full batch waiting, else the oldest window's length; up to
 // batch_size windows of it, taken off the queue.
 std::vector<BatchRunner::Queued> BatchRunner::take_batch() {
@@ -286,7 +289,7 @@ struct BatchRunner::BatchWork {
 
     BatchWork(BatchRunner& runner, const std::vector<Queued>& b, StageTimes& times)
         : r(runner), batch(b), t(times), m(runner.models_ ? &runner.models_->impl() : nullptr),
-          where(runner.models_ ? runner.models_->dir() : std::string("griffin-lim")),
+          where(runner.where()),
           T(static_cast<std::int64_t>(runner.clips_.at(b.front().clip)->windows[b.front().window].frames)),
           M(runner.fc_.n_mels), Bn(static_cast<std::int64_t>(b.size())), hop(runner.fc_.hop_length) {}
 
@@ -462,7 +465,7 @@ struct BatchRunner::BatchWork {
 std::vector<BatchRunner::Completed> BatchRunner::step() {
     if (queue_.empty()) return {};
     const std::vector<Queued> batch = take_batch();
-    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
+    const std::string where = this->where();
     StageTimes t;
     try {
         BatchWork(*this, batch, t).run();
@@ -542,7 +545,7 @@ void BatchRunner::stitch_ready(Clip& c) {
 
 Reconstruction BatchRunner::assemble(Clip& c) {
     const FeatureConfig& fc = fc_;
-    const std::string where = models_ ? models_->dir() : std::string("griffin-lim");
+    const std::string where = this->where();
     Reconstruction r;
     r.gain = c.gain;
     r.frames = fc.frames(c.n);

@@ -139,6 +139,7 @@ private:
 
     std::size_t enqueue(std::unique_ptr<Clip> clip);
     std::vector<Queued> take_batch();
+    std::string where() const;
     struct BatchWork;  // one batch through the stages (pipeline.cpp: it holds the tensors)
     std::vector<Completed> collect_completed();
 
