@@ -52,40 +52,100 @@ std::string manifest_mismatch(const nlohmann::json& mf, const Models::Impl& m, c
 #ifdef LDMRECON_HAVE_AOTI
 using Package = torch::inductor::AOTIModelPackageLoader;
 
-// Each stage from its package where the manifest says compiled measured faster, else from the export.
+// Whether a manifest's "use" gives `stage` to compiled code (the default of a manifest without one).
+bool uses_compiled(const nlohmann::json& use, const char* stage) {
+    return !use.is_object() || use.value(stage, "compiled") == "compiled";
+}
+
+// Whether the manifest's "window" lists `stage`: its full-window package measured faster than the rest.
+bool has_window_package(const nlohmann::json& mf, const std::string& stage) {
+    const nlohmann::json w = mf.value("window", nlohmann::json::object());
+    if (!w.is_object() || !w.contains("stages") || !w["stages"].is_array()) return false;
+    for (const auto& s : w["stages"])
+        if (s.is_string() && s.get<std::string>() == stage) return true;
+    return false;
+}
+
+// One stage: its any-shape package (absent where the manifest keeps TorchScript) and, where compile
+// measured it faster, a package for exactly one full window at batch 1 (static shapes).
+struct StagePackages {
+    std::unique_ptr<Package> any, window;
+    int time_dim = 0;
+    std::int64_t window_length = 0;  // along time_dim
+
+    // The package for `x`, or nullptr for TorchScript.
+    Package* for_input(const torch::Tensor& x) const {
+        if (window && x.size(0) == 1 && x.size(time_dim) == window_length) return window.get();
+        return any.get();
+    }
+};
+
+// Each stage from its packages where the manifest says compiled measured faster, else from the export.
 class CompiledBackend : public StageBackend {
 public:
-    CompiledBackend(const std::string& dir, const nlohmann::json& use, c10::DeviceIndex device, Models::Impl& m)
-        : encode_(open(dir, use, "encode", device)), decode_(open(dir, use, "decode", device)),
-          vocoder_(open(dir, use, "vocoder", device)), vae_(m.vae), voc_(m.vocoder) {}
+    CompiledBackend(const std::string& dir, const nlohmann::json& mf, c10::DeviceIndex device, Models::Impl& m)
+        : vae_(m.vae), voc_(m.vocoder) {
+        const std::int64_t frames = window_frames(mf);
+        encode_ = open(dir, mf, "encode", device, 2, frames);
+        decode_ = open(dir, mf, "decode", device, 2, frames / m.time_multiple);
+        vocoder_ = open(dir, mf, "vocoder", device, 1, frames);
+    }
     torch::Tensor encode(const torch::Tensor& mel) override {
-        return encode_ ? encode_->run({mel.contiguous()})[0] : vae_.run_method("encode", mel).toTensor();
+        Package* p = encode_.for_input(mel);
+        return p ? p->run({mel.contiguous()})[0] : vae_.run_method("encode", mel).toTensor();
     }
     torch::Tensor decode(const torch::Tensor& z) override {
-        return decode_ ? decode_->run({z.contiguous()})[0] : vae_.run_method("decode", z).toTensor();
+        Package* p = decode_.for_input(z);
+        return p ? p->run({z.contiguous()})[0] : vae_.run_method("decode", z).toTensor();
     }
     torch::Tensor vocode(const torch::Tensor& mel) override {
-        return vocoder_ ? vocoder_->run({mel.contiguous()})[0] : voc_.forward({mel}).toTensor();
+        Package* p = vocoder_.for_input(mel);
+        return p ? p->run({mel.contiguous()})[0] : voc_.forward({mel}).toTensor();
     }
 
 private:
-    static std::unique_ptr<Package> open(const std::string& dir, const nlohmann::json& use, const char* stage,
-                                         c10::DeviceIndex device) {
-        if (use.is_object() && use.value(stage, "compiled") != "compiled") return nullptr;
-        return std::make_unique<Package>(dir + "/" + stage + ".pt2", "model", false, 1, device);
+    static std::int64_t window_frames(const nlohmann::json& mf) {
+        const nlohmann::json w = mf.value("window", nlohmann::json::object());
+        return w.is_object() ? w.value("frames", std::int64_t{0}) : 0;
     }
-    std::unique_ptr<Package> encode_, decode_, vocoder_;
+    static StagePackages open(const std::string& dir, const nlohmann::json& mf, const char* stage,
+                              c10::DeviceIndex device, int time_dim, std::int64_t window_length) {
+        StagePackages p;
+        p.time_dim = time_dim;
+        p.window_length = window_length;
+        if (uses_compiled(mf.value("use", nlohmann::json()), stage))
+            p.any = std::make_unique<Package>(dir + "/" + stage + ".pt2", "model", false, 1, device);
+        if (window_length > 0 && has_window_package(mf, stage))
+            p.window = std::make_unique<Package>(dir + "/" + stage + "-window.pt2", "model", false, 1, device);
+        return p;
+    }
+    StagePackages encode_, decode_, vocoder_;
     torch::jit::Module& vae_;
     torch::jit::Module& voc_;
 };
 
-// The stages a manifest's "use" gives to compiled code ("encode, decode"), or to TorchScript.
-std::string stages_using(const nlohmann::json& use, bool compiled) {
+// The stages that `pick` selects, as a list for the log ("encode, decode").
+template <typename Pick>
+std::string stages_where(Pick pick) {
     std::string s;
     for (const char* stage : {"encode", "decode", "vocoder"})
-        if ((!use.is_object() || use.value(stage, "compiled") == "compiled") == compiled)
-            s += (s.empty() ? "" : ", ") + std::string(stage);
+        if (pick(stage)) s += (s.empty() ? "" : ", ") + std::string(stage);
     return s;
+}
+
+// What the backend runs, for the log line and the report: "compiled encode, decode; TorchScript vocoder (...);
+// full 1024-frame windows at batch 1 from static packages for encode, decode".
+std::string describe_backend(const nlohmann::json& mf) {
+    const nlohmann::json use = mf.value("use", nlohmann::json());
+    const std::string ts = stages_where([&](const char* s) { return !uses_compiled(use, s); });
+    const std::string win = stages_where([&](const char* s) { return has_window_package(mf, s); });
+    const std::string compiled = stages_where([&](const char* s) { return uses_compiled(use, s); });
+    std::string d = compiled.empty() ? "TorchScript" : "compiled " + compiled;
+    if (!ts.empty()) d += (compiled.empty() ? " every stage" : "; TorchScript " + ts) + " (measured faster here by compile)";
+    if (!win.empty())
+        d += "; full " + std::to_string(mf["window"].value("frames", 0)) +
+             "-frame windows at batch 1 from static packages for " + win;
+    return d;
 }
 #endif
 
@@ -121,11 +181,9 @@ std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::
     if (const std::string why = manifest_mismatch(mf, m, dir); !why.empty()) return none(dir + ": " + why);
 #ifdef LDMRECON_HAVE_AOTI
     try {
-        const nlohmann::json use = mf.value("use", nlohmann::json());
-        auto backend = std::make_unique<CompiledBackend>(dir, use, m.device.is_cuda() ? m.device.index() : -1, m);
-        const std::string ts = stages_using(use, false);
-        reason = dir + " matches (torch " + libtorch_version() + ", " + kind + "/" + m.dtype_name + "); compiled " +
-                 stages_using(use, true) + (ts.empty() ? "" : "; TorchScript " + ts + " (measured faster here by compile)");
+        auto backend = std::make_unique<CompiledBackend>(dir, mf, m.device.is_cuda() ? m.device.index() : -1, m);
+        reason = dir + " matches (torch " + libtorch_version() + ", " + kind + "/" + m.dtype_name + "); " +
+                 describe_backend(mf);
         return backend;
     } catch (const std::exception& e) {
         return none(dir + ": its packages did not load (" + first_line(e.what()) + ")");

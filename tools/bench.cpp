@@ -38,8 +38,7 @@ double median(std::vector<double> v) {
 }
 
 // A speech-like test signal (harmonics on a gliding pitch, syllable-rate envelope, a noise burst).
-std::vector<float> test_signal(int rate, double seconds) {
-    const std::size_t n = static_cast<std::size_t>(std::llround(rate * seconds));
+std::vector<float> test_signal(int rate, std::size_t n) {
     std::vector<float> x(n);
     double phase = 0;
     unsigned noise = 12345;
@@ -237,7 +236,9 @@ int run_bench(const BenchArgs& a) {
     Models& models = *backends.front();
     const FeatureConfig& fc = models.feature();
     const int threads = intra_op_threads();
-    const std::vector<float> clip = test_signal(fc.sample_rate, a.seconds);
+    const std::size_t full_window = static_cast<std::size_t>(ReconstructOptions{}.window_frames - 1) * fc.hop_length;
+    const std::vector<float> clip = test_signal(
+        fc.sample_rate, a.seconds > 0 ? static_cast<std::size_t>(std::llround(fc.sample_rate * a.seconds)) : full_window);
     const double audio_s = static_cast<double>(clip.size()) / fc.sample_rate;
     std::vector<float> xn = clip;
     normalise_waveform(xn);

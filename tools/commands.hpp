@@ -65,7 +65,9 @@ int run_info(const InfoArgs& a);
 struct BenchArgs {
     std::string models, json_out;
     RuntimeOptions runtime;
-    double seconds = 10.24;  // AudioLDM2's training clip: 1024 frames
+    // Clip length; 0: one full window of the default 1024 frames ((1024 - 1) hops: 10.23 s at 16 kHz), the
+    // pass every window of a long input makes. 10.24 s would be 1025 frames, past one window.
+    double seconds = 0;
     std::vector<int> batch_sizes{1};
     int repeat = 3, warmup = 1;
     bool python = true;
@@ -103,6 +105,7 @@ int run_decode(const DecodeArgs& a);
 
 struct CompileArgs {
     std::string models;
+    int window_frames = 1024;  // the window the static packages take (reconstruct's --window-frames)
     RuntimeOptions runtime;
 };
 // AOTInductor packages of the models for this device and dtype, beside the exports (scripts/compile_models.py

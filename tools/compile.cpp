@@ -65,7 +65,8 @@ int run_compile(const CompileArgs& a) {
     const auto t0 = std::chrono::steady_clock::now();
     const int rc = run_process({torch_python(), scripts_dir() + "/compile_models.py", dir, tmp, "--device", kind,
                                 "--dtype", models.dtype_name(), "--vae-id", hex_id(models.model_id()), "--vocoder-id",
-                                hex_id(models.vocoder_id()), "--expect-torch", libtorch_version()});
+                                hex_id(models.vocoder_id()), "--window-frames", std::to_string(a.window_frames),
+                                "--expect-torch", libtorch_version()});
     if (rc != 0) {
         fs::remove_all(tmp, ec);
         throw ModelError("compile: scripts/compile_models.py failed (exit " + std::to_string(rc) + "); see above");

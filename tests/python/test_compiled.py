@@ -1,5 +1,6 @@
 """Compiled models (AOTInductor packages from `ldmrecon compile`) held to the TorchScript path they replace:
-every stage, several lengths (one window and several), batch 1 and 3; and what may not be used: a package
+every stage, several lengths (one window and several), batch 1 and 3, the any-shape packages and the static
+ones for one full window (used at batch 1 only); and what may not be used: a package
 made from other exports is refused with one line, one made by another torch is passed over with the reason.
 With the Debian build (libtorch 1.13), compile must say it needs the PyTorch 2 build."""
 import json
@@ -42,7 +43,9 @@ class Compiled(unittest.TestCase):
         cls.d = Path(cls._tmp.name)
         cls.models = cls.d / "models"
         shutil.copytree(TINY, cls.models)
-        p = run("compile", "--models", cls.models)
+        # Window packages for the 256-frame windows the tests run; all kept, so that all can be forced.
+        p = run("compile", "--models", cls.models, "--window-frames", "256",
+                env={"LDMRECON_KEEP_WINDOW_PACKAGES": "1"})
         assert p.returncode == 0, p.stderr
         cls.compile_log = p.stdout
         # Three lengths: under one window, one window, several windows (6 s in 256-frame windows).
@@ -62,28 +65,53 @@ class Compiled(unittest.TestCase):
         self.assertEqual((m["device"], m["dtype"]), ("cpu", "fp32"))
         self.assertIn(m["cpu_isa"], ("avx512", "avx2", "default"))
         self.assertTrue(m["torch_version"].startswith("2."))
+        self.assertEqual(m["window"], dict(frames=256, batch=1, stages=[
+            s for s in ("encode", "decode", "vocoder")
+            if m["window_ms"][s]["window"] < min(m["window_ms"][s]["compiled"], m["window_ms"][s]["torchscript"])]))
         for stage in ("encode", "decode", "vocoder"):
-            self.assertTrue((self.models / "compiled" / "cpu-fp32" / f"{stage}.pt2").exists())
-            # Timed both ways at compile time; the faster is kept, per stage.
+            for package in (f"{stage}.pt2", f"{stage}-window.pt2"):
+                self.assertTrue((self.models / "compiled" / "cpu-fp32" / package).exists())
+            # Timed three ways at compile time; the faster is kept, per stage.
             t = m["window_ms"][stage]
             self.assertEqual(m["use"][stage], "compiled" if t["compiled"] <= t["torchscript"] else "torchscript")
 
-    def test_every_stage_forced_to_compiled_code_equals_torchscript(self):
-        # The measured choice may keep TorchScript for a stage: force every stage compiled and compare too.
+    def forced(self, d, **manifest):
+        """A copy of the compiled models whose manifest says `manifest` instead of what compile measured."""
+        m = Path(d) / "m"
+        shutil.copytree(self.models, m)
+        mf = m / "compiled" / "cpu-fp32" / "manifest.json"
+        mf.write_text(json.dumps(dict(json.loads(mf.read_text()), **manifest)))
+        return m
+
+    def test_every_package_forced_equals_torchscript(self):
+        # The measured choice may keep TorchScript for a stage: force every package in and compare too. Batch 1
+        # runs the 256-frame windows through the window packages, batch 3 through the any-shape ones.
+        every = ["encode", "decode", "vocoder"]
         with tmpdir() as d:
-            m = Path(d) / "m"
-            shutil.copytree(self.models, m)
-            mf = m / "compiled" / "cpu-fp32" / "manifest.json"
-            mf.write_text(json.dumps(dict(json.loads(mf.read_text()), use={s: "compiled" for s in
-                                                                          ("encode", "decode", "vocoder")})))
+            m = self.forced(d, use={s: "compiled" for s in every}, window=dict(frames=256, batch=1, stages=every))
             outs = {}
-            for be in ("torchscript", "compiled"):
-                p = run(self.inputs["c"], "-o", Path(d) / f"{be}.wav", "--models", m, "--backend", be, "--format",
-                        "float", "--window-frames", "256", "--batch-size", "3")
+            for be, batch in (("torchscript", "1"), ("compiled", "1"), ("compiled", "3")):
+                p = run(self.inputs["c"], "-o", Path(d) / f"{be}{batch}.wav", "--models", m, "--backend", be,
+                        "--format", "float", "--window-frames", "256", "--batch-size", batch)
                 self.assertEqual(p.returncode, 0, p.stderr)
-                outs[be] = sf.read(Path(d) / f"{be}.wav")[0]
-            self.assertIn("compiled encode, decode, vocoder", p.stderr)
-        self.assertLess(np.abs(outs["compiled"] - outs["torchscript"]).max(), 1e-5)
+                outs[be + batch] = sf.read(Path(d) / f"{be}{batch}.wav")[0]
+            self.assertIn("compiled encode, decode, vocoder; full 256-frame windows at batch 1 from static packages "
+                          "for encode, decode, vocoder", p.stderr)
+        for k in ("compiled1", "compiled3"):
+            self.assertLess(np.abs(outs[k] - outs["torchscript1"]).max(), 1e-5, k)
+
+    def test_window_packages_serve_full_windows_at_batch_one_only(self):
+        # A wrong package in the encoder's window slot (the decoder's) must fail exactly where it is used.
+        with tmpdir() as d:
+            m = self.forced(d, use={"encode": "compiled"}, window=dict(frames=256, batch=1, stages=["encode"]))
+            shutil.copy(m / "compiled" / "cpu-fp32" / "decode-window.pt2", m / "compiled" / "cpu-fp32" / "encode-window.pt2")
+            for name, batch, rc in (("c", "1", 4), ("a", "1", 0), ("c", "3", 0)):
+                with self.subTest(input=name, batch=batch):
+                    out = Path(d) / f"{name}{batch}.wav"
+                    p = run(self.inputs[name], "-o", out, "--models", m, "--backend", "compiled",
+                            "--window-frames", "256", "--batch-size", batch)
+                    self.assertEqual(p.returncode, rc, p.stderr)
+                    self.assertEqual(out.exists(), rc == 0)
 
     def run_both(self, *args):
         outs = {}
@@ -169,6 +197,17 @@ class Compiled(unittest.TestCase):
             p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", m, "--backend", "compiled")
             self.assertEqual(p.returncode, 4, p.stderr)
             self.assertIn("compiled by torch 2.0.0", p.stderr)
+
+
+class BenchClip(unittest.TestCase):
+    def test_the_default_clip_is_one_full_window(self):
+        # 1023 hops: 1024 frames, the shape every window of a long input has (10.24 s would be 1025 frames).
+        with tmpdir() as d:
+            out = Path(d) / "bench.json"
+            run("bench", "--models", TINY, "--repeat", "1", "--warmup", "0", "--no-python", "--json", out, check=True)
+            rep = json.loads(out.read_text())
+        self.assertEqual(rep["frames"], 1024)
+        self.assertAlmostEqual(rep["audio_seconds"], 1023 * 160 / 16000, places=9)
 
 
 @unittest.skipIf(TORCH2, "the Debian build's behaviour")
