@@ -264,9 +264,10 @@ std::uint64_t check_header(const LatentFile& f, const std::string& name) {
     const std::uint64_t per_window = std::uint64_t(f.height) * f.width * f.channels;
     if (per_window > kMaxElements || std::uint64_t(f.windows) > kMaxElements / per_window)
         throw bad_file(name, "latent shape claims more than 2^31 values");
-    // The windows must cover the original length, else a decoder would plan windows for a length the
-    // file does not hold (divisions: the product could overflow).
-    if (f.length / f.hop_length / f.window_frames >= f.windows)
+    // The windows must cover the original length (each window's output is window_frames hops), else a
+    // decoder would plan windows for a length the file does not hold (divisions: the product could overflow).
+    const std::uint64_t span = std::uint64_t(f.hop_length) * f.window_frames;
+    if (f.length / span > f.windows || (f.length / span == f.windows && f.length % span != 0))
         throw bad_file(name, "original length " + std::to_string(f.length) + " is more than " + std::to_string(f.windows) +
                                  " window(s) of " + std::to_string(f.window_frames) + " frames cover");
     return per_window * f.windows;

@@ -75,6 +75,24 @@ std::size_t padded_length(std::size_t n, int hop, int multiple) {
     return std::max(n, (target - 1) * h);
 }
 
+namespace {
+
+// Windows of exactly window_frames frames every (window_frames - overlap_frames) frames, the last one aligned
+// to the end: the plan for inputs longer than one window.
+std::vector<Window> sliding_windows(std::size_t n, std::size_t hop, const ReconstructOptions& o) {
+    const std::size_t W = static_cast<std::size_t>(o.window_frames);
+    const std::size_t len = W * hop - 1;  // the longest slice with W frames
+    const std::size_t step = (W - static_cast<std::size_t>(o.overlap_frames)) * hop;
+    std::vector<Window> w;
+    std::size_t s = 0;
+    for (; s + len < n; s += step) w.push_back({s, len, W});
+    const std::size_t last = (n - len + hop - 1) / hop * hop;  // end-aligned, rounded up to a whole hop
+    if (w.empty() || last > w.back().start) w.push_back({last, len, W});
+    return w;
+}
+
+}  // namespace
+
 std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& o) {
     if (o.window_frames < multiple || o.window_frames % multiple != 0)
         throw UsageError("--window-frames " + std::to_string(o.window_frames) + " must be a positive multiple of " +
@@ -84,19 +102,14 @@ std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const Rec
                          " must be between 0 and half the window (" + std::to_string(o.window_frames / 2) + ")");
     const std::size_t h = static_cast<std::size_t>(hop);
     const std::size_t W = static_cast<std::size_t>(o.window_frames);
-    const std::size_t len = W * h - 1;  // the longest slice with W frames
-    std::vector<Window> w;
-    if (n <= len) {
+    if (n < W * h) {
         const std::size_t p = padded_length(n, hop, multiple);
-        w.push_back({0, p, 1 + p / h});
-        return w;
+        return {{0, p, 1 + p / h}};
     }
-    const std::size_t step = (W - static_cast<std::size_t>(o.overlap_frames)) * h;
-    std::size_t s = 0;
-    for (; s + len < n; s += step) w.push_back({s, len, W});
-    const std::size_t last = (n - len + h - 1) / h * h;  // end-aligned, rounded up to a whole hop
-    if (w.empty() || last > w.back().start) w.push_back({last, len, W});
-    return w;
+    // Exactly W hops (AudioLDM2's own 10.24 s clips): W + 1 frames, the last one centred on the end. AudioLDM2
+    // truncates its feature to W frames; so does this one window, whose W * hop output samples still cover n.
+    if (n == W * h) return {{0, n, W}};
+    return sliding_windows(n, h, o);
 }
 
 // A clip in flight: its normalised signal, windows, their features, and results as they arrive.
@@ -170,7 +183,10 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
         slice.assign(w.length, 0.f);
         const std::size_t avail = w.start < clip->n ? std::min(w.length, clip->n - w.start) : 0;
         std::copy_n(x.begin() + static_cast<long>(w.start), avail, slice.begin());
-        clip->features.push_back(logmel_.compute(slice));
+        Matrix f = logmel_.compute(slice);
+        f.rows = w.frames;  // one fewer than computed for a clip of exactly one window's hops (plan_windows)
+        f.data.resize(f.rows * f.cols);
+        clip->features.push_back(std::move(f));
     }
     if (clip->windows.size() > 1 && !opts_.latents_only) clip->full_feature = logmel_.compute(x);
     clip->times.feature = seconds_since(t0);
@@ -223,6 +239,10 @@ std::size_t BatchRunner::add_latents(const LatentFile& f, const std::string& nam
     clip->gain.scale = f.gain_scale;
     try {
         clip->windows = plan_windows(clip->n, fc_.hop_length, multiple_, opts_);
+        // Files from before one window took a clip of exactly its hops hold the sliding plan's two windows.
+        const std::size_t hop = static_cast<std::size_t>(fc_.hop_length);
+        if (f.windows == 2 && clip->n == static_cast<std::size_t>(opts_.window_frames) * hop)
+            clip->windows = sliding_windows(clip->n, hop, opts_);
     } catch (const UsageError&) {
         throw fail("its windows of " + std::to_string(f.window_frames) + " frames (overlap " +
                    std::to_string(f.overlap_frames) + ") do not fit these models (time multiple " +

@@ -169,10 +169,11 @@ TEST_CASE("corrupted, truncated and hostile latent files are refused with one li
     CHECK_THAT(refusal(patched<std::uint8_t>(good, 12, 9)), Catch::Contains("unknown storage type 9"));
     CHECK_THAT(refusal(patched<std::uint32_t>(good, 16, 0)), Catch::Contains("sample rate 0"));
     CHECK_THAT(refusal(patched<std::uint64_t>(good, 24, 0)), Catch::Contains("original length 0"));
-    // A length the windows cannot hold (2 windows of 1024 frames of 160 samples hold < 327680 samples).
+    // A length the windows cannot hold (each window's output is 1024 frames of 160 samples: 2 hold 327680).
     CHECK_THAT(refusal(patched<std::uint64_t>(good, 24, ~std::uint64_t(0))), Catch::Contains("window(s) of 1024 frames cover"));
-    CHECK_THAT(refusal(patched<std::uint64_t>(good, 24, 327680)), Catch::Contains("window(s) of 1024 frames cover"));
-    CHECK(refusal(patched<std::uint64_t>(good, 24, 327679)) == "accepted");
+    CHECK_THAT(refusal(patched<std::uint64_t>(good, 24, 327681)), Catch::Contains("window(s) of 1024 frames cover"));
+    CHECK_THAT(refusal(patched<std::uint64_t>(good, 24, 491520)), Catch::Contains("window(s) of 1024 frames cover"));
+    CHECK(refusal(patched<std::uint64_t>(good, 24, 327680)) == "accepted");
     CHECK_THAT(refusal(patched<double>(good, 40, std::nan(""))), Catch::Contains("gain"));
     CHECK_THAT(refusal(patched<float>(good, 48, -1.f)), Catch::Contains("scaling factor"));
     CHECK_THAT(refusal(patched<std::uint32_t>(good, 56, 900)), Catch::Contains("window geometry"));

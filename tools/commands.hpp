@@ -66,7 +66,7 @@ struct BenchArgs {
     std::string models, json_out;
     RuntimeOptions runtime;
     // Clip length; 0: one full window of the default 1024 frames ((1024 - 1) hops: 10.23 s at 16 kHz), the
-    // pass every window of a long input makes. 10.24 s would be 1025 frames, past one window.
+    // pass every window of a long input makes. Any other length is timed as one pass of its padded frames.
     double seconds = 0;
     std::vector<int> batch_sizes{1};
     int repeat = 3, warmup = 1;

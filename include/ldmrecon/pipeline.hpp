@@ -58,12 +58,15 @@ struct StageTimes {
 struct Window {
     std::size_t start = 0;
     std::size_t length = 0;
-    std::size_t frames = 0;  // 1 + length / hop: a multiple of the VAE's time multiple
+    std::size_t frames = 0;  // 1 + length / hop, a multiple of the VAE's time multiple; for a clip of exactly
+                             // window_frames hops, one fewer (its last frame dropped, as AudioLDM2 does)
 };
 
-// The windows covering n samples. One window of padded_length(n) when n fits in window_frames; else
-// windows of exactly window_frames frames every (window_frames - overlap_frames) frames, the last one
-// aligned to the end. Throws UsageError for an overlap outside [0, window_frames / 2].
+// The windows covering n samples. One window of padded_length(n) when n has at most window_frames frames;
+// one window of window_frames frames when n is exactly window_frames hops (AudioLDM2's 10.24 s: 1025
+// frames, truncated to 1024 as AudioLDM2 truncates); else windows of exactly window_frames frames every
+// (window_frames - overlap_frames) frames, the last one aligned to the end. Throws UsageError for an
+// overlap outside [0, window_frames / 2].
 std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& opts);
 
 // The smallest length >= n whose frame count 1 + len / hop is a multiple of `multiple`.

@@ -6,12 +6,14 @@ import signal
 import subprocess
 import time
 import unittest
+import zlib
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
 from common import AUDIO, BIN, TINY, run, tmpdir
+from reference_feature import logmel, normalize_wav
 from signals import speech_like
 
 
@@ -177,6 +179,44 @@ class Windows(unittest.TestCase):
             a = np.load(d / "d1" / "decoded.npy")[:601]
             b = np.load(d / "d1w" / "decoded.npy")[:601]
             self.assertLess(np.abs(a - b).mean(), 0.2)
+
+    def test_a_clip_of_exactly_one_windows_hops_is_one_window(self):
+        # AudioLDM2's own clips are 10.24 s: 1024 hops, 1025 frames. As AudioLDM2 does, ldmrecon truncates the
+        # feature to the window's frames and runs one window (not two, at twice the cost); the W hops of output
+        # still cover every sample. Here with 256-frame windows: 256 hops.
+        n = 256 * 160
+        with tmpdir() as d:
+            d = Path(d)
+            wav = d / "w.wav"
+            x = speech_like(16000, n / 16000, seed=5).astype(np.float32)
+            self.assertEqual(len(x), n)
+            sf.write(wav, x, 16000, subtype="FLOAT")
+            p = run(wav, "-o", d / "o.wav", "--models", TINY, "--format", "float", "--window-frames", "256",
+                    "--json", "--dump-dir", d / "dump", check=True)
+            rec = json.loads(p.stdout)
+            self.assertEqual((rec["feature"]["windows"], rec["feature"]["frames"]), (1, 257))
+            feature = np.load(d / "dump" / "feature.npy")
+            ref, mel = logmel(normalize_wav(x))
+            self.assertEqual((feature.shape, ref.shape), ((256, 64), (257, 64)))
+            above = mel[:256] > 1e-5
+            self.assertLess(np.abs(feature - ref[:256])[above].max(), 1e-4)
+            self.assertEqual(len(sf.read(d / "o.wav")[0]), n)
+            # Latents: one window now, and a file of the two windows planned before still decodes.
+            run("encode", wav, "-o", d / "z.ldml", "--models", TINY, "--window-frames", "256", check=True)
+            self.assertEqual(int.from_bytes((d / "z.ldml").read_bytes()[60:64], "little"), 1)
+            run("decode", d / "z.ldml", "-o", d / "z.wav", "--models", TINY, check=True)
+            self.assertEqual(len(sf.read(d / "z.wav")[0]), n)
+            # The old plan's file: two windows of 256 frames, made here from a clip one hop longer with its
+            # header's length set to n (README's byte layout: u64 length at 24, CRC-32 of the rest at the end).
+            sf.write(wav, np.concatenate([x, x[:160]]), 16000, subtype="FLOAT")
+            run("encode", wav, "-o", d / "two.ldml", "--models", TINY, "--window-frames", "256", check=True)
+            b = bytearray((d / "two.ldml").read_bytes())
+            self.assertEqual(int.from_bytes(b[60:64], "little"), 2)
+            b[24:32] = n.to_bytes(8, "little")
+            b[-4:] = zlib.crc32(bytes(b[:-4])).to_bytes(4, "little")
+            (d / "two.ldml").write_bytes(bytes(b))
+            run("decode", d / "two.ldml", "-o", d / "two.wav", "--models", TINY, check=True)
+            self.assertEqual(len(sf.read(d / "two.wav")[0]), n)
 
     def test_zero_overlap_leaves_no_gap(self):
         with tmpdir() as d:
