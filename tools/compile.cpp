@@ -54,6 +54,9 @@ int run_compile(const CompileArgs& a) {
     RuntimeOptions rt = a.runtime;
     rt.backend = "torchscript";
     const Models models(dir, rt);  // checks the exports, the device and the dtype
+    if (a.window_frames % models.time_multiple() != 0)
+        throw UsageError("compile: --window-frames " + std::to_string(a.window_frames) + " must be a multiple of " +
+                         std::to_string(models.time_multiple()) + " (the VAE's time multiple), as reconstruct's");
     const std::string kind = models.device_name() == "cpu" ? "cpu" : "cuda";
     const std::string out = compiled_package_dir(dir, kind, models.dtype_name());
     // Into a fresh folder first: a failed compile leaves an earlier package as it was.

@@ -155,6 +155,11 @@ class Compiled(unittest.TestCase):
         for k in outs["torchscript"]:
             self.assertLess(np.abs(outs["torchscript"][k] - outs["compiled"][k]).max(), 1e-5, k)
 
+    def test_a_window_the_vae_cannot_take_is_a_usage_error(self):
+        p = run("compile", "--models", self.models, "--window-frames", "250")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("--window-frames 250 must be a multiple of 4", p.stderr)
+
     def test_auto_uses_the_package(self):
         with tmpdir() as d:
             p = run(self.inputs["a"], "-o", Path(d) / "o.wav", "--models", self.models, "--json")
