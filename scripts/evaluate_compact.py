@@ -6,7 +6,9 @@
 For the test split (held-out en/es/fr prompts) and the unseen languages (it, ru) of prepare_data.py's
 manifest, runs ldmrecon three ways on the same files: the whole path, the vocoder alone on the true
 feature, and 32 iterations of Griffin-Lim on the true feature; prints the mean log-mel L1, MR-STFT,
-SI-SDR, STOI, ESTOI and the pitch measures (vuv_f1, f0_rmse_cents) of each, and the real-time factor.
+SI-SDR, STOI, ESTOI and the pitch measures (vuv_f1, f0_rmse_cents) of each, and the real-time factor;
+then, per voice (the manifest's folder: it_IT_m_Carlo is the only real male voice), STOI and the pitch
+measures, because the pitch errors are not spread evenly over voices.
 """
 import argparse
 import json
@@ -21,6 +23,23 @@ KEYS = ("mel_l1", "mrstft", "si_sdr_db", "stoi", "estoi", "vuv_f1", "f0_rmse_cen
         "f0_fine_rmse_cents")
 RUNS = {"full path": [], "vocoder alone": ["--stage", "vocoder"],
         "Griffin-Lim 32": ["--stage", "vocoder", "--vocoder", "griffin-lim", "--gl-iterations", "32"]}
+
+
+VOICE_KEYS = ("stoi", "vuv_f1", "f0_rmse_cents", "f0_gross_error", "f0_fine_rmse_cents")
+
+
+def means(records) -> dict:
+    # Pitch measures are null for a file without frames voiced in both: such files are left out.
+    vals = {k: [r["metrics"][k] for r in records if r["metrics"].get(k) is not None] for k in KEYS}
+    return {k: sum(v) / len(v) if v else float("nan") for k, v in vals.items()}
+
+
+def by_voice(records, data: Path) -> dict:
+    """Means per voice: the folder after the language in the manifest's path (wav/LANG/VOICE/...)."""
+    groups = {}
+    for r in records:
+        groups.setdefault(Path(r["input"]).relative_to(data).parts[2], []).append(r)
+    return {v: dict(means(rs), files=len(rs)) for v, rs in sorted(groups.items())}
 
 
 def main() -> int:
@@ -54,9 +73,7 @@ def main() -> int:
                     raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
                 recs = [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
                 ok = [r for r in recs if r.get("status") == "ok"]
-                # Pitch measures are null for a file without frames voiced in both: such files are left out.
-                vals = {k: [r["metrics"][k] for r in ok if r["metrics"].get(k) is not None] for k in KEYS}
-                mean = {k: sum(v) / len(v) if v else float("nan") for k, v in vals.items()}
+                mean = means(ok)
                 mean["files"] = len(ok)
                 mean["seconds"] = round(seconds, 1)
                 mean["realtime_factor"] = sum(r["input_audio"]["seconds"] for r in ok) / sum(
@@ -64,6 +81,10 @@ def main() -> int:
                 results[f"{split} / {name}"] = mean
                 print(f"{split:7s} {name:15s} " + " ".join(f"{k} {mean[k]:.4f}" for k in KEYS)
                       + f"  ({len(ok)} files, {seconds / 60:.1f} min, x{mean['realtime_factor']:.0f} real time)", flush=True)
+                for voice, m in by_voice(ok, args.data).items():
+                    results[f"{split} / {name} / {voice}"] = m
+                    print(f"{'':7s} {'':15s} {voice:28s} " + " ".join(f"{k} {m[k]:.4f}" for k in VOICE_KEYS)
+                          + f"  ({m['files']} files)", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
     return 0

@@ -24,7 +24,8 @@ Recipes (see README "The compact model pair"):
            recipe, multi-period and multi-scale discriminators (scripts/hifigan_discriminators.py, channels
            narrowed 8x) with least-squares losses and feature matching, generator loss adv + 2 fm + 45 mel.
            --vae-features: half the crops (--vae-share) take the exported VAE's reconstruction of the feature
-           as input, so the full path is what improves.
+           as input, so the full path is what improves. --lowered 0.5: half the Asterisk files again, slowed
+           1.3-1.8x (real speech at male pitch; how the shipped v2 vocoder was made from v1).
 The data is the train split of prepare_data.py's manifest: the Asterisk prompts in English, Spanish and
 French, and for the vocoder also the synthetic voices (male ones: every Asterisk training voice is female);
 each file normalised as AudioLDM2's recipe does (mean removed, peak 0.5) and joined with
@@ -150,11 +151,29 @@ def manifest(data: Path, split: str, sources=("asterisk",)):
             if r[0] == split and ("synthetic" if r[1] == "synthetic" else "asterisk") in sources]
 
 
-def training_stream(data: Path, sources) -> torch.Tensor:
+def slowed(x: np.ndarray, factor: float) -> np.ndarray:
+    """x played `factor` times slower: band-limited (FFT) resampling to factor x the length, which lowers
+    pitch and formants by log2(factor) octaves; nothing above 8 kHz / factor."""
+    n = int(round(len(x) * factor))
+    X = np.fft.rfft(x)
+    Y = np.zeros(n // 2 + 1, np.complex128)
+    Y[:len(X)] = X
+    return (np.fft.irfft(Y, n) * factor).astype(np.float32)
+
+
+def training_stream(data: Path, sources, lowered: float = 0.0) -> torch.Tensor:
+    """The split's files, normalised and joined with 0.1 s gaps. `lowered`: that share of the Asterisk
+    (female) files is appended again slowed 1.3-1.8x (pitch 0.4-0.85 octaves lower), so that the vocoder
+    sees real speech at male pitch, which the data otherwise has only from synthetic voices."""
     gap = np.zeros(1600, np.float32)
     parts = []
-    for _, p in manifest(data, "train", sources):
+    rng = random.Random(SEED)
+    files = manifest(data, "train", sources)
+    for _, p in files:
         parts += [normalise(read_wav(p)), gap]
+    for lang, p in files:
+        if lang != "synthetic" and rng.random() < lowered:
+            parts += [normalise(slowed(read_wav(p), rng.uniform(1.3, 1.8))), gap]
     return torch.from_numpy(np.concatenate(parts))
 
 
@@ -306,7 +325,7 @@ def train(args, kind: str) -> None:
     random.seed(SEED)
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
-    stream = training_stream(args.data, args.sources)
+    stream = training_stream(args.data, args.sources, args.lowered)
     feat = LogMel().to(dev)
     parts, inputs, full = {}, None, None
     if kind == "vae":
@@ -368,18 +387,38 @@ def write_history(args, run: Run, first: int, seconds: float, frames: int, batch
             "sources": list(args.sources),
             "frames": frames, "batch": batch, "peak_lr": peak,
             "command": "scripts/train_compact.py " + " ".join(sys.argv[1:])}
-    info["seconds_total"] = round(run.total_seconds(), 1)
     # A run continued with more steps keeps a line per invocation, so the shipped metadata tells how
     # the weights were really made (schedules restarted, threads changed, when).
     prev = args.run / "training.json"
-    old = json.loads(prev.read_text()) if prev.exists() else {}
-    leg = {"from_step": first, "to_step": run.step, "command": info["command"], "peak_lr": peak,
+    old = json.loads(prev.read_text()) if prev.exists() else inherited_record(args)
+    # A run from --init continues the exported model's steps: count on from them.
+    base = old.get("init_steps", 0)
+    info["steps"] = base + run.step
+    info["seconds_total"] = round(old.get("init_seconds", 0) + run.total_seconds(), 1)
+    for key in ("init_steps", "init_seconds", "initialised_from"):
+        if key in old:
+            info[key] = old[key]
+    leg = {"from_step": base + first, "to_step": base + run.step, "command": info["command"], "peak_lr": peak,
            "machine": info["machine"], "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""),
            "finished_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "seconds": round(seconds, 1)}
     info["history"] = old.get("history", []) + [leg]
     if "wall_clock_note" in old:  # a note written by hand for legs run before the history existed
         info["wall_clock_note"] = old["wall_clock_note"]
     prev.write_text(json.dumps(info, indent=1) + "\n")
+
+
+def inherited_record(args) -> dict:
+    """For a new run from --init: the export's own training record (its history and step count), so the
+    metadata of what ships tells every leg, not only the last."""
+    if not args.init:
+        return {}
+    cls = AutoencoderKL if args.what == "vae" else SpeechT5HifiGan
+    rec = load_trained(args.init, cls, args.what)[2]
+    out = {"history": rec.get("history", []), "init_steps": rec.get("steps", 0),
+           "init_seconds": rec.get("seconds_total", 0), "initialised_from": rec.get("reexported_from", str(args.init))}
+    if "wall_clock_note" in rec:
+        out["wall_clock_note"] = rec["wall_clock_note"]
+    return out
 
 
 def machine(args) -> str:
@@ -486,6 +525,9 @@ def main() -> int:
                     help="vocoder: train on this exported VAE's reconstruction of the feature (full-path fine-tuning)")
     ap.add_argument("--vae-share", type=float, default=0.5,
                     help="--vae-features: the share of crops given the VAE's reconstruction (the rest: the true feature)")
+    ap.add_argument("--lowered", type=float, default=0.0, metavar="SHARE",
+                    help="vocoder: append this share of the Asterisk (female) files slowed 1.3-1.8x, as real speech "
+                         "at male pitch")
     ap.add_argument("--init", type=Path, metavar="EXPORT_PT",
                     help="a new run starts from this export's weights and config (e.g. continue a shipped vocoder)")
     ap.add_argument("--restart-schedule", action="store_true",
