@@ -19,20 +19,20 @@ UNSEEN = sorted(DATA.glob("it-*.flac")) + sorted(DATA.glob("ru-*.flac"))
 HELD_OUT = [DATA / "fr-dir-firstlast.flac", ROOT / "examples" / "example.wav"]
 
 # Measured means (see README) and the margins the tests allow.
-PINNED = {  # measured 2026-11-25 with the shipped models/ (format 2) by tests/python/measure_quality.py, both builds
+PINNED = {  # measured 2026-11-25 with the shipped models/ (v2 vocoder) by tests/python/measure_quality.py, both builds
     "unseen": {
-        "full": {"stoi": 0.7492, "mel_l1": 0.5307, "mrstft": 1.4386, "vae_mel_l1": 0.2290, "vuv_f1": 0.8758,
-                 "f0_rmse_cents": 261.5472, "f0_gross_error": 0.0353, "f0_fine_rmse_cents": 62.2539},
-        "vocoder": {"stoi": 0.7581, "mel_l1": 0.5229, "mrstft": 1.4178, "vuv_f1": 0.8692, "f0_rmse_cents": 259.0770,
-                    "f0_gross_error": 0.0332, "f0_fine_rmse_cents": 54.7631},
+        "full": {"stoi": 0.7603, "mel_l1": 0.5300, "mrstft": 1.4325, "vae_mel_l1": 0.2290,
+                 "vuv_f1": 0.8924, "f0_rmse_cents": 264.8613, "f0_gross_error": 0.0302, "f0_fine_rmse_cents": 63.7836},
+        "vocoder": {"stoi": 0.7659, "mel_l1": 0.5198, "mrstft": 1.4060,
+                    "vuv_f1": 0.8968, "f0_rmse_cents": 248.4782, "f0_gross_error": 0.0297, "f0_fine_rmse_cents": 53.5616},
         "vae_griffin_lim": {"stoi": 0.8723, "mel_l1": 0.2836, "mrstft": 1.1834, "vae_mel_l1": 0.2290},
         "griffin_lim_32": {"stoi": 0.9471, "mel_l1": 0.1432, "mrstft": 0.9836},
     },
     "held_out": {
-        "full": {"stoi": 0.7443, "mel_l1": 0.5470, "mrstft": 1.3654, "vae_mel_l1": 0.2169, "vuv_f1": 0.9163,
-                 "f0_rmse_cents": 264.2089, "f0_gross_error": 0.0293, "f0_fine_rmse_cents": 68.7789},
-        "vocoder": {"stoi": 0.7530, "mel_l1": 0.5430, "mrstft": 1.3283, "vuv_f1": 0.9097, "f0_rmse_cents": 208.2185,
-                    "f0_gross_error": 0.0159, "f0_fine_rmse_cents": 55.4208},
+        "full": {"stoi": 0.7607, "mel_l1": 0.5444, "mrstft": 1.3484, "vae_mel_l1": 0.2169,
+                 "vuv_f1": 0.9258, "f0_rmse_cents": 203.1471, "f0_gross_error": 0.0204, "f0_fine_rmse_cents": 67.3618},
+        "vocoder": {"stoi": 0.7660, "mel_l1": 0.5411, "mrstft": 1.3165,
+                    "vuv_f1": 0.9260, "f0_rmse_cents": 219.6229, "f0_gross_error": 0.0141, "f0_fine_rmse_cents": 53.5659},
         "vae_griffin_lim": {"stoi": 0.8942, "mel_l1": 0.2702, "mrstft": 1.1172, "vae_mel_l1": 0.2169},
         "griffin_lim_32": {"stoi": 0.9447, "mel_l1": 0.1404, "mrstft": 0.9793},
     },
