@@ -3,6 +3,7 @@
 // instruction set and pair of exports; its manifest says which, and nothing else is used.
 #include <torch/version.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -57,10 +58,17 @@ bool uses_compiled(const nlohmann::json& use, const char* stage) {
     return !use.is_object() || use.value(stage, "compiled") == "compiled";
 }
 
+// The frames of the window the manifest's window packages take; 0 where it has none (an older manifest).
+std::int64_t window_frames(const nlohmann::json& mf) {
+    const nlohmann::json w = mf.value("window", nlohmann::json::object());
+    return w.is_object() ? std::max<std::int64_t>(0, w.value("frames", std::int64_t{0})) : 0;
+}
+
 // Whether the manifest's "window" lists `stage`: its full-window package measured faster than the rest.
 bool has_window_package(const nlohmann::json& mf, const std::string& stage) {
-    const nlohmann::json w = mf.value("window", nlohmann::json::object());
-    if (!w.is_object() || !w.contains("stages") || !w["stages"].is_array()) return false;
+    if (window_frames(mf) == 0) return false;
+    const nlohmann::json& w = mf["window"];
+    if (!w.contains("stages") || !w["stages"].is_array()) return false;
     for (const auto& s : w["stages"])
         if (s.is_string() && s.get<std::string>() == stage) return true;
     return false;
@@ -104,10 +112,6 @@ public:
     }
 
 private:
-    static std::int64_t window_frames(const nlohmann::json& mf) {
-        const nlohmann::json w = mf.value("window", nlohmann::json::object());
-        return w.is_object() ? w.value("frames", std::int64_t{0}) : 0;
-    }
     static StagePackages open(const std::string& dir, const nlohmann::json& mf, const char* stage,
                               c10::DeviceIndex device, int time_dim, std::int64_t window_length) {
         StagePackages p;
@@ -115,7 +119,7 @@ private:
         p.window_length = window_length;
         if (uses_compiled(mf.value("use", nlohmann::json()), stage))
             p.any = std::make_unique<Package>(dir + "/" + stage + ".pt2", "model", false, 1, device);
-        if (window_length > 0 && has_window_package(mf, stage))
+        if (has_window_package(mf, stage))
             p.window = std::make_unique<Package>(dir + "/" + stage + "-window.pt2", "model", false, 1, device);
         return p;
     }
@@ -143,7 +147,7 @@ std::string describe_backend(const nlohmann::json& mf) {
     std::string d = compiled.empty() ? "TorchScript" : "compiled " + compiled;
     if (!ts.empty()) d += (compiled.empty() ? " every stage" : "; TorchScript " + ts) + " (measured faster here by compile)";
     if (!win.empty())
-        d += "; full " + std::to_string(mf["window"].value("frames", 0)) +
+        d += "; full " + std::to_string(window_frames(mf)) +
              "-frame windows at batch 1 from static packages for " + win;
     return d;
 }
