@@ -78,6 +78,21 @@ void check_input_file(const std::string& path) {
                          "; ldmrecon reads regular files only (save the stream to a file first)");
 }
 
+ExistingOutput inspect_existing_output(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return ExistingOutput::not_audio;
+    if (st.st_size == 0) return ExistingOutput::empty;
+    SF_INFO info{};
+    SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+    if (!f) return ExistingOutput::not_audio;
+    // libsndfile reads a cut-off file and says so in its log: "data : 32000 (should be 15978)".
+    char log[8192] = {0};
+    sf_command(f, SFC_GET_LOG_INFO, log, sizeof log);
+    sf_close(f);
+    if (info.frames <= 0 || std::strstr(log, "should be")) return ExistingOutput::truncated;
+    return ExistingOutput::complete;
+}
+
 AudioBuffer read_audio(const std::string& path) {
     SndFile sf(path, 0);
     AudioBuffer out;
@@ -168,6 +183,7 @@ MonoAudio read_mono(const std::string& path, int rate) {
         } while ((in && left > 0) || (!in && made > 0));
     };
     sf_count_t got;
+    bool any_source = false, any_mono = false;  // a non-zero sample in a channel, in the downmix
     while ((got = sf_readf_float(sf.f, block.data(), static_cast<sf_count_t>(kBlock))) > 0) {
         const std::size_t n = static_cast<std::size_t>(got);
         check_finite(path, block.data(), n * C);
@@ -175,11 +191,16 @@ MonoAudio read_mono(const std::string& path, int rate) {
             double acc = 0.0;
             for (std::size_t ch = 0; ch < C; ++ch) acc += block[i * C + ch];
             mono[i] = static_cast<float>(acc / static_cast<double>(C));
+            any_source |= block[i * C] != 0.f || (C > 1 && block[i * C + C - 1] != 0.f);
+            any_mono |= mono[i] != 0.f;
         }
         push(mono.data(), n);
         m.source_frames += n;
     }
     if (m.source_frames == 0) throw InputError(path + ": holds no audio samples");
+    if (any_source && !any_mono)
+        throw InputError(path + ": its channels cancel when averaged to mono (antiphase?), so nothing is left to "
+                         "measure; take one channel first (e.g. sox IN OUT remix 1)");
     if (convert) push(nullptr, 0);
     // The one-shot length, round(n * ratio), whatever the resampler's flush produced.
     m.samples.resize(std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(m.source_frames * ratio))), 0.f);

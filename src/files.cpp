@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,7 +20,15 @@ namespace ldmrecon {
 
 namespace {
 char g_pending_temp[4096];  // NUL-terminated; empty when no temporary is open
+volatile std::sig_atomic_t g_writing_stdout = 0;
+
+struct StdoutWrite {
+    StdoutWrite() { g_writing_stdout = 1; }
+    ~StdoutWrite() { g_writing_stdout = 0; }
+};
 }  // namespace
+
+bool writing_to_standard_output() noexcept { return g_writing_stdout != 0; }
 
 const char* file_kind(unsigned mode) {
     if (S_ISREG(mode)) return "a file";
@@ -46,8 +57,18 @@ TempFile::TempFile(const std::string& path) : target_(path) {
     check_output_folder(path);
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    // Hidden, and unique per process, so parallel jobs writing to one folder never share a temporary.
-    tmp_ = (dir / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()))).string();
+    // Hidden, and unique per process, so parallel jobs writing to one folder never share a temporary. A name
+    // near the file system's limit has no room for the decoration: it is hashed instead.
+    const std::string pid = std::to_string(::getpid());
+    std::string name = "." + target.filename().string() + ".tmp-" + pid;
+    if (name.size() > NAME_MAX) {
+        std::uint64_t h = 1469598103934665603ull;  // FNV-1a
+        for (unsigned char c : target.filename().string()) h = (h ^ c) * 1099511628211ull;
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+        name = ".ldmrecon-" + std::string(hex) + ".tmp-" + pid;
+    }
+    tmp_ = (dir / name).string();
     if (tmp_.size() < sizeof g_pending_temp) std::memcpy(g_pending_temp, tmp_.c_str(), tmp_.size() + 1);
 }
 
@@ -57,6 +78,9 @@ TempFile::~TempFile() {
 }
 
 void TempFile::commit() {
+    // A file replaced keeps its permissions (a 0600 output stays private).
+    struct stat st {};
+    if (::stat(target_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::chmod(tmp_.c_str(), st.st_mode & 07777);
     std::error_code ec;
     fs::rename(tmp_, target_, ec);
     if (ec) throw OutputError(target_ + ": cannot move the finished file into place (" + ec.message() + ")");
@@ -67,6 +91,7 @@ void TempFile::commit() {
 void write_file_atomically(const std::string& path, const std::string& bytes) {
     if (is_discard(path)) return;
     if (is_standard_output(path)) {
+        const StdoutWrite writing;
         if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
             throw OutputError("standard output: write failed (" + io_error_text(errno) + ")");
         return;

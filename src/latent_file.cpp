@@ -240,6 +240,10 @@ LatentFile read_header(const std::string& b, const std::string& name) {
     return f;
 }
 
+bool gain_in_range(double mean, double scale) {
+    return scale >= limits::kMinGainScale && scale <= limits::kMaxGainScale && std::fabs(mean) <= limits::kMaxGainMean;
+}
+
 // Every header value within what ldmrecon encode writes; returns the number of latent values.
 std::uint64_t check_header(const LatentFile& f, const std::string& name) {
     if (f.sample_rate < 1000 || f.sample_rate > 384000) throw bad_file(name, "sample rate " + std::to_string(f.sample_rate));
@@ -247,7 +251,7 @@ std::uint64_t check_header(const LatentFile& f, const std::string& name) {
     if (f.length == 0) throw bad_file(name, "original length 0");
     // Ranges encode can write (scale = 0.5 / peak for peaks of 5e-10 .. 5e11 full scale); outside them a
     // decode would turn every sample into inf or 0.
-    if (!(f.gain_scale >= limits::kMinGainScale && f.gain_scale <= limits::kMaxGainScale) || !(std::fabs(f.gain_mean) <= limits::kMaxGainMean))
+    if (!gain_in_range(f.gain_mean, f.gain_scale))
         throw bad_file(name, "gain (scale " + limits::short_number(f.gain_scale) + ", offset " +
                                  limits::short_number(f.gain_mean) + ") is outside what ldmrecon encode writes");
     if (!(f.scaling_factor >= limits::kMinScalingFactor && f.scaling_factor <= limits::kMaxScalingFactor))
@@ -318,6 +322,15 @@ LatentFile parse_latents(const std::string& b, const std::string& name) {
     limits::check_memory(name, "decoding " + std::to_string(n) + " latent values", n * 8 + limits::kBaseBytes);
     read_values(b, f, n, scales, name);
     return f;
+}
+
+void check_latent_gain(const std::string& name, double mean, double scale) {
+    if (gain_in_range(mean, scale)) return;
+    throw InputError(name + ": its level (peak " + limits::short_number(0.5 / scale) + ", offset " +
+                     limits::short_number(mean) + ") is outside what a latent file holds (peaks " +
+                     limits::short_number(0.5 / limits::kMaxGainScale) + " to " +
+                     limits::short_number(0.5 / limits::kMinGainScale) + ", offsets up to " +
+                     limits::short_number(limits::kMaxGainMean) + "); scale the audio into that range first");
 }
 
 void write_latent_file(const std::string& path, const LatentFile& f, LatentStorage storage) {

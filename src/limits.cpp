@@ -36,9 +36,10 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
     const auto bad = [&] {
         return UsageError(what + " '" + text + "': expected a size such as 8G, 512M or a number of bytes");
     };
-    std::size_t i = 0;
-    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-    if (i == 0) throw bad();
+    // Digits with at most one decimal point ("1..5G" is a typo, not 1G).
+    std::size_t i = 0, points = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) points += text[i++] == '.';
+    if (i == 0 || points > 1 || text[0] == '.' || text[i - 1] == '.') throw bad();
     double v = 0;
     try {
         v = std::stod(text.substr(0, i));

@@ -2,6 +2,7 @@
 
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <thread>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/files.hpp"
 #include "ldmrecon/latent_file.hpp"
 #include "ldmrecon/limits.hpp"
 #include "models_impl.hpp"
@@ -27,8 +29,11 @@ constexpr int kMaxFormatVersion = 2;  // 2: the VAE calls ldmrecon::attention (a
 constexpr const char* kExportHint = "export AudioLDM2 with: python3 scripts/export_models.py cvssp/audioldm2 -o DIR";
 
 torch::jit::Module load_module(const std::string& path, nlohmann::json* meta) {
-    std::error_code ec;
-    if (!fs::exists(path, ec)) throw ModelError(path + ": no such model file (" + kExportHint + ")");
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw ModelError(path + ": no such model file (" + kExportHint + ")");
+    // A FIFO or a device would block the loader for ever (or feed it without end).
+    if (!S_ISREG(st.st_mode))
+        throw ModelError(path + ": is " + file_kind(st.st_mode) + "; a model must be a regular file (" + kExportHint + ")");
     torch::jit::ExtraFilesMap extra{{kMetadataName, ""}};
     // Exports call ldmrecon::attention. Its registration sits in attention_op.cpp of this static library;
     // naming a function of that file here makes every program that loads models link it.
@@ -206,6 +211,11 @@ std::string resolve_models_dir(const std::string& explicit_dir) {
     };
     if (!explicit_dir.empty()) {
         std::error_code ec;
+        if (fs::exists(explicit_dir, ec) && !fs::is_directory(explicit_dir, ec)) {
+            const fs::path parent = fs::path(explicit_dir).parent_path();
+            throw ModelError(explicit_dir + ": is a file; --models takes the folder that holds vae.pt and vocoder.pt "
+                             "(--models " + (parent.empty() ? std::string(".") : parent.string()) + ")");
+        }
         if (!fs::is_directory(explicit_dir, ec))
             throw ModelError(explicit_dir + ": models folder does not exist (" + kExportHint + ")");
         for (const char* f : {"vae.pt", "vocoder.pt"})
@@ -263,7 +273,11 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
     m.dtype_name = opts.dtype;
     if (m.device.is_cpu() && m.dtype == torch::kHalf)
         throw UsageError("--dtype fp16 is not supported on the CPU by libtorch " + libtorch_version() +
+#if TORCH_VERSION_MAJOR < 2
+                         " (use --dtype fp32 on the CPU, or --device cuda; bf16 on the CPU needs a PyTorch 2 build)");
+#else
                          " (use --dtype fp32 or bf16 on the CPU, or --device cuda)");
+#endif
 #if TORCH_VERSION_MAJOR < 2
     // libtorch 1.x has no bf16 CPU kernel for ConvTranspose1d (mkldnn mis-shapes it, the slow path is
     // not implemented), which the vocoder needs: refuse now rather than fail in the middle of a run.
@@ -310,7 +324,11 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
         throw ModelError(vae_path + ": scaling_factor " + limits::short_number(m.scaling_factor) + " is outside " +
                          limits::short_number(limits::kMinScalingFactor) + " to " + limits::short_number(limits::kMaxScalingFactor) +
                          " (decoding would give overflow or silence); re-export the models");
-    if (m.time_multiple < 1) throw ModelError(vae_path + ": time_multiple must be at least 1");
+    // The latent is n_mels / time_multiple bins wide: a multiple that does not divide it is a broken export,
+    // not a bad --window-frames.
+    if (m.time_multiple < 1 || m.time_multiple > limits::kMaxWindowFrames || m.feature.n_mels % m.time_multiple != 0)
+        throw ModelError(vae_path + ": time_multiple " + std::to_string(m.time_multiple) + " does not divide the " +
+                         std::to_string(m.feature.n_mels) + " mel bands (a broken export); re-export the models");
     m.vae_id = fnv1a64(m.vae_meta.dump());
     m.vocoder_id = fnv1a64(m.voc_meta.dump());
     for (auto* mod : {&m.vae, &m.vocoder}) {

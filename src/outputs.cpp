@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <climits>
 #include <filesystem>
 
 #include "ldmrecon/files.hpp"
@@ -54,6 +56,51 @@ void check_parent(const std::string& path, const std::string& option, bool creat
 
 }  // namespace
 
+FileKind kind_of_path(const std::string& path) {
+    std::string ext = fs::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    static const std::map<std::string, FileKind> kinds = {
+        {".wav", FileKind::audio},    {".wave", FileKind::audio},   {".flac", FileKind::audio},
+        {".ogg", FileKind::audio},    {".oga", FileKind::audio},    {".opus", FileKind::audio},
+        {".mp3", FileKind::audio},    {".aif", FileKind::audio},    {".aiff", FileKind::audio},
+        {".aifc", FileKind::audio},   {".au", FileKind::audio},     {".snd", FileKind::audio},
+        {".caf", FileKind::audio},    {".w64", FileKind::audio},    {".rf64", FileKind::audio},
+        {".voc", FileKind::audio},    {".json", FileKind::report},  {".jsonl", FileKind::report},
+        {".csv", FileKind::report},   {".png", FileKind::plot},     {".ldml", FileKind::latent},
+        {".npy", FileKind::array},    {".pt", FileKind::model},     {".pt2", FileKind::model},
+    };
+    const auto it = kinds.find(ext);
+    return it == kinds.end() ? FileKind::unknown : it->second;
+}
+
+const char* file_kind_name(FileKind kind) {
+    switch (kind) {
+        case FileKind::audio: return "an audio file";
+        case FileKind::report: return "a report";
+        case FileKind::plot: return "a PNG plot";
+        case FileKind::latent: return "a latent file";
+        case FileKind::array: return "a .npy array";
+        case FileKind::model: return "a model";
+        default: return "a file";
+    }
+}
+
+void check_output_extension(const std::string& path, const std::string& option, FileKind want) {
+    if (path.empty() || is_standard_output(path) || is_discard(path)) return;
+    const FileKind got = kind_of_path(path);
+    if (got == FileKind::unknown || got == want) return;
+    throw UsageError(path + ": " + option + " writes " + file_kind_name(want) + ", but the name says " +
+                     file_kind_name(got) + "; give it a name that says what it holds");
+}
+
+std::string report_format(const std::string& path) {
+    if (is_standard_output(path) || is_discard(path)) return "json";
+    std::string ext = fs::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (ext == ".json" || ext == ".jsonl" || ext == ".csv") return ext.substr(1);
+    throw UsageError(path + ": --report takes .json, .jsonl or .csv (the extension chooses the format)");
+}
+
 bool is_standard_output(const std::string& path) { return path == "-"; }
 
 bool is_discard(const std::string& path) {
@@ -82,6 +129,11 @@ OutputKind classify_output(const std::string& path, const std::string& option, b
             throw OutputError(path + ": is " + file_kind(st.st_mode) + "; ldmrecon replaces only regular files (use - for "
                               "standard output where it is offered, /dev/null to discard)");
     }
+    // Refused now, not when the file is written after hours of work.
+    const std::string name = fs::path(path).filename().string();
+    if (name.size() > NAME_MAX)
+        throw OutputError(path.substr(0, 40) + "...: the file name is " + std::to_string(name.size()) +
+                          " bytes, longer than file systems allow (" + std::to_string(NAME_MAX) + ")");
     check_parent(path, option, create_folders);
     return OutputKind::file;
 }

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <sstream>
 
 #include "ldmrecon/errors.hpp"
@@ -168,6 +170,9 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
     if (audio.empty()) throw InputError("empty signal");
     if (std::all_of(audio.begin(), audio.end(), [](float v) { return v == 0.f; }))
         throw InputError("is silent (every sample is 0): there is nothing to reconstruct or measure");
+    if (std::all_of(audio.begin(), audio.end(), [&](float v) { return v == audio.front(); }))
+        throw InputError("is constant (every sample is " + std::to_string(audio.front()) +
+                         "): once its offset is removed nothing is left to reconstruct or measure");
     if (latent_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
     audio_mode_ = true;
     const FeatureConfig& fc = fc_;
@@ -491,11 +496,19 @@ std::vector<BatchRunner::Completed> BatchRunner::step() {
         BatchWork(*this, batch, t).run();
     } catch (const c10::Error& e) {
         for (const Queued& q : batch)
-            clips_.at(q.clip)->error = where + ": the models failed on this input (" + first_line(e.what()) + ")";
+            clips_.at(q.clip)->error = where + ": the models failed on this input (" + interpreter_error_line(e.what()) + ")";
     } catch (const Cancelled&) {
         for (const Queued& q : batch) clips_.at(q.clip)->cancelled = true;
     } catch (const Error& e) {
         for (const Queued& q : batch) clips_.at(q.clip)->error = e.what();
+    } catch (const std::bad_alloc&) {
+        for (const Queued& q : batch)
+            clips_.at(q.clip)->error = where + ": out of memory on this input (try a smaller --batch-size or --window-frames)";
+    } catch (const std::exception& e) {
+        // The TorchScript interpreter throws plain std::exceptions too (e.g. an export whose metadata
+        // disagrees with its weights): still a model failure of these files, never the whole run's.
+        for (const Queued& q : batch)
+            clips_.at(q.clip)->error = where + ": the models failed on this input (" + interpreter_error_line(e.what()) + ")";
     }
     // Each window's share of the batch's time.
     const double n = static_cast<double>(batch.size());

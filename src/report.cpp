@@ -11,7 +11,64 @@ namespace {
 
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
+// The length of the valid UTF-8 sequence starting at s[i], 0 when there is none (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF).
+std::size_t utf8_sequence(const std::string& s, std::size_t i) {
+    const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char c = b(i);
+    if (c < 0x80) return 1;
+    std::size_t n = 0;
+    unsigned lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    if (i + n > s.size() || b(i + 1) < lo || b(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < n; ++k)
+        if (b(i + k) < 0x80 || b(i + k) > 0xBF) return 0;
+    return n;
+}
+
+nlohmann::json escaped_copy(const nlohmann::json& j) {
+    if (j.is_string()) return utf8_escaped(j.get<std::string>());
+    if (j.is_array()) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& v : j) out.push_back(escaped_copy(v));
+        return out;
+    }
+    if (j.is_object()) {
+        nlohmann::json out = nlohmann::json::object();
+        for (auto it = j.begin(); it != j.end(); ++it) out[utf8_escaped(it.key())] = escaped_copy(it.value());
+        return out;
+    }
+    return j;
+}
+
 }  // namespace
+
+std::string utf8_escaped(const std::string& text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        if (const std::size_t n = utf8_sequence(text, i)) {
+            out.append(text, i, n);
+            i += n;
+        } else {
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned char>(text[i++]));
+            out += hex;
+        }
+    }
+    return out;
+}
+
+std::string json_text(const nlohmann::json& j, int indent) {
+    try {
+        return j.dump(indent);
+    } catch (const nlohmann::json::type_error&) {  // 316: a string that is not UTF-8
+        return escaped_copy(j).dump(indent);
+    }
+}
 
 std::string format_number(double v, int decimals) {
     if (std::isnan(v)) return "n/a";

@@ -14,8 +14,11 @@ namespace ldmrecon {
 
 namespace {
 
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+// RFC 4180: a field holding a comma, a quote or a line break (CR as well as LF) is quoted. Names are
+// escaped as in the JSON reports (utf8_escaped), so the two formats name a file the same way.
+std::string csv_field(const std::string& text) {
+    const std::string s = utf8_escaped(text);
+    if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";
@@ -56,8 +59,9 @@ const MetricSpec* find_metric(const std::string& key) {
 FileResult result_from_json(const nlohmann::json& j) {
     FileResult r;
     r.record = j;
-    r.input = j.value("input", "");
-    r.output = j.value("output", "");
+    // Escaped as the report text holds them, so a run's names match those read back from its report.
+    r.input = utf8_escaped(j.value("input", ""));
+    r.output = utf8_escaped(j.value("output", ""));
     r.status = j.value("status", "ok");
     r.error = j.value("error", "");
     if (j.contains("input_audio") && j["input_audio"].is_object()) r.seconds = j["input_audio"].value("seconds", 0.0);
@@ -84,6 +88,15 @@ std::vector<FileResult> read_results(const std::string& path) {
         if (!r.is_object() || !r.contains("input") || !r["input"].is_string() || r["input"].get<std::string>().empty())
             throw InputError(path + ": " + where + " is valid JSON but not an ldmrecon report record (no \"input\"); "
                              "give reports written by ldmrecon --report");
+        // A measure that is not a number (a string, say) would be skipped and its file pass unchecked.
+        for (const auto& [section, prefix] : {std::pair<const char*, const char*>{"metrics", ""}, {"vae", "vae_"}}) {
+            if (!r.contains(section) || !r[section].is_object()) continue;
+            for (auto it = r[section].begin(); it != r[section].end(); ++it)
+                if (find_metric(prefix + it.key()) && !it.value().is_number() && !it.value().is_null())
+                    throw InputError(path + ": " + where + ": " + section + "." + it.key() + " is " +
+                                     it.value().type_name() + " " + utf8_escaped(it.value().dump()).substr(0, 40) +
+                                     ", not a number; give reports written by ldmrecon --report");
+        }
         out.push_back(result_from_json(r));
     };
     try {
@@ -149,6 +162,43 @@ std::vector<FileResult> merge_results(const std::vector<FileResult>& results) {
         } else if (r.status != "skipped") {
             out[it->second] = r;  // a later real result replaces a skip or an earlier attempt
         }
+    }
+    return out;
+}
+
+std::vector<std::string> repeated_inputs(const std::vector<FileResult>& results) {
+    std::map<std::string, int> n;
+    std::vector<std::string> out;
+    for (const auto& r : results)
+        if (r.status != "skipped" && ++n[r.input] == 2) out.push_back(r.input);
+    return out;
+}
+
+std::vector<std::string> provenance_differences(const std::vector<FileResult>& results) {
+    // What produced a record, as the report holds it: json pointers into the record.
+    const std::pair<const char*, const char*> keys[] = {
+        {"stage", "/stage"},
+        {"vocoder", "/vocoder"},
+        {"model weights", "/models/weights"},
+        {"models", "/models/description"},
+        {"window frames", "/feature/window_frames"},
+        {"latent mode", "/latent/mode"},
+    };
+    std::vector<std::string> out;
+    for (const auto& [what, pointer] : keys) {
+        std::map<std::string, std::string> seen;  // value -> first input with it
+        const nlohmann::json::json_pointer ptr(pointer);
+        for (const auto& r : results) {
+            if (r.status != "ok") continue;
+            try {
+                if (r.record.contains(ptr)) seen.emplace(utf8_escaped(r.record.at(ptr).dump()), r.input);
+            } catch (const nlohmann::json::exception&) {  // a parent that is not an object: not recorded
+            }
+        }
+        if (seen.size() < 2) continue;
+        std::string line = std::string(what) + " differ:";
+        for (const auto& [value, input] : seen) line += " " + value.substr(0, 60) + " (" + input + ")";
+        out.push_back(line);
     }
     return out;
 }
@@ -238,6 +288,9 @@ Requirement parse_requirement(const std::string& text) {
     } catch (...) {
         throw UsageError("--require '" + text + "': the bound is not a number");
     }
+    // A NaN bound compares false with everything and an infinite one with nothing: either would turn the
+    // check off (or make it fail every file) without saying so.
+    if (!std::isfinite(r.value)) throw UsageError("--require '" + text + "': the bound must be a finite number");
     return r;
 }
 
@@ -250,9 +303,9 @@ std::pair<std::string, double> parse_tolerance(const std::string& text) {
     try {
         std::size_t used = 0;
         v = std::stod(text.substr(eq + 1), &used);
-        if (used != text.size() - eq - 1 || v < 0) throw 0;
+        if (used != text.size() - eq - 1 || !(v >= 0) || !std::isfinite(v)) throw 0;  // NaN fails v >= 0
     } catch (...) {
-        throw UsageError("--tolerance '" + text + "': the tolerance must be a non-negative number");
+        throw UsageError("--tolerance '" + text + "': the tolerance must be a finite, non-negative number");
     }
     return {key, v};
 }

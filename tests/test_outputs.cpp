@@ -14,6 +14,7 @@
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/limits.hpp"
 #include "ldmrecon/outputs.hpp"
+#include "ldmrecon/report.hpp"
 
 using namespace ldmrecon;
 namespace fs = std::filesystem;
@@ -137,4 +138,46 @@ TEST_CASE("sizes, numbers and the memory estimate", "[limits]") {
     // A hostile count must not wrap around to a small product.
     CHECK(code_of([] { limits::check_audio_memory("h.wav", ~0ull / 3, 16000); }) == ExitCode::input);
     limits::set_memory_limit(0);
+}
+
+TEST_CASE("report text: any byte in a name, escaped as Python's backslashreplace", "[outputs]") {
+    CHECK(utf8_escaped("caf\xc3\xa9.wav") == "caf\xc3\xa9.wav");  // valid UTF-8 is kept
+    CHECK(utf8_escaped("caf\xe9.wav") == "caf\\xe9.wav");         // Latin-1
+    CHECK(utf8_escaped("\xc0\xaf") == "\\xc0\\xaf");              // an overlong '/'
+    CHECK(utf8_escaped("\xed\xa0\x80") == "\\xed\\xa0\\x80");     // a UTF-16 surrogate
+    CHECK(utf8_escaped("\xf0\x9f\x8e\xb5") == "\xf0\x9f\x8e\xb5");  // U+1F3B5, four bytes
+    CHECK(utf8_escaped("\xe2\x82") == "\\xe2\\x82");              // cut short
+    const nlohmann::json j = {{"input", "a/caf\xe9.wav"}, {"k\xff", {"x", 1}}};
+    CHECK(json_text(j) == R"({"input":"a/caf\\xe9.wav","k\\xff":["x",1]})");
+}
+
+TEST_CASE("file kinds by extension, and the report format", "[outputs]") {
+    CHECK(kind_of_path("a/B.WAV") == FileKind::audio);
+    CHECK(kind_of_path("r.JsonL") == FileKind::report);
+    CHECK(kind_of_path("m.pt2") == FileKind::model);
+    CHECK(kind_of_path("x.bin") == FileKind::unknown);
+    CHECK(code_of([] { check_output_extension("c.wav", "--plot", FileKind::plot); }) == ExitCode::usage);
+    CHECK(code_of([] { check_output_extension("c.png", "--plot", FileKind::plot); }) == ExitCode::ok);
+    CHECK(code_of([] { check_output_extension("c.out", "--plot", FileKind::plot); }) == ExitCode::ok);
+    CHECK(code_of([] { check_output_extension("-", "-o", FileKind::audio); }) == ExitCode::ok);
+    CHECK(report_format("R.CSV") == "csv");
+    CHECK(report_format("r.jsonl") == "jsonl");
+    CHECK(report_format("-") == "json");
+    CHECK(code_of([] { report_format("r.txt"); }) == ExitCode::usage);
+}
+
+TEST_CASE("a replaced file keeps its mode; a long name gets a short temporary", "[outputs]") {
+    TempFolder dir;
+    const std::string f = (dir.path / "o.txt").string();
+    write_file_atomically(f, "one");
+    ::chmod(f.c_str(), 0600);
+    write_file_atomically(f, "two");
+    struct stat st {};
+    REQUIRE(::stat(f.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    const std::string long_name = (dir.path / (std::string(250, 'n') + ".txt")).string();
+    write_file_atomically(long_name, "x");
+    CHECK(fs::file_size(long_name) == 1);
+    CHECK(code_of([&] { classify_output((dir.path / (std::string(300, 'n') + ".wav")).string(), "-o"); }) ==
+          ExitCode::output);
 }

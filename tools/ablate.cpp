@@ -52,7 +52,7 @@ const Column kColumns[] = {{"mel_l1", "mel L1", 8, 4},     {"lsd_db", "LSD dB", 
 }  // namespace
 
 int run_ablate(const AblateArgs& a) {
-    check_outputs(a.inputs, a.models, {{"--json", a.json_out}});
+    check_outputs(a.inputs, a.models, {{"--json", a.json_out, false, FileKind::report}});
     const std::string dir = resolve_models_dir(a.models);
     Models models(dir, a.runtime);
     const FeatureConfig fc = models.feature();
@@ -109,7 +109,7 @@ int run_ablate(const AblateArgs& a) {
                 "'db' rows feed the original notes' feature (power mel in dB) to models trained on ln, the\n"
                 "db-percentile / db-zscore / db-tanh rows with the normalisations the notes tried: what that costs\n",
                 clips.size());
-    if (!a.json_out.empty()) write_file_atomically(a.json_out, nlohmann::json{{"inputs", clips.size()}, {"rows", out}}.dump(2) + "\n");
+    if (!a.json_out.empty()) write_file_atomically(a.json_out, json_text(nlohmann::json{{"inputs", clips.size()}, {"rows", out}}, 2) + "\n");
     return 0;
 }
 

@@ -229,7 +229,7 @@ FrontEnd time_front_end(const std::vector<float>& clip, const std::vector<float>
 }  // namespace
 
 int run_bench(const BenchArgs& a) {
-    check_outputs({}, a.models, {{"--json", a.json_out}});
+    check_outputs({}, a.models, {{"--json", a.json_out, false, FileKind::report}});
     const std::string dir = resolve_models_dir(a.models);
     double t_load = 0;
     std::vector<std::unique_ptr<Models>> backends = load_backends(dir, a, &t_load);
@@ -285,7 +285,7 @@ int run_bench(const BenchArgs& a) {
     report["peak_rss_mb"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
     std::printf("\n  peak resident memory of this process (every C++ runner): %.0f MB\n",
                 report["peak_rss_mb"].get<double>());
-    if (!a.json_out.empty()) write_file_atomically(a.json_out, report.dump(2) + "\n");
+    if (!a.json_out.empty()) write_file_atomically(a.json_out, json_text(report, 2) + "\n");
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/files.hpp"
+#include "ldmrecon/inputs.hpp"
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/npy.hpp"
 #include "ldmrecon/pipeline.hpp"
@@ -74,11 +75,19 @@ void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
 void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
                    const std::vector<NamedOutput>& outputs) {
     OutputPlan plan;
-    for (const auto& in : inputs)
-        if (!in.empty()) plan.add_input(in);
+    std::vector<std::string> args;
+    for (const auto& in : inputs) {
+        if (in.empty()) continue;
+        args.push_back(in);
+        plan.add_input(in.size() > 1 && in[0] == '@' ? in.substr(1) : in);  // the list file itself too
+    }
+    for (const auto& in : expand_inputs(args)) plan.add_input(in.path);
     if (models != "-") add_models_as_inputs(plan, models);
-    for (const auto& o : outputs)
-        if (!o.path.empty()) plan.add_output(o.path, o.option, o.stdout_ok);
+    for (const auto& o : outputs) {
+        if (o.path.empty()) continue;
+        if (o.kind != FileKind::unknown) check_output_extension(o.path, o.option, o.kind);
+        plan.add_output(o.path, o.option, o.stdout_ok);
+    }
 }
 
 int run_mel(const MelArgs& a) {
@@ -89,7 +98,7 @@ int run_mel(const MelArgs& a) {
         spdlog::warn("--mel-scale {}: the original notes' feature (power mel in dB, ref = max, 80 dB range{}); "
                      "the published AudioLDM2 models were not trained on it: use it for comparison only",
                      a.mel_scale, fc.scale == MelScale::db ? "" : ", then their normalisation");
-    check_outputs({a.input}, a.models.empty() ? "-" : a.models, {{"-o", a.output, true}});
+    check_outputs({a.input}, a.models.empty() ? "-" : a.models, {{"-o", a.output, true, FileKind::array}});
     MonoAudio in = read_mono(a.input, fc.sample_rate);
     normalise_waveform(in.samples);
     const Matrix mel = LogMel(fc).compute(in.samples);
@@ -100,7 +109,7 @@ int run_mel(const MelArgs& a) {
 }
 
 int run_pitch(const PitchArgs& a) {
-    check_outputs({a.input}, "-", {{"-o", a.output, true}});
+    check_outputs({a.input}, "-", {{"-o", a.output, true, FileKind::report}});
     MonoAudio in = read_mono(a.input, a.sample_rate);
     const PitchConfig pc = pitch_config_for(a.sample_rate);
     const PitchTrack t = track_pitch(in.samples.data(), in.samples.size(), pc);
@@ -111,7 +120,7 @@ int run_pitch(const PitchArgs& a) {
                             {"voicing_threshold", pc.voicing_threshold}, {"f0", t.f0}, {"periodicity", t.periodicity}};
         j["voiced"] = nlohmann::json::array();
         for (char v : t.voiced) j["voiced"].push_back(v != 0);
-        text = j.dump() + "\n";
+        text = json_text(j) + "\n";
     } else {
         text = "time_s,f0_hz,periodicity,voiced\n";
         char row[96];
@@ -148,7 +157,7 @@ int run_metrics(const MetricsArgs& a) {
         nlohmann::json j = metrics_json(m);
         j["reference"] = a.reference;
         j["estimate"] = a.estimate;
-        std::cout << j.dump(2) << "\n";
+        std::cout << json_text(j, 2) << "\n";
     } else {
         std::cout << "reference " << a.reference << "\nestimate  " << a.estimate << "\ncompared  " << m.samples
                   << " samples at " << m.sample_rate << " Hz (" << format_number(m.samples / double(m.sample_rate), 2)
@@ -186,7 +195,7 @@ int run_info(const InfoArgs& a) {
         if (meta.contains("config")) std::cout << "  config        " << meta["config"].dump() << "\n";
         if (meta.contains("feature")) std::cout << "  feature       " << meta["feature"].dump() << "\n";
     }
-    if (a.json) std::cout << (files.size() == 1 ? all[files[0]] : all).dump(2) << "\n";
+    if (a.json) std::cout << json_text(files.size() == 1 ? all[files[0]] : all, 2) << "\n";
     return 0;
 }
 

@@ -129,8 +129,10 @@ void add_models_as_inputs(OutputPlan& plan, const std::string& models);
 struct NamedOutput {
     std::string option, path;
     bool stdout_ok = false;
+    FileKind kind = FileKind::unknown;  // what it writes: a name that says another kind is refused
 };
-// The output rule (outputs.hpp) for a command that reads `inputs` and the models `models` (its --models
+// The output rule (outputs.hpp) for a command that reads `inputs` (arguments as given: files, folders and
+// @lists are expanded, the list files counted as inputs too) and the models `models` (its --models
 // argument; "-" when it uses none) and writes `outputs` (empty paths skipped): throws UsageError or
 // OutputError before any work.
 void check_outputs(const std::vector<std::string>& inputs, const std::string& models,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 
 #include "commands.hpp"
 #include "ldmrecon/audio.hpp"
@@ -13,6 +14,7 @@
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/latent_file.hpp"
 #include "ldmrecon/metrics.hpp"
+#include "ldmrecon/outputs.hpp"
 #include "ldmrecon/report.hpp"
 
 namespace fs = std::filesystem;
@@ -30,10 +32,20 @@ std::vector<float> decode_latents(Models& models, const LatentFile& f, const std
     ReconstructOptions o;
     o.window_frames = static_cast<int>(f.window_frames);
     o.overlap_frames = static_cast<int>(f.overlap_frames);
-    BatchRunner runner(models, o);
-    runner.add_latents(f, name);
-    return run_single(runner).output;
+    std::unique_ptr<BatchRunner> runner;
+    try {
+        runner = std::make_unique<BatchRunner>(models, o);
+    } catch (const UsageError&) {  // the geometry is the file's, not an option the user gave
+        throw InputError(name + ": its windows of " + std::to_string(f.window_frames) + " frames (overlap " +
+                         std::to_string(f.overlap_frames) + ") do not fit these models (time multiple " +
+                         std::to_string(models.time_multiple()) + "); a damaged file, or other models");
+    }
+    runner->add_latents(f, name);
+    return run_single(*runner).output;
 }
+
+// Where the summary lines go: standard error when the data itself goes to standard output.
+std::ostream& text_out(const std::string& output) { return is_standard_output(output) ? std::cerr : std::cout; }
 
 std::string bytes_text(std::size_t b) {
     return b >= 10 * 1024 * 1024 ? format_number(b / 1048576.0, 1) + " MiB"
@@ -47,12 +59,17 @@ std::string pad(const std::string& s, std::size_t w) { return s.size() >= w ? s 
 
 int run_encode(const EncodeArgs& a) {
     const LatentStorage storage = parse_latent_storage(a.storage);
-    check_outputs({a.input}, a.models, {{"-o", a.output, true}});
+    check_outputs({a.input}, a.models, {{"-o", a.output, true, FileKind::latent}});
     Models models(resolve_models_dir(a.models), a.runtime);
     log_runtime(models);
     const FeatureConfig& fc = models.feature();
     const MonoAudio in = read_mono(a.input, fc.sample_rate);
     if (in.samples.empty()) throw InputError(a.input + ": no samples");
+    {  // a level the latent file cannot hold is refused before the models run, as decode would refuse it
+        std::vector<float> level = in.samples;
+        const Gain g = normalise_waveform(level);
+        check_latent_gain(a.input, g.mean, g.scale);
+    }
 
     ReconstructOptions o;
     o.window_frames = a.window_frames;
@@ -77,12 +94,14 @@ int run_encode(const EncodeArgs& a) {
     f.width = static_cast<std::uint32_t>(r.latent_shape.at(3));
     f.model_id = models.model_id();
     f.latents = r.latents;
-    write_latent_file(a.output, f, storage);
+    const std::string bytes = serialise_latents(f, storage);
+    write_file_atomically(a.output, bytes);
 
     // 16-bit PCM of the same signal at the model rate: what the latent replaces.
     const std::size_t pcm = in.samples.size() * 2;
-    const std::size_t size = static_cast<std::size_t>(fs::file_size(a.output));
-    std::cout << a.input << " -> " << a.output << ": " << f.windows << " window(s) x [" << f.channels << ", "
+    const std::size_t size = bytes.size();
+    std::ostream& out = text_out(a.output);
+    out << a.input << " -> " << a.output << ": " << f.windows << " window(s) x [" << f.channels << ", "
               << f.height << ", " << f.width << "] " << latent_storage_name(storage) << ", " << bytes_text(size)
               << "; 16-bit PCM at " << fc.sample_rate << " Hz is " << bytes_text(pcm) << ": "
               << format_number(double(pcm) / size, 2) << "x smaller\n";
@@ -91,13 +110,13 @@ int run_encode(const EncodeArgs& a) {
     // Quality at each storage type: decode every variant and compare with the input.
     MetricsOptions mo;
     const LogMel feature(fc);
-    std::cout << "\nstorage   bytes      vs PCM16   SNR dB   log-mel L1   MR-STFT   STOI\n";
+    out << "\nstorage   bytes      vs PCM16   SNR dB   log-mel L1   MR-STFT   STOI\n";
     for (LatentStorage s : {LatentStorage::fp32, LatentStorage::fp16, LatentStorage::int8}) {
         const std::string bytes = serialise_latents(f, s);
         const LatentFile back = parse_latents(bytes, a.output);
         const std::vector<float> y = decode_latents(models, back, a.output);
         const Metrics m = compare_signals(in.samples, y, feature, mo);
-        std::cout << pad(latent_storage_name(s), 7) << pad(bytes_text(bytes.size()), 10)
+        out << pad(latent_storage_name(s), 7) << pad(bytes_text(bytes.size()), 10)
                   << pad(format_number(double(pcm) / bytes.size(), 2) + "x", 11) << pad(format_number(m.snr_db, 2), 9)
                   << pad(format_number(m.mel.l1, 4), 13) << pad(format_number(m.mrstft.value, 4), 10)
                   << pad(format_number(m.stoi, 3), 7) << "\n";
@@ -106,19 +125,20 @@ int run_encode(const EncodeArgs& a) {
 }
 
 int run_decode(const DecodeArgs& a) {
-    check_outputs({a.input, a.reference}, a.models, {{"-o", a.output, true}});
+    check_outputs({a.input, a.reference}, a.models, {{"-o", a.output, true, FileKind::audio}});
     const LatentFile f = read_latent_file(a.input);
     Models models(resolve_models_dir(a.models), a.runtime);
     log_runtime(models);
     const std::vector<float> y = decode_latents(models, f, a.input);
     write_wav(a.output, y, static_cast<int>(f.sample_rate), parse_sample_format(a.format));
-    std::cout << a.input << " -> " << a.output << ": " << format_number(double(y.size()) / f.sample_rate, 2) << " s at "
+    std::ostream& out = text_out(a.output);
+    out << a.input << " -> " << a.output << ": " << format_number(double(y.size()) / f.sample_rate, 2) << " s at "
               << f.sample_rate << " Hz from " << f.windows << " window(s), " << latent_storage_name(f.storage)
               << " latents\n";
     if (!a.reference.empty()) {
         const MonoAudio ref = read_mono(a.reference, static_cast<int>(f.sample_rate));
         const Metrics m = compare_signals(ref.samples, y, LogMel(models.feature()), MetricsOptions{});
-        std::cout << "compared with " << a.reference << "\n" << metrics_table(m);
+        out << "compared with " << a.reference << "\n" << metrics_table(m);
     }
     return 0;
 }

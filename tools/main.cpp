@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -23,21 +25,41 @@ using namespace ldmrecon;
 
 namespace {
 
+// A value as an error message may echo it: a 100 000-character argument is cut to its start and length.
+std::string shortened(const std::string& text) {
+    constexpr std::size_t kMax = 200;
+    if (text.size() <= kMax) return text;
+    return text.substr(0, 20) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
+// Every over-long word of a message shortened (CLI11's errors quote the value given).
+std::string shortened_words(const std::string& message) {
+    std::string out, word;
+    for (char c : message + " ") {
+        if (c == ' ' || c == '\n') {
+            out += shortened(word);
+            out += c;
+            word.clear();
+        } else {
+            word += c;
+        }
+    }
+    out.pop_back();
+    return out;
+}
+
 // A number option's bounds, said in the help and in the error; NaN and infinities are refused too
 // (CLI::Range lets NaN through and prints DBL_MAX as 309 digits).
 CLI::Validator within(double lo, double hi) {
     return CLI::Validator(
         [lo, hi](std::string& text) -> std::string {
-            double v = 0;
-            std::size_t used = 0;
-            try {
-                v = std::stod(text, &used);
-            } catch (...) {
-                used = 0;
-            }
-            if (used == 0 || used != text.size()) return "'" + text + "' is not a number";
+            // strtod, not stod: an underflow such as 1e-400 is a number (0), not an error.
+            char* end = nullptr;
+            const double v = text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? 0.0
+                                                                                                : std::strtod(text.c_str(), &end);
+            if (end == nullptr || end == text.c_str() || *end != '\0') return "'" + shortened(text) + "' is not a number";
             if (!std::isfinite(v) || v < lo || v > hi)
-                return text + " is outside " + limits::short_number(lo) + " to " + limits::short_number(hi);
+                return shortened(text) + " is outside " + limits::short_number(lo) + " to " + limits::short_number(hi);
             return {};
         },
         limits::short_number(lo) + ".." + limits::short_number(hi));
@@ -57,12 +79,16 @@ void install_default_signal_handlers() {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    sigaction(SIGHUP, nullptr, &hup);
+    if (hup.sa_handler != SIG_IGN) sigaction(SIGHUP, &sa, nullptr);  // under nohup it stays ignored
     std::signal(SIGXFSZ, SIG_IGN);
     // A parent may start us with these blocked (some job runners do): Ctrl-C and kill must still work.
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
@@ -118,7 +144,9 @@ void add_reconstruct_options(CLI::App& app, cli::ReconstructArgs& rec) {
 void add_stage_options(CLI::App& app, cli::ReconstructArgs& rec) {
     auto* lat = app.add_option_group("latent", "How the latent is taken");
     lat->add_flag("--sample", rec.pipeline.sample, "Sample the posterior instead of taking its mode (mean)");
-    lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")->capture_default_str();
+    lat->add_option("--seed", rec.pipeline.seed, "Seed for --sample")
+        ->check(within(0, 18446744073709551615.0))  // an unsigned 64-bit seed: -5 is not 2^64 - 5
+        ->capture_default_str();
     auto* what = app.add_option_group("stages", "Which part of the path runs");
     what->add_option("--stage", rec.stage, "full | vae (stop at the decoded feature) | vocoder (the input's own feature "
                      "to the vocoder)")
@@ -147,7 +175,10 @@ void add_window_and_batch_options(CLI::App& app, cli::ReconstructArgs& rec) {
         ->check(within(0, limits::kMaxBatchSize))
         ->capture_default_str();
     auto* many = app.add_option_group("batch", "Many files, many machines, CI");
-    many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)");
+    many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)")
+        ->check(CLI::Validator([](std::string& t) { return t.empty() ? std::string("expected K/N, e.g. 3/8 (an empty "
+                                                                             "variable in a job script?)") : std::string(); },
+                               "K/N"));
     many->add_flag("--skip-existing", rec.skip_existing, "Skip inputs whose output exists (resume a run)");
     many->add_option("--baseline", rec.baseline, "Compare with a stored report (.json or .jsonl); exit 7 on a regression");
     many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
@@ -197,7 +228,7 @@ void add_pitch(CLI::App& app, CommandLine& cl) {
     pitch_cmd->add_option("-o,--output", pit.output, "Write here instead of standard output");
     pitch_cmd->add_flag("--json", pit.json, "One JSON object (arrays per frame) instead of CSV");
     pitch_cmd->add_option("--sample-rate", pit.sample_rate, "Rate the file is resampled to first")
-        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
+        ->check(within(limits::kMinMeasureSampleRate, limits::kMaxSampleRate))
         ->capture_default_str();
     cl.commands.push_back({pitch_cmd, [&pit] { return cli::run_pitch(pit); }});
 }
@@ -214,7 +245,7 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
     met_cmd->add_option("--sample-rate", met.sample_rate, "Rate both are resampled to before comparing")
-        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate))
+        ->check(within(limits::kMinMeasureSampleRate, limits::kMaxSampleRate))
         ->capture_default_str();
     cl.commands.push_back({met_cmd, [&met] { return cli::run_metrics(met); }});
 }
@@ -341,7 +372,7 @@ int run_parsed(const CLI::App& app, CommandLine& cl) {
         }
         return cli::run_reconstruct(cl.rec);
     } catch (const Error& e) {
-        spdlog::error("{}", e.what());
+        spdlog::error("{}", shortened_words(e.what()));
         return static_cast<int>(e.code());
     } catch (const std::bad_alloc&) {
         spdlog::error("out of memory (try a shorter input, --device cpu, or a smaller --dtype)");
@@ -414,11 +445,18 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-        std::cerr << "ldmrecon: error: " << e.what() << " (see ldmrecon --help)\n";
+        std::cerr << "ldmrecon: error: " << shortened_words(e.what()) << " (see ldmrecon --help)\n";
         return static_cast<int>(ExitCode::usage);
     }
     spdlog::set_level(cl.quiet ? spdlog::level::warn : cl.verbose ? spdlog::level::debug : spdlog::level::info);
     cl.rec.quiet = cl.quiet;
 
-    return run_parsed(app, cl);
+    int status = run_parsed(app, cl);
+    // What was printed must have arrived: a closed or broken standard output is an output error, not 0.
+    std::cout.flush();
+    if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        spdlog::error("standard output: write failed ({})", io_error_text(errno));
+        if (status == 0) status = static_cast<int>(ExitCode::output);
+    }
+    return status;
 }

@@ -41,25 +41,28 @@ volatile std::sig_atomic_t g_interrupted = 0;
 // First Ctrl-C (or SIGTERM): finish the batch in flight, write what is done, exit 130. A second one:
 // remove the temporary file being written, if any, and leave at once.
 extern "C" void on_signal(int) {
-    if (g_interrupted) {
+    if (g_interrupted || writing_to_standard_output()) {
         remove_pending_temp();
         ::_exit(kExitInterrupted);
     }
     g_interrupted = 1;
 }
 
+// SIGHUP (the terminal or the job's session went away) ends a batch as SIGTERM does: with a report.
 struct SignalGuard {
-    struct sigaction old_int {}, old_term {};
+    static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction old[3] {};
     SignalGuard() {
         struct sigaction sa {};
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
+        for (int i = 0; i < 3; ++i) {
+            sigaction(kSignals[i], nullptr, &old[i]);
+            if (old[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &sa, nullptr);  // nohup's ignored SIGHUP stays so
+        }
     }
     ~SignalGuard() {
-        sigaction(SIGINT, &old_int, nullptr);
-        sigaction(SIGTERM, &old_term, nullptr);
+        for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &old[i], nullptr);
     }
 };
 
@@ -142,9 +145,23 @@ void add_run_inputs(OutputPlan& plan, const ReconstructArgs& a, const std::vecto
 }
 
 // The outputs that are one per run (report, plot, dump folder): refused together, before any work.
+// True when `path` lies inside the folder `dir` (lexically, both made absolute).
+bool lies_inside(const std::string& path, const std::string& dir) {
+    if (dir.empty() || is_standard_output(path)) return false;
+    const fs::path rel = fs::absolute(path).lexically_normal().lexically_relative(fs::absolute(dir).lexically_normal());
+    return !rel.empty() && *rel.begin() != "..";
+}
+
 void add_run_outputs(OutputPlan& plan, const ReconstructArgs& a) {
-    if (!a.report.empty()) plan.add_output(a.report, "--report", true);
-    if (!a.plot.empty()) plan.add_output(a.plot, "--plot");
+    if (!a.report.empty()) {
+        report_format(a.report);  // .json, .jsonl or .csv (any case), else refused now
+        // A report inside the --out-dir this run creates may have its folders created with it.
+        plan.add_output(a.report, "--report", true, lies_inside(a.report, a.out_dir));
+    }
+    if (!a.plot.empty()) {
+        check_output_extension(a.plot, "--plot", FileKind::plot);
+        plan.add_output(a.plot, "--plot");
+    }
     if (!a.dump_dir.empty()) {
         check_output_folder_path(a.dump_dir, "--dump-dir");
         for (const char* f : {"feature.npy", "decoded.npy", "vocoder_raw.npy", "output.npy"})
@@ -222,6 +239,36 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
     return rec;
 }
 
+// Two records for one input: the later one counts, which the user should hear of.
+void warn_repeated(const std::string& report, const std::vector<FileResult>& results) {
+    const auto repeated = repeated_inputs(results);
+    if (!repeated.empty())
+        spdlog::warn("{}: {} input(s) have more than one record, the later one is used (first: {})", report,
+                     repeated.size(), repeated.front());
+}
+
+// --skip-existing: whether the output already there counts as done. A complete audio file does, and so
+// does anything that is not audio (not this run's to replace; said once). An empty or cut-off file is
+// what an interrupted writer leaves: it is done again. Standard output and /dev/null never exist.
+bool skip_existing_output(const std::string& path) {
+    std::error_code ec;
+    if (is_standard_output(path) || is_discard(path) || !fs::exists(fs::symlink_status(path, ec))) return false;
+    if (kind_of_path(path) == FileKind::array) return fs::file_size(path, ec) > 0;  // --stage vae's .npy
+    switch (inspect_existing_output(path)) {
+        case ExistingOutput::complete: return true;
+        case ExistingOutput::not_audio:
+            spdlog::warn("{}: exists and is not audio ldmrecon wrote; --skip-existing leaves it alone", path);
+            return true;
+        case ExistingOutput::empty:
+            spdlog::warn("{}: exists but is empty; written again", path);
+            return false;
+        case ExistingOutput::truncated:
+            spdlog::warn("{}: exists but is cut off (an interrupted write?); written again", path);
+            return false;
+    }
+    return true;
+}
+
 // One run of the command: planned (inputs, outputs, jobs), then models started, inputs fed with bounded
 // look-ahead, each clip finalised as it completes, and the run's reports and exit status at the end.
 class ReconstructRun {
@@ -286,6 +333,7 @@ void ReconstructRun::read_options() {
         if (baseline_.empty())
             throw InputError(a_.baseline + ": holds no results, so nothing could be compared; a baseline is the "
                              "--report of an earlier run");
+        warn_repeated(a_.baseline, baseline_);
     }
     popts_ = a_.pipeline;
     popts_.cancelled = [] { return g_interrupted != 0; };
@@ -318,7 +366,11 @@ void ReconstructRun::check_output_mode(std::size_t n_inputs) {
 }
 
 void ReconstructRun::plan_jobs() {
-    std::vector<InputFile> inputs = expand_inputs(a_.inputs);
+    ExpandOptions eo;
+    eo.exclude_dirs = {a_.out_dir};  // a second run must not read the first one's outputs
+    std::vector<std::string> warnings;
+    std::vector<InputFile> inputs = expand_inputs(a_.inputs, eo, &warnings);
+    for (const auto& w : warnings) spdlog::warn("{}", w);
     if (inputs.empty()) throw InputError(no_audio_message(a_.inputs));
     if (!a_.shard.empty()) inputs = select_shard(std::move(inputs), parse_shard(a_.shard));
     check_output_mode(inputs.size());
@@ -326,7 +378,10 @@ void ReconstructRun::plan_jobs() {
     // the run; a batch's outputs are checked per file in plan_job, so one bad path fails one file.
     add_run_inputs(plan_, a_, inputs);
     add_run_outputs(plan_, a_);
-    if (!a_.output.empty()) plan_.add_output(a_.output, "-o", true);
+    if (!a_.output.empty()) {
+        check_output_extension(a_.output, "-o", audio_out_ ? FileKind::audio : FileKind::array);
+        plan_.add_output(a_.output, "-o", true);
+    }
     // Standard output carries a WAV or report there: the table goes to stderr instead.
     table_out_ = plan_.claims_standard_output() ? &std::cerr : &std::cout;
     jobs_.resize(inputs.size());
@@ -340,19 +395,19 @@ void ReconstructRun::plan_job(std::size_t i, const InputFile& in, std::map<std::
     j.in = in;
     j.output = !a_.output.empty() ? a_.output : no_output_ ? std::string() : output_path_for(j.in, a_.out_dir);
     if (!audio_out_ && !j.output.empty() && a_.output.empty()) j.output = fs::path(j.output).replace_extension(".npy").string();
-    j.result.input = j.in.path;
+    j.result.input = utf8_escaped(j.in.path);  // as the report holds it, so baselines match
     j.result.output = j.output;
     j.result.record = {{"input", j.in.path}, {"output", j.output}};
     if (!j.in.error.empty()) {
         fail(j, static_cast<int>(ExitCode::input), j.in.error);
+    } else if (a_.skip_existing && !j.output.empty() && skip_existing_output(j.output)) {
+        j.result.status = "skipped";
     } else if (j.output.empty() || !a_.output.empty()) {
         // nothing written, or -o: checked with the run's outputs
     } else if (auto [it, fresh] = claimed.emplace(fs::path(j.output).lexically_normal().string(), i); !fresh) {
         fail(j, static_cast<int>(ExitCode::usage), j.in.path + ": its output " + j.output + " is also " +
                                                        jobs_[it->second].in.path +
                                                        "'s; give them a folder argument so the names mirror their paths");
-    } else if (a_.skip_existing && fs::exists(j.output)) {
-        j.result.status = "skipped";
     } else if (auto refusal = plan_.try_add_output(j.output, "--out-dir", true); refusal.code != ExitCode::ok) {
         fail(j, static_cast<int>(refusal.code), name_error(j.in.path, refusal.message));
     }
@@ -391,6 +446,8 @@ void ReconstructRun::start() {
                      std::count_if(jobs_.begin(), jobs_.end(), [](const Job& j) { return j.result.status == "failed"; }));
     for (const Job& j : jobs_)
         if (j.result.status == "failed") spdlog::error("{}", j.result.error);
+    if (jobs_.size() == 1 && jobs_[0].result.status == "skipped")
+        spdlog::info("{}: {} exists; skipped (--skip-existing)", jobs_[0].in.path, jobs_[0].output);
     progress_ = std::make_unique<Progress>(todo_, !a_.quiet && jobs_.size() > 1);
     if (todo_ == 0) return;
     // Batching pays on a GPU; on the CPU it only multiplies the attention's memory.
@@ -545,20 +602,21 @@ void ReconstructRun::write_report(const std::vector<FileResult>& results, const 
         return all;
     };
     if (!a_.report.empty()) {
-        const std::string ext = fs::path(a_.report).extension().string();
+        const std::string format = report_format(a_.report);
         std::string text;
-        if (ext == ".csv") {
+        if (format == "csv") {
             text = csv_header();
             for (const auto& r : results) text += csv_row(r);
-        } else if (ext == ".jsonl") {
-            for (const auto& r : results) text += r.record.dump() + "\n";
+        } else if (format == "jsonl") {
+            for (const auto& r : results) text += json_text(r.record) + "\n";
         } else {
-            text = document().dump(2) + "\n";
+            text = json_text(document(), 2) + "\n";
         }
+        if (lies_inside(a_.report, a_.out_dir)) make_folders(fs::path(a_.report).parent_path().string());
         write_file_atomically(a_.report, text);
     }
     if (a_.json)
-        std::cout << document().dump(2) << "\n";
+        std::cout << json_text(document(), 2) << "\n";
     else if (!single_ && !a_.quiet)
         *table_out_ << summary_table(summary);
 }
@@ -604,22 +662,25 @@ int run_reconstruct(const ReconstructArgs& a) {
 }
 
 int run_report_merge(const MergeArgs& a) {
-    check_outputs(a.reports, "-", {{"-o", a.output}});
+    check_outputs(a.reports, "-", {{"-o", a.output, false, FileKind::report}});
     std::vector<FileResult> all;
     for (const auto& p : a.reports) {
         auto r = read_results(p);
         if (r.empty()) spdlog::warn("{}: holds no results", p);
+        warn_repeated(p, r);
         all.insert(all.end(), r.begin(), r.end());
     }
     const std::vector<FileResult> merged = merge_results(all);
+    for (const auto& d : provenance_differences(all))
+        spdlog::warn("the merged reports were not made the same way: {}", d);
     const Summary s = summarise(merged);
     if (!a.output.empty()) {
         std::string text;
-        for (const auto& r : merged) text += r.record.dump() + "\n";
+        for (const auto& r : merged) text += json_text(r.record) + "\n";
         write_file_atomically(a.output, text);
     }
     if (a.json)
-        std::cout << summary_json(s).dump(2) << "\n";
+        std::cout << json_text(summary_json(s), 2) << "\n";
     else
         std::cout << summary_table(s);
     return s.failed > 0 ? kExitSomeFailed : 0;

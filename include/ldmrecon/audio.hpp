@@ -46,6 +46,12 @@ struct MonoAudio {
 // outside limits::kMinSampleRate..kMaxSampleRate and a length whose run would exceed the memory limit.
 MonoAudio read_mono(const std::string& path, int rate);
 
+// What an existing output is, for --skip-existing: audio libsndfile reads whole (done), an empty file or
+// audio whose header promises more than the file holds (an interrupted writer's: to be redone), or
+// something else (not ours to replace: left alone).
+enum class ExistingOutput { complete, empty, truncated, not_audio };
+ExistingOutput inspect_existing_output(const std::string& path);
+
 enum class SampleFormat { pcm16, pcm24, float32 };
 SampleFormat parse_sample_format(const std::string& name);  // "pcm16" | "pcm24" | "float"
 

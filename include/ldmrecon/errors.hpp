@@ -59,4 +59,15 @@ inline std::string first_line(const std::string& text) {
     return {};
 }
 
+// The line of a TorchScript interpreter's error that says what went wrong: its message starts with "The
+// following operation failed in the TorchScript interpreter", then a traceback, then "RuntimeError: ...".
+inline std::string interpreter_error_line(const std::string& text) {
+    const std::string first = first_line(text);
+    if (first.find("failed in the TorchScript interpreter") == std::string::npos) return first;
+    std::size_t at = text.rfind("Error: ");
+    if (at == std::string::npos) return first;
+    const std::size_t begin = text.rfind('\n', at);
+    return first_line(text.substr(begin == std::string::npos ? 0 : begin + 1));
+}
+
 }  // namespace ldmrecon

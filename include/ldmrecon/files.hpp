@@ -30,6 +30,11 @@ private:
 // The temporary file being written right now, if any. remove_pending_temp() is async-signal-safe.
 void remove_pending_temp() noexcept;
 
+// True while write_file_atomically is writing to standard output (async-signal-safe). A signal handler
+// that would let the work in flight finish exits at once instead: a reader that stopped reading would
+// keep that write, and the process, blocked for ever.
+bool writing_to_standard_output() noexcept;
+
 // Writes `bytes` to `path` atomically; "-" writes them to standard output, /dev/null discards them.
 // Throws OutputError naming `path`.
 void write_file_atomically(const std::string& path, const std::string& bytes);

@@ -17,11 +17,19 @@ struct InputFile {
 // whatever their extension, and libsndfile decides.
 bool has_audio_extension(const std::string& path);
 
+struct ExpandOptions {
+    // Folders whose contents are never taken from a folder argument: the run's own output folder, so a
+    // second run with --out-dir inside an input folder does not read the first run's outputs.
+    std::vector<std::string> exclude_dirs;
+};
+
 // Expands files, folders (recursively, audio extensions only, sorted) and @list files (one path per
-// line; blank lines and lines starting with # ignored; entries may be folders). Duplicates (the same
-// path twice) are kept once. Missing paths come back with `error` set rather than throwing, so one bad
-// argument does not stop the others.
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& args);
+// line, UTF-8 with or without a byte-order mark; blank lines and lines starting with # ignored; entries
+// may be folders). The same file twice, under any spelling or link, is kept once. Missing paths come back
+// with `error` set rather than throwing, so one bad argument does not stop the others. What was left out
+// and why (a folder with no audio, an unreadable sub-folder, an excluded folder) is appended to `warnings`.
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const ExpandOptions& opts = {},
+                                     std::vector<std::string>* warnings = nullptr);
 
 // out_dir / relative, with the extension replaced by .wav.
 std::string output_path_for(const InputFile& in, const std::string& out_dir);

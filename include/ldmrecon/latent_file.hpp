@@ -39,6 +39,11 @@ struct LatentFile {
 std::string serialise_latents(const LatentFile& f, LatentStorage storage);
 // Parses bytes from an untrusted source. `name` prefixes every error (InputError, one line).
 LatentFile parse_latents(const std::string& bytes, const std::string& name);
+// Throws InputError naming `name` when a clip's level (its mean and 0.5 / peak, as normalise_waveform
+// gives them) is outside what a latent file holds: the one range encode checks before writing and decode
+// checks when reading.
+void check_latent_gain(const std::string& name, double mean, double scale);
+
 void write_latent_file(const std::string& path, const LatentFile& f, LatentStorage storage);  // atomic
 LatentFile read_latent_file(const std::string& path);
 

@@ -13,6 +13,9 @@ namespace ldmrecon::limits {
 // rate in use is 8 kHz telephony). 768 kHz: the highest rate audio converters and DAWs offer (DXD ×2).
 constexpr int kMinSampleRate = 1000;
 constexpr int kMaxSampleRate = 768000;
+// The rate `metrics` and `pitch` compare at: the pitch tracker searches up to 1000 Hz (singing,
+// children), which needs a Nyquist frequency at least that high.
+constexpr int kMinMeasureSampleRate = 2000;
 // Griffin-Lim iterations: the fast variant's spectral convergence stops improving after a few hundred
 // (Perraudin et al. 2013); 1000 already takes about half an hour per hour of audio here, and a million is
 // a typo that would run for weeks.

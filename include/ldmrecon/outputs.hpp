@@ -20,6 +20,22 @@ namespace ldmrecon {
 
 enum class OutputKind { file, standard_output, discard };
 
+// What a file name's extension says a file holds (case-insensitive): audio (.wav .flac ...), a report
+// (.json .jsonl .csv), a plot (.png), a latent file (.ldml), an array (.npy), a model (.pt .pt2), or
+// nothing known.
+enum class FileKind { audio, report, plot, latent, array, model, unknown };
+FileKind kind_of_path(const std::string& path);
+const char* file_kind_name(FileKind kind);  // "an audio file", "a report", ...
+
+// An output of kind `want` must not be written under a name that says it is another kind of file (a PNG
+// named c.wav would replace a WAV a user keeps under that name). Throws UsageError naming the path and
+// `option`; "-" and /dev/null pass.
+void check_output_extension(const std::string& path, const std::string& option, FileKind want);
+
+// The report format --report's extension names: "json", "jsonl" or "csv" (case-insensitive; "-" is
+// "json"). Throws UsageError naming the path for any other extension.
+std::string report_format(const std::string& path);
+
 bool is_standard_output(const std::string& path);  // "-"
 bool is_discard(const std::string& path);          // /dev/null or a link to it
 

@@ -50,6 +50,12 @@ struct Summary {
 // Over the ok files; a later result for an input replaces an earlier one unless it is only "skipped".
 Summary summarise(const std::vector<FileResult>& results, double wall_seconds = 0);
 std::vector<FileResult> merge_results(const std::vector<FileResult>& results);
+// The inputs that hold more than one record that is not "skipped" (the later one wins in merging), for a
+// warning.
+std::vector<std::string> repeated_inputs(const std::vector<FileResult>& results);
+// One line per way the ok records differ in what produced them (stage, vocoder, models' weights and
+// description, feature window): results that should not be merged or compared without saying so.
+std::vector<std::string> provenance_differences(const std::vector<FileResult>& results);
 nlohmann::json summary_json(const Summary& s);
 std::string summary_table(const Summary& s);
 

@@ -73,6 +73,9 @@ def main() -> int:
     pair("db_feature", vae_change=lambda m: m["feature"].update(compression="db"))
     pair("tiny_scaling", vae_change=lambda m: m.update(scaling_factor=1e-38))
     pair("huge_scaling", vae_change=lambda m: m.update(scaling_factor=1e30))
+    # Metadata that disagrees with the weights: the interpreter fails inside the model, mid-run.
+    pair("wrong_channels", vae_change=lambda m: m["config"].update(latent_channels=m["config"]["latent_channels"] - 1))
+    pair("huge_time_multiple", vae_change=lambda m: m.update(time_multiple=1000000))
     for name, value in (("nan_vocoder", float("nan")), ("zero_vocoder", 0.0)):
         pair(name)
         with_weights(tiny / "vocoder.pt", models / name / "vocoder.pt", value)

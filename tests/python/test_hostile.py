@@ -43,8 +43,9 @@ def error_lines(stderr):
     return [l for l in stderr.splitlines() if l.startswith("ldmrecon: error:")]
 
 
-class Battery(unittest.TestCase):
-    """Each case: set up files in a fresh folder, run, check the common promises, then the case's own."""
+class BatteryBase(unittest.TestCase):
+    """Each case: set up files in a fresh folder, run, check the common promises, then the case's own.
+    No tests of its own: test_hostile_second.py builds on it too."""
 
     def case(self, args, code, named, produces=(), absent=(), env=None, limit_fsize=None, lines=1, timeout=60):
         """Runs ldmrecon in self.d with `args` ({d} in an argument is the folder). `named`: a text the error
@@ -98,6 +99,18 @@ class Battery(unittest.TestCase):
     def tearDown(self):
         self._tmp.cleanup()
 
+    def latent(self, patch):
+        """Encodes in.wav, then rewrites header fields (offset -> struct format, value) with a valid CRC."""
+        run("encode", self.d / "in.wav", "-o", self.d / "x.ldml", "--models", TINY, "--storage", "fp32", check=True)
+        b = bytearray((self.d / "x.ldml").read_bytes()[:-4])
+        for off, (fmt, value) in patch.items():
+            struct.pack_into(fmt, b, off, value)
+        (self.d / "bad.ldml").write_bytes(bytes(b) + struct.pack("<I", zlib.crc32(bytes(b))))
+        (self.d / "x.ldml").unlink()
+        return "bad.ldml"
+
+
+class Battery(BatteryBase):
     # --- outputs of one run -------------------------------------------------------------------------
     def test_report_equal_to_input(self):
         self.case(["in.wav", "-o", "out.wav", "--models", TINY, "--report", "in.wav"], 2, "in.wav", absent=["out.wav"])
@@ -298,16 +311,6 @@ class Battery(unittest.TestCase):
         self.case(["empty", "--out-dir", "out", "--models", TINY], 3, "empty", absent=["out"])
 
     # --- latent files -------------------------------------------------------------------------------
-    def latent(self, patch):
-        """Encodes in.wav, then rewrites header fields (offset -> struct format, value) with a valid CRC."""
-        run("encode", self.d / "in.wav", "-o", self.d / "x.ldml", "--models", TINY, "--storage", "fp32", check=True)
-        b = bytearray((self.d / "x.ldml").read_bytes()[:-4])
-        for off, (fmt, value) in patch.items():
-            struct.pack_into(fmt, b, off, value)
-        (self.d / "bad.ldml").write_bytes(bytes(b) + struct.pack("<I", zlib.crc32(bytes(b))))
-        (self.d / "x.ldml").unlink()
-        return "bad.ldml"
-
     def test_latent_huge_gain(self):
         f = self.latent({40: ("<d", 1e300)})
         self.case(["decode", f, "-o", "o.wav", "--models", TINY], 3, f, absent=["o.wav"])
