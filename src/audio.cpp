@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 
@@ -216,10 +217,42 @@ SampleFormat parse_sample_format(const std::string& name) {
 
 namespace {
 
-int sndfile_format(SampleFormat format) {
-    return SF_FORMAT_WAV | (format == SampleFormat::pcm16   ? SF_FORMAT_PCM_16
-                            : format == SampleFormat::pcm24 ? SF_FORMAT_PCM_24
-                                                            : SF_FORMAT_FLOAT);
+int pcm_subtype(SampleFormat format) {
+    return format == SampleFormat::pcm16 ? SF_FORMAT_PCM_16 : format == SampleFormat::pcm24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
+}
+
+// libsndfile's format for an output named `path`: the container its extension names (WAV for "-", .wav
+// and names libsndfile has no container for), with `format` as the sample type where the container
+// stores PCM; lossy containers take their codec. Throws UsageError naming the path when libsndfile
+// cannot write that combination.
+int sndfile_format(const std::string& path, SampleFormat format, int rate) {
+    std::string ext = is_standard_output(path) ? std::string() : fs::path(path).extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const int pcm = pcm_subtype(format);
+    int f = SF_FORMAT_WAV | pcm;
+    if (ext == ".flac") f = SF_FORMAT_FLAC | pcm;
+    else if (ext == ".ogg" || ext == ".oga") f = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+    else if (ext == ".opus") f = SF_FORMAT_OGG | SF_FORMAT_OPUS;
+    else if (ext == ".aif" || ext == ".aiff" || ext == ".aifc") f = SF_FORMAT_AIFF | pcm;
+    else if (ext == ".caf") f = SF_FORMAT_CAF | pcm;
+    else if (ext == ".w64") f = SF_FORMAT_W64 | pcm;
+    else if (ext == ".rf64") f = SF_FORMAT_RF64 | pcm;
+    else if (ext == ".au" || ext == ".snd") f = SF_FORMAT_AU | pcm;
+    else if (ext == ".voc") f = SF_FORMAT_VOC | pcm;
+    else if (ext == ".mp3") f = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;  // libsndfile >= 1.1, with LAME
+    SF_INFO info{};
+    info.samplerate = rate;
+    info.channels = 1;
+    info.format = f;
+    const bool named = ext == ".wav" || ext == ".wave" || (f & SF_FORMAT_TYPEMASK) != SF_FORMAT_WAV;
+    if (!named && kind_of_path(path) == FileKind::audio)  // .mp3 on a libsndfile without MPEG
+        throw UsageError(path + ": this libsndfile cannot write " + ext.substr(1) +
+                         "; it writes .wav .flac .ogg .opus .aif(f) .caf .w64 .rf64 .au");
+    if (!sf_format_check(&info))
+        throw UsageError(path + ": libsndfile cannot write " + (ext.empty() ? std::string("WAV") : ext.substr(1)) +
+                         " with --format " + (format == SampleFormat::pcm16 ? "pcm16" : format == SampleFormat::pcm24 ? "pcm24" : "float") +
+                         " at " + std::to_string(rate) + " Hz (FLAC and VOC hold integers: use pcm16 or pcm24)");
+    return f;
 }
 
 // A growing in-memory file for libsndfile's virtual I/O: a WAV for standard output needs its header's
@@ -264,6 +297,10 @@ int write_and_close(SNDFILE* f, const float* data, std::size_t n) {
 
 }  // namespace
 
+void check_audio_output(const std::string& path, SampleFormat format, int sample_rate) {
+    if (!is_discard(path)) sndfile_format(path, format, sample_rate);
+}
+
 std::size_t write_wav(const std::string& path, const std::vector<float>& mono, int sample_rate,
                       SampleFormat format) {
     std::size_t clipped = 0;
@@ -282,7 +319,7 @@ std::size_t write_wav(const std::string& path, const std::vector<float>& mono, i
     SF_INFO info{};
     info.samplerate = sample_rate;
     info.channels = 1;
-    info.format = sndfile_format(format);
+    info.format = sndfile_format(path, format, sample_rate);
     if (is_standard_output(path)) {
         MemoryFile mem;
         SF_VIRTUAL_IO io{MemoryFile::size, MemoryFile::seek, MemoryFile::read, MemoryFile::write, MemoryFile::tell};

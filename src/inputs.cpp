@@ -168,9 +168,9 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const
     return unique;
 }
 
-std::string output_path_for(const InputFile& in, const std::string& out_dir) {
+std::string output_path_for(const InputFile& in, const std::string& out_dir, const std::string& extension) {
     fs::path rel(in.relative.empty() ? fs::path(in.path).filename() : fs::path(in.relative));
-    rel.replace_extension(".wav");
+    rel.replace_extension(extension);
     return (fs::path(out_dir) / rel).string();
 }
 

@@ -24,6 +24,71 @@ std::string csv_field(const std::string& text) {
     return q + "\"";
 }
 
+// "one of snr_db, mse, ...": what an unknown key is told.
+std::string metric_names() {
+    std::string names = "one of";
+    for (const auto& m : metric_specs()) names += std::string(names.size() > 6 ? ", " : " ") + m.key;
+    return names;
+}
+
+// RFC 4180 fields of one CSV record starting at `at` (quoted fields may hold commas, quotes and line
+// breaks); moves `at` past the record's line break. Throws InputError on an unterminated quote.
+std::vector<std::string> csv_record(const std::string& text, std::size_t& at, const std::string& path) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    while (at < text.size()) {
+        const char c = text[at++];
+        if (quoted) {
+            if (c == '"' && at < text.size() && text[at] == '"') fields.back() += '"', ++at;
+            else if (c == '"') quoted = false;
+            else fields.back() += c;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            fields.emplace_back();
+        } else if (c == '\n') {
+            break;
+        } else if (c != '\r') {
+            fields.back() += c;
+        }
+    }
+    if (quoted) throw InputError(path + ": a quoted CSV field never ends");
+    return fields;
+}
+
+// A --report .csv read back: the header names the columns, every metric column is a number or empty.
+std::vector<FileResult> read_csv_results(const std::string& text, const std::string& path) {
+    std::size_t at = 0;
+    const std::vector<std::string> header = csv_record(text, at, path);
+    if (header.size() < 5 || header[0] != "input" || header[2] != "status")
+        throw InputError(path + ": a CSV file, but not one ldmrecon --report wrote (its header must start "
+                         "input,output,status,error,seconds)");
+    std::vector<FileResult> out;
+    for (std::size_t line = 2; at < text.size(); ++line) {
+        const std::vector<std::string> f = csv_record(text, at, path);
+        if (f.size() == 1 && f[0].empty()) continue;
+        if (f.size() != header.size())
+            throw InputError(path + ": line " + std::to_string(line) + " has " + std::to_string(f.size()) +
+                             " fields, the header " + std::to_string(header.size()));
+        nlohmann::json rec = {{"input", f[0]}, {"output", f[1]}, {"status", f[2]}, {"metrics", nlohmann::json::object()}};
+        if (!f[3].empty()) rec["error"] = f[3];
+        for (std::size_t k = 4; k < f.size(); ++k) {
+            if (f[k].empty()) continue;
+            char* end = nullptr;
+            const double v = std::strtod(f[k].c_str(), &end);
+            if (*end != '\0')
+                throw InputError(path + ": line " + std::to_string(line) + ": " + header[k] + " is '" +
+                                 f[k].substr(0, 40) + "', not a number");
+            if (header[k] == "seconds") rec["input_audio"]["seconds"] = v;
+            else if (header[k].rfind("vae_", 0) == 0) rec["vae"][header[k].substr(4)] = v;
+            else rec["metrics"][header[k]] = v;
+        }
+        if (f[0].empty()) throw InputError(path + ": line " + std::to_string(line) + " names no input");
+        out.push_back(result_from_json(rec));
+    }
+    return out;
+}
+
 std::string fmt(double v) {
     char b[64];
     std::snprintf(b, sizeof b, "%.6g", v);
@@ -99,6 +164,7 @@ std::vector<FileResult> read_results(const std::string& path) {
         }
         out.push_back(result_from_json(r));
     };
+    if (text.rfind("input,output,status", 0) == 0) return read_csv_results(text, path);
     try {
         const auto first = text.find_first_not_of(" \t\r\n");
         if (first == std::string::npos) return out;
@@ -124,13 +190,14 @@ std::vector<FileResult> read_results(const std::string& path) {
             nlohmann::json r;
             try {
                 r = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::exception& e) {
-                throw InputError(path + ": line " + std::to_string(n) + " is not JSON (" + e.what() + ")");
+            } catch (const nlohmann::json::exception&) {
+                throw InputError(path + ": line " + std::to_string(n) + " is not JSON, so this is not a report "
+                                 "ldmrecon --report wrote (.json, .jsonl or .csv)");
             }
             take(r, "line " + std::to_string(n));
         }
-    } catch (const nlohmann::json::exception& e) {
-        throw InputError(path + ": not an ldmrecon results file (" + std::string(e.what()) + ")");
+    } catch (const nlohmann::json::exception&) {
+        throw InputError(path + ": not a report ldmrecon --report wrote (.json, .jsonl or .csv)");
     }
     return out;
 }
@@ -280,7 +347,7 @@ Requirement parse_requirement(const std::string& text) {
     }
     if (op == std::string::npos || op == 0) throw UsageError("--require '" + text + "': expected METRIC>=VALUE or METRIC<=VALUE");
     r.key = text.substr(0, op);
-    if (!find_metric(r.key)) throw UsageError("--require '" + text + "': unknown metric '" + r.key + "'");
+    if (!find_metric(r.key)) throw UsageError("--require '" + text + "': unknown metric '" + r.key + "' (" + metric_names() + ")");
     try {
         std::size_t used = 0;
         r.value = std::stod(text.substr(op + 2), &used);
@@ -298,7 +365,7 @@ std::pair<std::string, double> parse_tolerance(const std::string& text) {
     const auto eq = text.find('=');
     if (eq == std::string::npos || eq == 0) throw UsageError("--tolerance '" + text + "': expected METRIC=VALUE");
     const std::string key = text.substr(0, eq);
-    if (!find_metric(key)) throw UsageError("--tolerance '" + text + "': unknown metric '" + key + "'");
+    if (!find_metric(key)) throw UsageError("--tolerance '" + text + "': unknown metric '" + key + "' (" + metric_names() + ")");
     double v = 0;
     try {
         std::size_t used = 0;
@@ -333,11 +400,17 @@ Comparison compare_results(const std::vector<FileResult>& now_all, const std::ve
     };
     std::map<std::string, std::pair<double, double>> sums;  // over files present in both
     std::map<std::string, std::size_t> counts;
+    // A skipped file counts when its measures came with it (the earlier report, or its output measured again).
+    auto measured = [](const FileResult& r) { return r.status == "ok" || (r.status == "skipped" && !r.metrics.empty()); };
     for (const auto& b : base) {
         if (b.status != "ok") continue;
         auto it = by_input.find(b.input);
-        if (it == by_input.end() || it->second->status == "skipped") continue;  // skipped: not re-measured
-        if (it->second->status != "ok") {
+        if (it == by_input.end()) continue;  // not in this run (another shard's)
+        if (it->second->status == "skipped" && !measured(*it->second)) {
+            c.findings.push_back({b.input, "status", 0, 0, 0, "unchecked"});
+            continue;
+        }
+        if (!measured(*it->second)) {
             c.findings.push_back({b.input, "status", 0, 0, 0, "missing"});
             continue;
         }
@@ -353,8 +426,13 @@ Comparison compare_results(const std::vector<FileResult>& now_all, const std::ve
     }
     for (const auto& m : metric_specs())
         if (counts[m.key] > 1) check("(mean)", m, sums[m.key].first / counts[m.key], sums[m.key].second / counts[m.key]);
+    // A baseline that checked nothing must not pass as if it had.
+    if (!base.empty() && c.compared_files == 0) c.findings.push_back({"(run)", "", 0, 0, 0, "nothing compared"});
     for (const auto& r : now) {
-        if (r.status != "ok") continue;
+        if (!measured(r)) {
+            if (r.status == "skipped" && !requirements.empty()) c.findings.push_back({r.input, "status", 0, 0, 0, "unchecked"});
+            continue;
+        }
         for (const auto& q : requirements) {
             auto it = r.metrics.find(q.key);
             if (it == r.metrics.end()) continue;
@@ -379,6 +457,13 @@ std::string comparison_table(const Comparison& c) {
         if (f.what == "missing") {
             std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "FAILED", "(file failed)", "ok", "failed", "",
                           f.input.c_str());
+        } else if (f.what == "unchecked") {
+            std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "UNCHECKED", "(skipped, no measures)", "",
+                          "", "", f.input.c_str());
+        } else if (f.what == "nothing compared") {
+            o << "  NOTHING COMPARED: no file of this run is in the baseline (files are matched by their input path as "
+                 "given); the check did not run\n";
+            continue;
         } else {
             const bool req = f.what.rfind("requirement", 0) == 0;
             std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n",

@@ -18,6 +18,7 @@ namespace ldmrecon::cli {
 struct ReconstructArgs {
     std::vector<std::string> inputs;  // files, folders, @lists
     std::string output, out_dir, models, report, dump_dir, plot, format = "pcm16", shard, baseline;
+    std::string output_format = "wav";  // --out-dir's container: the extension its outputs get
     std::string stage = "full", vocoder = "hifigan";
     std::vector<std::string> tolerances, requirements;
     RuntimeOptions runtime;

@@ -126,6 +126,7 @@ int run_encode(const EncodeArgs& a) {
 
 int run_decode(const DecodeArgs& a) {
     check_outputs({a.input, a.reference}, a.models, {{"-o", a.output, true, FileKind::audio}});
+    check_audio_output(a.output, parse_sample_format(a.format), 16000);
     const LatentFile f = read_latent_file(a.input);
     Models models(resolve_models_dir(a.models), a.runtime);
     log_runtime(models);

@@ -5,12 +5,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <vector>
@@ -46,6 +48,54 @@ std::string shortened_words(const std::string& message) {
     }
     out.pop_back();
     return out;
+}
+
+// Edit distance (insertions, deletions, substitutions): how close a typo is to a name.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+// The name in `names` closest to `typo` when it is a likely typo of it (at most 2 edits, or a prefix), else "".
+std::string closest(const std::string& typo, const std::vector<std::string>& names) {
+    std::string best;
+    std::size_t best_d = 3;
+    for (const auto& n : names) {
+        const std::size_t d = n.rfind(typo, 0) == 0 && typo.size() >= 3 ? 1 : edit_distance(typo, n);
+        if (d < best_d) best_d = d, best = n;
+    }
+    return best;
+}
+
+// Every long option of `app` and its subcommands ("--models"), for suggestions.
+void long_options(const CLI::App& app, std::vector<std::string>& out) {
+    for (const CLI::Option* o : app.get_options())
+        for (const auto& n : o->get_lnames()) out.push_back("--" + n);
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) long_options(*sub, out);
+}
+
+// CLI11's "not expected: --model" with the option meant: "(did you mean --models?)".
+std::string with_option_suggestion(const std::string& message, const CLI::App& app) {
+    const auto at = message.find("not expected: ");
+    if (at == std::string::npos) return message;
+    std::string word = message.substr(at + 14);
+    word = word.substr(0, word.find_first_of(" ,"));
+    if (const auto eq = word.find('='); eq != std::string::npos) word.resize(eq);
+    if (word.rfind("--", 0) != 0) return message;
+    std::vector<std::string> names;
+    long_options(app, names);
+    const std::string best = closest(word, names);
+    return best.empty() ? message : message + " (did you mean " + best + "?)";
 }
 
 // A number option's bounds, said in the help and in the error; NaN and infinities are refused too
@@ -194,6 +244,10 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
     auto* out = app.add_option_group("output", "What is written and printed");
     out->add_option("--format", rec.format, "pcm16 | pcm24 | float")
         ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
+        ->capture_default_str();
+    out->add_option("--output-format", rec.output_format, "Container of --out-dir's outputs (-o takes its file's "
+                    "extension): wav | flac | ogg | opus | aiff | caf | w64 | rf64 | au | mp3")
+        ->check(CLI::IsMember({"wav", "flac", "ogg", "opus", "aiff", "caf", "w64", "rf64", "au", "mp3"}))
         ->capture_default_str();
     out->add_option("--report", rec.report, "Write the per-file report: .json, .jsonl (one line a file) or .csv");
     out->add_flag("--json", rec.json, "Print the report as JSON on stdout instead of the table");
@@ -359,17 +413,54 @@ void add_info(CLI::App& app, CommandLine& cl) {
     cl.commands.push_back({info_cmd, [&info] { return cli::run_info(info); }});
 }
 
+// "report merge" for the merge subcommand: the words a user types.
+std::string command_name(const CLI::App& sub) {
+    const CLI::App* parent = sub.get_parent();
+    return parent && parent->get_parent() ? parent->get_name() + " " + sub.get_name() : sub.get_name();
+}
+
+// The first input is not a file but a word a user meant as a command: `help`, `version`, or a near miss of a
+// subcommand (`metric`, `encod`). Returns the exit status when it handled it, -1 to go on.
+int command_word(const CLI::App& app, const CommandLine& cl) {
+    const std::string& first = cl.rec.inputs.front();
+    std::error_code ec;
+    if (first.empty() || first[0] == '@' || first[0] == '-' || std::filesystem::exists(first, ec)) return -1;
+    if (first == "help") {
+        std::cout << app.help();
+        return 0;
+    }
+    if (first == "version") {
+        std::cout << cli::version_string() << "\n";
+        return 0;
+    }
+    std::vector<std::string> names;
+    for (const auto& c : cl.commands) names.push_back(command_name(*c.app));
+    names.push_back("report");
+    const std::string best = closest(first, names);
+    if (!best.empty())
+        throw UsageError("'" + first + "' is neither a file nor a command; did you mean 'ldmrecon " + best + "'?");
+    return -1;
+}
+
 // Runs the command the parsed line names and maps every error to its exit status, in one line.
 int run_parsed(const CLI::App& app, CommandLine& cl) {
     try {
         if (!cl.max_memory.empty()) limits::set_memory_limit(limits::parse_size(cl.max_memory, "--max-memory"));
         else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
         for (const auto& c : cl.commands)
-            if (*c.app) return c.run();
+            if (*c.app) {
+                // Positionals a subcommand does not take land in the default command's inputs: refuse them
+                // rather than ignore them (metrics A B C D compared A with B only).
+                if (!cl.rec.inputs.empty())
+                    throw UsageError(command_name(*c.app) + ": unexpected argument '" + cl.rec.inputs[0] + "' (see ldmrecon " +
+                                     command_name(*c.app) + " --help)");
+                return c.run();
+            }
         if (cl.rec.inputs.empty()) {
             std::cerr << app.help();
             return static_cast<int>(ExitCode::usage);
         }
+        if (const int handled = command_word(app, cl); handled >= 0) return handled;
         return cli::run_reconstruct(cl.rec);
     } catch (const Error& e) {
         spdlog::error("{}", shortened_words(e.what()));
@@ -445,7 +536,7 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-        std::cerr << "ldmrecon: error: " << shortened_words(e.what()) << " (see ldmrecon --help)\n";
+        std::cerr << "ldmrecon: error: " << shortened_words(with_option_suggestion(e.what(), app)) << " (see ldmrecon --help)\n";
         return static_cast<int>(ExitCode::usage);
     }
     spdlog::set_level(cl.quiet ? spdlog::level::warn : cl.verbose ? spdlog::level::debug : spdlog::level::info);

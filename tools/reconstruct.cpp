@@ -281,6 +281,7 @@ public:
         start();
         feed_inputs();
         progress_->finish();
+        measure_skipped();
         return finish();
     }
 
@@ -293,6 +294,8 @@ private:
     void load_models();
     void feed_inputs();
     void finalize(BatchRunner::Completed& c);
+    void measure_skipped();
+    bool remeasure(Job& j, const LogMel& feature);
     void write_clip(Job& j, const Reconstruction& r);
     void print_clip(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae);
     void print_clip_table(const Job& j, const Reconstruction& r, const Metrics& m, const MelDistance& vae);
@@ -378,6 +381,11 @@ void ReconstructRun::plan_jobs() {
     // the run; a batch's outputs are checked per file in plan_job, so one bad path fails one file.
     add_run_inputs(plan_, a_, inputs);
     add_run_outputs(plan_, a_);
+    // A container libsndfile cannot write is refused now, not after the models ran (checked at the usual
+    // 16 kHz; the models' own rate is checked again at the write).
+    if (audio_out_ && !a_.output.empty()) check_audio_output(a_.output, format_, 16000);
+    if (audio_out_ && !a_.out_dir.empty())
+        check_audio_output((fs::path(a_.out_dir) / ("*." + a_.output_format)).string(), format_, 16000);
     if (!a_.output.empty()) {
         check_output_extension(a_.output, "-o", audio_out_ ? FileKind::audio : FileKind::array);
         plan_.add_output(a_.output, "-o", true);
@@ -393,7 +401,7 @@ void ReconstructRun::plan_jobs() {
 void ReconstructRun::plan_job(std::size_t i, const InputFile& in, std::map<std::string, std::size_t>& claimed) {
     Job& j = jobs_[i];
     j.in = in;
-    j.output = !a_.output.empty() ? a_.output : no_output_ ? std::string() : output_path_for(j.in, a_.out_dir);
+    j.output = !a_.output.empty() ? a_.output : no_output_ ? std::string() : output_path_for(j.in, a_.out_dir, "." + a_.output_format);
     if (!audio_out_ && !j.output.empty() && a_.output.empty()) j.output = fs::path(j.output).replace_extension(".npy").string();
     j.result.input = utf8_escaped(j.in.path);  // as the report holds it, so baselines match
     j.result.output = j.output;
@@ -512,6 +520,55 @@ void ReconstructRun::finalize(BatchRunner::Completed& c) {
     j.input.clear();
     j.input.shrink_to_fit();
     progress_->update(finished_, audio_done_, j.in.path);
+}
+
+// A skipped file still counts in a regression check (--baseline, --require): its record from the report
+// this run replaces when that names the same output, else its existing output measured again against the
+// input (no model runs; the VAE's own measures need the models, so only the audio's are then compared).
+void ReconstructRun::measure_skipped() {
+    if ((a_.baseline.empty() && requirements_.empty()) || !audio_out_) return;
+    std::map<std::string, FileResult> earlier;  // input -> its measured record in the report being replaced
+    if (!a_.report.empty() && !is_standard_output(a_.report) && fs::is_regular_file(a_.report)) {
+        try {
+            for (auto& r : read_results(a_.report))  // ok, or skipped with the measures it carried on
+                if (r.status == "ok" || (r.status == "skipped" && !r.metrics.empty())) earlier[r.input] = std::move(r);
+        } catch (const Error&) {
+            // not a report we can read: measure again
+        }
+    }
+    std::unique_ptr<LogMel> feature;
+    for (Job& j : jobs_) {
+        if (j.result.status != "skipped" || g_interrupted) continue;
+        const auto it = earlier.find(j.result.input);
+        if (it != earlier.end() && it->second.output == utf8_escaped(j.output)) {
+            j.result = it->second;
+            j.result.record["measures_from"] = "the earlier report " + a_.report;
+        } else {
+            if (!feature) feature = std::make_unique<LogMel>(models_ || !need_models_ ? fc_ : feature_of_models_dir(a_.models));
+            if (!remeasure(j, *feature)) continue;
+        }
+        j.result.status = "skipped";
+        j.result.record["status"] = "skipped";
+    }
+}
+
+// The existing output of a skipped job measured against its input, into the job's record; false (with a
+// warning) when it cannot be (then the check counts the file as unchecked).
+bool ReconstructRun::remeasure(Job& j, const LogMel& feature) {
+    try {
+        const int rate = feature.config().sample_rate;
+        const MonoAudio in = read_mono(j.in.path, rate), out = read_mono(j.output, rate);
+        const Metrics m = compare_signals(in.samples, out.samples, feature, metrics_options_);
+        nlohmann::json rec = {{"input", j.in.path}, {"output", j.output}, {"status", "skipped"},
+                              {"input_audio", {{"seconds", in.seconds()}}}, {"metrics", metrics_json(m)},
+                              {"measures_from", "the existing output, measured again (as written: PCM rounding "
+                                                "and clipping included)"}};
+        j.result = result_from_json(rec);
+        return true;
+    } catch (const Error& e) {
+        spdlog::warn("{}: skipped, and its output cannot be measured again ({}): not checked", j.in.path, e.what());
+        return false;
+    }
 }
 
 // Measures a completed clip, writes its outputs and fills its record.

@@ -55,8 +55,15 @@ ExistingOutput inspect_existing_output(const std::string& path);
 enum class SampleFormat { pcm16, pcm24, float32 };
 SampleFormat parse_sample_format(const std::string& name);  // "pcm16" | "pcm24" | "float"
 
-// Writes a mono WAV atomically: to a temporary file beside `path`, then renamed over it, so no reader
-// ever sees a half-written file ("-": standard output; /dev/null: nothing). Returns the number of samples clipped to [-1, 1] (PCM formats only).
+// Throws UsageError naming `path` unless write_wav can write it: the container its extension names
+// (.flac .ogg .opus .aif(f) .caf .w64 .rf64 .au .mp3; WAV for .wav, "-" and any other name) with `format`
+// at `sample_rate`. Checked before any work, so a run does not fail at its first write.
+void check_audio_output(const std::string& path, SampleFormat format, int sample_rate);
+
+// Writes mono audio atomically, in the container `path`'s extension names (check_audio_output; lossy
+// ones take their codec and ignore `format`): to a temporary file beside `path`, then renamed over it,
+// so no reader ever sees a half-written file ("-": a WAV on standard output; /dev/null: nothing).
+// Returns the number of samples clipped to [-1, 1] (all but float output).
 std::size_t write_wav(const std::string& path, const std::vector<float>& mono, int sample_rate,
                       SampleFormat format = SampleFormat::pcm16);
 

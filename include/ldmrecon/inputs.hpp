@@ -31,8 +31,8 @@ struct ExpandOptions {
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& args, const ExpandOptions& opts = {},
                                      std::vector<std::string>* warnings = nullptr);
 
-// out_dir / relative, with the extension replaced by .wav.
-std::string output_path_for(const InputFile& in, const std::string& out_dir);
+// out_dir / relative, with the extension replaced by `extension` (".wav", ".flac", ...).
+std::string output_path_for(const InputFile& in, const std::string& out_dir, const std::string& extension = ".wav");
 
 // "K/N" with 1 <= K <= N: shards are numbered from 1. Throws UsageError otherwise.
 struct Shard {

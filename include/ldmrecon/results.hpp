@@ -29,8 +29,8 @@ struct FileResult {
 
 // A record as written by ldmrecon (a report object with "input", "status", "metrics", ...).
 FileResult result_from_json(const nlohmann::json& j);
-// Reads results written by --report: a .json report (one object, or {"files": [...]}) or JSON Lines.
-// Throws InputError naming the file on anything else.
+// Reads results written by --report: a .json report (one object, or {"files": [...]}), JSON Lines, or the
+// CSV --report writes. Throws InputError naming the file on anything else.
 std::vector<FileResult> read_results(const std::string& path);
 
 // CSV with a fixed header: input, output, status, error, seconds, then every metric of metric_specs().
@@ -75,7 +75,9 @@ struct Finding {
     std::string key;
     double baseline = 0, now = 0;
     double tolerance = 0;
-    std::string what;  // "regressed", "improved", "requirement", "missing"
+    // "regressed", "improved", "requirement ...", "missing" (failed now), "unchecked" (skipped and no measures),
+    // "nothing compared" (a baseline none of whose files is in this run)
+    std::string what;
 };
 struct Comparison {
     std::vector<Finding> findings;
@@ -83,7 +85,9 @@ struct Comparison {
     bool failed() const;
 };
 // Per file (matched by input path) and on the means: a metric that moved the wrong way by more than its
-// tolerance, a file of the baseline that is not in this run, or a failed requirement.
+// tolerance, a file of the baseline that failed in this run, or a failed requirement. A skipped file is
+// compared when it carries measures, else it is "unchecked"; a baseline of which no file was compared is a
+// failure too. All of these fail the check.
 Comparison compare_results(const std::vector<FileResult>& now, const std::vector<FileResult>& baseline,
                            const std::map<std::string, double>& tolerances, const std::vector<Requirement>& requirements);
 std::string comparison_table(const Comparison& c);

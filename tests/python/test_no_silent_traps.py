@@ -1,0 +1,154 @@
+"""Behaviours that used to do silently something other than what was asked (each failed before its fix): a
+cached CI job passing without checking, a CSV report that could not be read back, extra arguments ignored,
+a WAV written under an .mp3 name, a mistyped command taken for an input."""
+import json
+import unittest
+from pathlib import Path
+
+import soundfile as sf
+
+from common import AUDIO, TINY, run, tmpdir
+
+SPEECH = AUDIO / "speech16k.wav"
+
+
+def jsonl(path):
+    return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
+
+
+class CachedRegressionChecks(unittest.TestCase):
+    """--skip-existing with --baseline / --require: a skipped file is still checked, or the run fails."""
+
+    def setUp(self):
+        self.tmp = tmpdir()
+        self.d = Path(self.tmp.name)
+        (self.d / "in").mkdir()
+        for n in ("a.wav", "b.wav"):
+            sf.write(self.d / "in" / n, sf.read(SPEECH, dtype="float32")[0], 16000, subtype="FLOAT")
+        self.args = [self.d / "in", "--out-dir", self.d / "out", "--models", TINY, "-q"]
+        run(*self.args, "--report", self.d / "base.jsonl", check=True)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_skipped_files_are_compared_from_the_earlier_report(self):
+        # The cached job: every output exists and so does the report of the run that made them.
+        (self.d / "now.jsonl").write_text((self.d / "base.jsonl").read_text())
+        p = run(*self.args, "--skip-existing", "--report", self.d / "now.jsonl", "--baseline", self.d / "base.jsonl")
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("2 file(s) compared; 0 problem(s), 0 improvement(s)", p.stdout)
+        recs = jsonl(self.d / "now.jsonl")
+        self.assertEqual({r["status"] for r in recs}, {"skipped"})
+        self.assertTrue(all(r["measures_from"].startswith("the earlier report") for r in recs))
+        self.assertEqual(recs[0]["metrics"], jsonl(self.d / "base.jsonl")[0]["metrics"])
+
+    def test_skipped_files_are_measured_again_and_regressions_caught(self):
+        recs = jsonl(self.d / "base.jsonl")
+        for r in recs:
+            r["metrics"]["mel_l1"] -= 0.5  # the stored run was better than these outputs
+        (self.d / "better.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+        p = run(*self.args, "--skip-existing", "--baseline", self.d / "better.jsonl")
+        self.assertEqual(p.returncode, 7, p.stdout + p.stderr)
+        self.assertIn("2 file(s) compared", p.stdout)
+        self.assertRegex(p.stdout, r"WORSE\s+mel_l1")
+        p = run(*self.args, "--skip-existing", "--require", "mel_l1<=0.001")
+        self.assertEqual(p.returncode, 7, p.stdout + p.stderr)
+        self.assertIn("BELOW", p.stdout)
+
+    def test_a_skipped_file_that_cannot_be_measured_fails_the_check(self):
+        (self.d / "out" / "a.wav").write_text("not audio any more\n")  # left alone, but cannot be measured
+        p = run(*self.args, "--skip-existing", "--baseline", self.d / "base.jsonl")
+        self.assertEqual(p.returncode, 7, p.stdout + p.stderr)
+        self.assertIn("UNCHECKED", p.stdout)
+
+    def test_a_baseline_that_matches_nothing_fails(self):
+        (self.d / "other.jsonl").write_text(json.dumps({"input": "elsewhere.wav", "status": "ok",
+                                                        "metrics": {"stoi": 0.5}}) + "\n")
+        p = run(*self.args, "--baseline", self.d / "other.jsonl")
+        self.assertEqual(p.returncode, 7, p.stdout + p.stderr)
+        self.assertIn("NOTHING COMPARED", p.stdout)
+
+
+class EveryFormatItWritesItReads(unittest.TestCase):
+    def test_csv_report_as_baseline_and_in_merge(self):
+        with tmpdir() as d:
+            d = Path(d)
+            run(SPEECH, "-o", d / "o.wav", "--models", TINY, "--report", d / "r.csv", "-q", check=True)
+            p = run(SPEECH, "-o", d / "o2.wav", "--models", TINY, "--baseline", d / "r.csv", "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("1 file(s) compared; 0 problem(s)", p.stdout)
+            p = run("report", "merge", d / "r.csv", "--json")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            s = json.loads(p.stdout)
+            self.assertEqual((s["ok"], s["metrics"]["vae_mel_l1"]["count"]), (1, 1))
+            p = run("report", "merge", d / "o.wav")
+            self.assertEqual(p.returncode, 3)
+            self.assertNotIn("json.exception", p.stderr, "no raw library text")
+            self.assertIn("not a report", p.stderr)
+
+
+class ExtraArgumentsAreRefused(unittest.TestCase):
+    def test_one_pair_commands_refuse_more(self):
+        for args in (["metrics", SPEECH, SPEECH, SPEECH, SPEECH], ["pitch", SPEECH, SPEECH],
+                     ["mel", SPEECH, SPEECH, "-o", "/tmp/never.npy"], ["info", TINY / "vae.pt", TINY / "vocoder.pt"]):
+            p = run(*args)
+            self.assertEqual(p.returncode, 2, args)
+            self.assertIn(f"{args[0]}: unexpected argument", p.stderr)
+        self.assertFalse(Path("/tmp/never.npy").exists())
+
+
+class OutputContainers(unittest.TestCase):
+    def test_o_writes_the_container_its_extension_names(self):
+        expected = {"flac": "FLAC", "ogg": "OGG", "opus": "OGG", "aiff": "AIFF", "caf": "CAF", "w64": "W64",
+                    "rf64": "RF64", "au": "AU", "mp3": "MP3", "wav": "WAV"}
+        with tmpdir() as d:
+            for ext, fmt in expected.items():
+                out = Path(d) / f"o.{ext}"
+                p = run(SPEECH, "-o", out, "--models", TINY, "-q")
+                self.assertEqual(p.returncode, 0, p.stderr)
+                info = sf.info(out)
+                self.assertEqual((info.format, info.samplerate), (fmt, 16000), ext)
+                self.assertGreater(info.frames, 0.9 * sf.info(SPEECH).frames, ext)
+
+    def test_out_dir_takes_output_format(self):
+        with tmpdir() as d:
+            p = run(SPEECH, "--out-dir", Path(d) / "o", "--output-format", "flac", "--models", TINY, "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(sf.info(Path(d) / "o" / "speech16k.flac").format, "FLAC")
+
+    def test_a_container_that_cannot_take_the_format_is_refused_first(self):
+        with tmpdir() as d:
+            p = run(SPEECH, "-o", Path(d) / "o.flac", "--format", "float", "--models", TINY)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("FLAC and VOC hold integers", p.stderr)
+            self.assertNotIn("device cpu", p.stderr, "refused before the models load")
+
+
+class Typos(unittest.TestCase):
+    def test_a_mistyped_command_gets_did_you_mean(self):
+        for typo, meant in (("metric", "metrics"), ("encod", "encode"), ("ablat", "ablate"), ("repor", "report merge")):
+            p = run(typo, SPEECH, SPEECH)
+            self.assertEqual(p.returncode, 2, typo)
+            self.assertIn(f"did you mean 'ldmrecon {meant}'", p.stderr)
+
+    def test_help_and_version_words(self):
+        p = run("help")
+        self.assertEqual(p.returncode, 0)
+        self.assertIn("ldmrecon", p.stdout)
+        p = run("version")
+        self.assertEqual(p.returncode, 0)
+        self.assertTrue(p.stdout.startswith("ldmrecon "))
+
+    def test_a_mistyped_option_gets_a_suggestion(self):
+        p = run(SPEECH, "-o", "/tmp/x.wav", "--model", TINY)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("did you mean --models?", p.stderr)
+
+    def test_an_unknown_metric_lists_the_names(self):
+        p = run(SPEECH, "-o", "/tmp/x.wav", "--models", TINY, "--require", "stoy>=0.5")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("unknown metric 'stoy' (one of snr_db,", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
