@@ -1,6 +1,10 @@
 #include "ldmrecon/blas.hpp"
 
 #include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
 
 namespace ldmrecon {
 
@@ -23,16 +27,57 @@ std::string better_openblas_core(const std::string& picked, bool avx2_fma, bool 
     return avx512 ? "SkylakeX" : "Haswell";
 }
 
-std::string better_openblas_core_here() {
+bool cpu_has_avx2_fma() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     __builtin_cpu_init();
-    const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
-    return better_openblas_core(openblas_core(), avx2_fma, avx512);
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
-    return "";
+    return false;
 #endif
+}
+
+bool cpu_has_avx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+#else
+    return false;
+#endif
+}
+
+std::string better_openblas_core_here() { return better_openblas_core(openblas_core(), cpu_has_avx2_fma(), cpu_has_avx512()); }
+
+std::string probe_openblas_core() {
+    int fd[2];
+    if (::pipe(fd) != 0) return "";
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        ::close(fd[0]);
+        ::close(fd[1]);
+        return "";
+    }
+    if (pid == 0) {  // the child: only async-signal-safe work and dlopen, then _exit
+        ::close(fd[0]);
+        for (const char* lib : {"libopenblas.so.0", "libblas.so.3"}) {
+            void* h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+            if (!h) continue;
+            auto fn = reinterpret_cast<char* (*)()>(dlsym(h, "openblas_get_corename"));
+            if (!fn) continue;
+            const char* name = fn();
+            if (name) (void)!::write(fd[1], name, std::strlen(name));
+            break;
+        }
+        ::_exit(0);
+    }
+    ::close(fd[1]);
+    std::string name;
+    char buf[64];
+    for (ssize_t n; (n = ::read(fd[0], buf, sizeof buf)) > 0;) name.append(buf, static_cast<std::size_t>(n));
+    ::close(fd[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return name;
 }
 
 }  // namespace ldmrecon

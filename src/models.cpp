@@ -117,11 +117,6 @@ std::string libtorch_version() {
 
 int intra_op_threads() { return at::get_num_threads(); }
 
-std::string hex_id(std::uint64_t id) {
-    std::ostringstream s;
-    s << std::hex << id;
-    return s.str();
-}
 
 std::string libtorch_cuda_version() {
     if (!at::globalContext().hasCUDART()) return {};
@@ -136,116 +131,6 @@ std::string libtorch_description() {
     if (cuda.empty()) return "libtorch " + libtorch_version() + " (CPU only)";
     const int n = cuda_device_count();
     return "libtorch " + libtorch_version() + " with CUDA " + cuda + ", " + std::to_string(n) + " CUDA device" + (n == 1 ? "" : "s");
-}
-
-nlohmann::json read_export_metadata(const std::string& path) {
-    nlohmann::json meta;
-    load_module(path, &meta);
-    return meta;
-}
-
-FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::string& path) {
-    if (!meta.contains("feature") || !meta["feature"].is_object())
-        throw ModelError(path + ": metadata has no 'feature' section; re-export it with scripts/export_models.py");
-    const nlohmann::json& f = meta["feature"];
-    // The parts of the feature this build computes; any other value is refused rather than ignored.
-    const std::pair<const char*, const char*> fixed[] = {
-        {"window", "hann_periodic"}, {"pad_mode", "reflect"},     {"spectrum", "magnitude"},
-        {"mel_scale", "slaney"},     {"mel_norm", "slaney"},      {"compression", "ln"},
-        {"layout", "time_major"},    {"waveform_normalisation", "mean_peak_half"},
-    };
-    for (const auto& [key, want] : fixed) {
-        const std::string got = f.value(key, std::string("<missing>"));
-        if (got != want)
-            throw ModelError(path + ": feature " + key + " is '" + got + "', but ldmrecon computes '" + want + "'");
-    }
-    if (!f.value("center", false)) throw ModelError(path + ": feature center is false, but ldmrecon centres frames");
-    FeatureConfig c;
-    try {
-        c.sample_rate = f.at("sample_rate").get<int>();
-        c.n_fft = f.at("n_fft").get<int>();
-        c.win_length = f.at("win_length").get<int>();
-        c.hop_length = f.at("hop_length").get<int>();
-        c.n_mels = f.at("n_mels").get<int>();
-        c.fmin = f.at("fmin").get<double>();
-        c.fmax = f.at("fmax").get<double>();
-        c.floor = f.at("floor").get<double>();
-    } catch (const nlohmann::json::exception& e) {
-        throw ModelError(path + ": feature metadata incomplete (" + std::string(e.what()) + ")");
-    }
-    if (c.sample_rate <= 0 || c.n_fft < 2 || c.hop_length < 1 || c.win_length < 1 || c.win_length > c.n_fft ||
-        c.n_mels < 1 || c.fmax <= c.fmin || c.fmax > c.sample_rate / 2.0 + 1e-9 || c.floor <= 0)
-        throw ModelError(path + ": feature metadata holds impossible values");
-    return c;
-}
-
-FeatureConfig feature_of_models_dir(const std::string& dir) {
-    const std::string vae = (fs::path(resolve_models_dir(dir)) / "vae.pt").string();
-    return feature_from_metadata(read_export_metadata(vae), vae);
-}
-
-std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b) {
-    std::vector<std::string> d;
-    auto cmp = [&d](const char* k, double x, double y) {
-        if (x != y) {
-            std::ostringstream s;
-            s << k << ": " << x << " vs " << y;
-            d.push_back(s.str());
-        }
-    };
-    cmp("sample_rate", a.sample_rate, b.sample_rate);
-    cmp("n_fft", a.n_fft, b.n_fft);
-    cmp("win_length", a.win_length, b.win_length);
-    cmp("hop_length", a.hop_length, b.hop_length);
-    cmp("n_mels", a.n_mels, b.n_mels);
-    cmp("fmin", a.fmin, b.fmin);
-    cmp("fmax", a.fmax, b.fmax);
-    cmp("floor", a.floor, b.floor);
-    return d;
-}
-
-std::string resolve_models_dir(const std::string& explicit_dir) {
-    auto complete = [](const fs::path& d) {
-        std::error_code ec;
-        return fs::exists(d / "vae.pt", ec) && fs::exists(d / "vocoder.pt", ec);
-    };
-    if (!explicit_dir.empty()) {
-        std::error_code ec;
-        if (fs::exists(explicit_dir, ec) && !fs::is_directory(explicit_dir, ec)) {
-            const fs::path parent = fs::path(explicit_dir).parent_path();
-            throw ModelError(explicit_dir + ": is a file; --models takes the folder that holds vae.pt and vocoder.pt "
-                             "(--models " + (parent.empty() ? std::string(".") : parent.string()) + ")");
-        }
-        if (!fs::is_directory(explicit_dir, ec))
-            throw ModelError(explicit_dir + ": models folder does not exist (" + kExportHint + ")");
-        for (const char* f : {"vae.pt", "vocoder.pt"})
-            if (!fs::exists(fs::path(explicit_dir) / f, ec))
-                throw ModelError(explicit_dir + ": no " + f + " in the models folder (" + kExportHint + ")");
-        return explicit_dir;
-    }
-    std::vector<std::string> tried;
-    if (const char* env = std::getenv("LDMRECON_MODELS"); env && *env) {
-        if (complete(env)) return env;
-        throw ModelError(std::string(env) + " (from $LDMRECON_MODELS): no vae.pt and vocoder.pt there (" +
-                         kExportHint + ")");
-    }
-    std::vector<fs::path> candidates;
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) candidates.push_back(exe.parent_path().parent_path() / "share" / "ldmrecon" / "models");
-#ifdef LDMRECON_INSTALL_MODELS_DIR
-    candidates.emplace_back(LDMRECON_INSTALL_MODELS_DIR);
-#endif
-#ifdef LDMRECON_SOURCE_MODELS_DIR
-    candidates.emplace_back(LDMRECON_SOURCE_MODELS_DIR);
-#endif
-    std::string list;
-    for (const auto& c : candidates) {
-        if (complete(c)) return c.string();
-        list += (list.empty() ? "" : ", ") + c.string();
-    }
-    throw ModelError("no models found (looked in $LDMRECON_MODELS and " + list + "); " + kExportHint +
-                     " and pass --models DIR, or make test models with scripts/make_test_models.py");
 }
 
 namespace {

@@ -1,8 +1,7 @@
+// The commands that need no model (mel, pitch, metrics, info): they run in the binary itself, which never
+// loads libtorch for them.
 #include "commands.hpp"
 
-#include <fftw3.h>
-#include <sndfile.h>
-#include <soxr.h>
 #include <spdlog/spdlog.h>
 
 #include <cctype>
@@ -14,81 +13,18 @@
 
 #include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/exports.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/inputs.hpp"
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/npy.hpp"
-#include "ldmrecon/pipeline.hpp"
 #include "ldmrecon/report.hpp"
+#include "ldmrecon/results.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ldmrecon::cli {
-
-std::string version_string() {
-    char sf[64];
-    sf_command(nullptr, SFC_GET_LIB_VERSION, sf, sizeof sf);
-    return std::string("ldmrecon ") + LDMRECON_VERSION + " (" + libtorch_description() + ", attention by " +
-           attention_implementation() + ", " + sf + ", " +
-           fftwf_version + ", soxr " + soxr_version() + ")";
-}
-
-std::string scripts_dir() {
-    std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    const fs::path installed = exe.parent_path().parent_path() / "share" / "ldmrecon" / "scripts";
-    if (fs::exists(installed / "bench_python.py", ec)) return installed.string();
-    return LDMRECON_SOURCE_SCRIPTS_DIR;
-}
-
-std::string command_output(const std::string& command) {
-    std::FILE* p = ::popen(command.c_str(), "r");
-    if (!p) return {};
-    char buf[4096];
-    std::string out;
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    if (::pclose(p) != 0) return {};
-    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
-    return out;
-}
-
-std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
-    if (!wanted) return nullptr;
-    // The Python scripts/find_python.sh finds with pesq ($LDMRECON_PYTHON first); its own complaint is
-    // replaced by PesqHelper's install hint.
-    const std::string python = command_output("/bin/sh '" + scripts_dir() + "/find_python.sh' pesq numpy 2>/dev/null");
-    auto helper = std::make_unique<PesqHelper>(python, scripts_dir());
-    spdlog::info("PESQ: wide band, through the pesq package (one helper process for the run)");
-    return helper;
-}
-
-void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
-    try {
-        const std::string dir = resolve_models_dir(models);
-        plan.add_input((fs::path(dir) / "vae.pt").string());
-        plan.add_input((fs::path(dir) / "vocoder.pt").string());
-    } catch (const Error&) {
-    }
-}
-
-void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
-                   const std::vector<NamedOutput>& outputs) {
-    OutputPlan plan;
-    std::vector<std::string> args;
-    for (const auto& in : inputs) {
-        if (in.empty()) continue;
-        args.push_back(in);
-        plan.add_input(in.size() > 1 && in[0] == '@' ? in.substr(1) : in);  // the list file itself too
-    }
-    for (const auto& in : expand_inputs(args)) plan.add_input(in.path);
-    if (models != "-") add_models_as_inputs(plan, models);
-    for (const auto& o : outputs) {
-        if (o.path.empty()) continue;
-        if (o.kind != FileKind::unknown) check_output_extension(o.path, o.option, o.kind);
-        plan.add_output(o.path, o.option, o.stdout_ok);
-    }
-}
 
 int run_mel(const MelArgs& a) {
     // The export's feature when --models is given, else AudioLDM2's (SPEC.md 1).
@@ -197,6 +133,31 @@ int run_info(const InfoArgs& a) {
     }
     if (a.json) std::cout << json_text(files.size() == 1 ? all[files[0]] : all, 2) << "\n";
     return 0;
+}
+
+int run_report_merge(const MergeArgs& a) {
+    check_outputs(a.reports, "-", {{"-o", a.output, false, FileKind::report}});
+    std::vector<FileResult> all;
+    for (const auto& p : a.reports) {
+        auto r = read_results(p);
+        if (r.empty()) spdlog::warn("{}: holds no results", p);
+        warn_repeated(p, r);
+        all.insert(all.end(), r.begin(), r.end());
+    }
+    const std::vector<FileResult> merged = merge_results(all);
+    for (const auto& d : provenance_differences(all))
+        spdlog::warn("the merged reports were not made the same way: {}", d);
+    const Summary s = summarise(merged);
+    if (!a.output.empty()) {
+        std::string text;
+        for (const auto& r : merged) text += json_text(r.record) + "\n";
+        write_file_atomically(a.output, text);
+    }
+    if (a.json)
+        std::cout << json_text(summary_json(s), 2) << "\n";
+    else
+        std::cout << summary_table(s);
+    return s.failed > 0 ? kExitSomeFailed : 0;
 }
 
 }  // namespace ldmrecon::cli

@@ -12,6 +12,7 @@
 #include "ldmrecon/outputs.hpp"
 #include "ldmrecon/pesq.hpp"
 #include "ldmrecon/pipeline.hpp"
+#include "ldmrecon/results.hpp"
 
 namespace ldmrecon::cli {
 
@@ -113,7 +114,19 @@ struct CompileArgs {
 // under the PyTorch 2 environment); prints how long compiling took.
 int run_compile(const CompileArgs& a);
 
+// "ldmrecon 0.1.0 (libtorch ..., libsndfile ..., fftw ..., soxr ...)". The libtorch part is
+// runtime_description(): in the binary what it was built against (it has not loaded libtorch), in the
+// model module what runs (CUDA devices, the attention kernel).
 std::string version_string();
+std::string runtime_description();
+
+// The model commands (reconstruct, encode, decode, ablate, bench, compile) run in the model module, a
+// shared library holding libtorch that the binary loads the first time one runs (model_module.cpp):
+// `command` names the command, `args` points to its *Args struct. Its environment (OpenBLAS's core type)
+// is set before the load. Throws ModelError when the module cannot be loaded.
+int run_in_model_module(const std::string& command, const void* args);
+// The module's own runtime_description(), loading it: what --version --verbose prints.
+std::string module_runtime_description();
 
 // Where scripts/ is: installed beside the binary, else the source tree's.
 std::string scripts_dir();
@@ -127,6 +140,9 @@ std::unique_ptr<PesqHelper> start_pesq(bool wanted);
 // replace the models. A missing models folder is reported later, when the models load.
 void add_models_as_inputs(OutputPlan& plan, const std::string& models);
 
+// Warns when a report holds two records for one input (the later one counts).
+void warn_repeated(const std::string& report, const std::vector<FileResult>& results);
+
 struct NamedOutput {
     std::string option, path;
     bool stdout_ok = false;
@@ -138,6 +154,14 @@ struct NamedOutput {
 // OutputError before any work.
 void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
                    const std::vector<NamedOutput>& outputs);
+
+// Identifies the layout of the argument structs: a binary runs only a model module that says the same.
+inline std::string module_abi() {
+    return std::string(LDMRECON_VERSION) + "/" + std::to_string(sizeof(ReconstructArgs)) + "." +
+           std::to_string(sizeof(EncodeArgs)) + "." + std::to_string(sizeof(DecodeArgs)) + "." +
+           std::to_string(sizeof(AblateArgs)) + "." + std::to_string(sizeof(BenchArgs)) + "." +
+           std::to_string(sizeof(CompileArgs)) + "." + std::to_string(sizeof(ReconstructOptions));
+}
 
 // Exit statuses beyond ldmrecon::ExitCode, for batches (README.md, "Exit status").
 constexpr int kExitSomeFailed = 6;

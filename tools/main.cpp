@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "commands.hpp"
-#include "ldmrecon/blas.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/limits.hpp"
@@ -338,7 +337,7 @@ void add_bench(CLI::App& app, CommandLine& cl) {
                           "(its compile time is printed apart)")
         ->check(CLI::IsMember({"default", "max-autotune"}));
     bench_cmd->add_option("--json", bench.json_out, "Also write the figures as JSON to this file");
-    cl.commands.push_back({bench_cmd, [&bench] { return cli::run_bench(bench); }});
+    cl.commands.push_back({bench_cmd, [&bench] { return cli::run_in_model_module("bench", &bench); }});
 }
 
 // `ablate`: stages x vocoders x feature scale.
@@ -352,7 +351,7 @@ void add_ablate(CLI::App& app, CommandLine& cl) {
         ->check(within(0, limits::kMaxGriffinLimIterations))
         ->capture_default_str();
     ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
-    cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_ablate(abl); }});
+    cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_in_model_module("ablate", &abl); }});
 }
 
 // `encode`: audio to a latent file.
@@ -372,7 +371,7 @@ void add_encode(CLI::App& app, CommandLine& cl) {
         ->capture_default_str();
     enc_cmd->add_flag("--compare", enc.compare, "Also decode at every storage type and print size and quality");
     add_runtime_options(*enc_cmd, enc.runtime);
-    cl.commands.push_back({enc_cmd, [&enc] { return cli::run_encode(enc); }});
+    cl.commands.push_back({enc_cmd, [&enc] { return cli::run_in_model_module("encode", &enc); }});
 }
 
 // `decode`: a latent file to audio.
@@ -387,7 +386,7 @@ void add_decode(CLI::App& app, CommandLine& cl) {
         ->check(CLI::IsMember({"pcm16", "pcm24", "float"}))
         ->capture_default_str();
     add_runtime_options(*dec_cmd, dec.runtime);
-    cl.commands.push_back({dec_cmd, [&dec] { return cli::run_decode(dec); }});
+    cl.commands.push_back({dec_cmd, [&dec] { return cli::run_in_model_module("decode", &dec); }});
 }
 
 // `compile`: AOTInductor packages for this machine.
@@ -401,7 +400,7 @@ void add_compile(CLI::App& app, CommandLine& cl) {
         ->check(within(1, limits::kMaxWindowFrames))
         ->capture_default_str();
     add_runtime_options(*compile_cmd, comp.runtime);
-    cl.commands.push_back({compile_cmd, [&comp] { return cli::run_compile(comp); }});
+    cl.commands.push_back({compile_cmd, [&comp] { return cli::run_in_model_module("compile", &comp); }});
 }
 
 // `info`: an export's metadata.
@@ -461,7 +460,7 @@ int run_parsed(const CLI::App& app, CommandLine& cl) {
             return static_cast<int>(ExitCode::usage);
         }
         if (const int handled = command_word(app, cl); handled >= 0) return handled;
-        return cli::run_reconstruct(cl.rec);
+        return cli::run_in_model_module("reconstruct", &cl.rec);
     } catch (const Error& e) {
         spdlog::error("{}", shortened_words(e.what()));
         return static_cast<int>(e.code());
@@ -483,18 +482,6 @@ int run_parsed(const CLI::App& app, CommandLine& cl) {
 }  // namespace
 
 int main(int argc, char** argv) {
-#ifdef __linux__
-    // OpenBLAS has already chosen its kernels by now (at load). If it fell back to the generic ones on a CPU it
-    // does not know, start again once with $OPENBLAS_CORETYPE naming the right set (include/ldmrecon/blas.hpp);
-    // a value the user set is left alone, which also ends the loop. If exec fails, go on as we are.
-    if (!std::getenv("OPENBLAS_CORETYPE")) {
-        const std::string core = better_openblas_core_here();
-        if (!core.empty()) {
-            setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-            execv("/proc/self/exe", argv);
-        }
-    }
-#endif
     install_default_signal_handlers();
     auto logger = spdlog::stderr_color_st("ldmrecon");
     logger->set_pattern("ldmrecon: %^%l%$: %v");
@@ -515,7 +502,19 @@ int main(int argc, char** argv) {
                  "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n"
                  "  ldmrecon compile --models DIR              AOTInductor packages for this machine (PyTorch 2)\n",
                  "ldmrecon"};
-    app.set_version_flag("--version", cli::version_string());
+    // The binary's own line needs no libtorch; with -v the model module loads and says what runs.
+    const bool verbose_version = std::any_of(argv + 1, argv + argc, [](const char* a) {
+        return std::string(a) == "-v" || std::string(a) == "--verbose";
+    });
+    app.set_version_flag("--version", [verbose_version] {
+        std::string v = cli::version_string();
+        if (!verbose_version) return v;
+        try {
+            return v + "\nruntime: " + cli::module_runtime_description();
+        } catch (const Error& e) {
+            return v + "\nruntime: " + e.what();
+        }
+    });
     app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
                "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output,\n"
                "6 some inputs of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");

@@ -239,14 +239,6 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
     return rec;
 }
 
-// Two records for one input: the later one counts, which the user should hear of.
-void warn_repeated(const std::string& report, const std::vector<FileResult>& results) {
-    const auto repeated = repeated_inputs(results);
-    if (!repeated.empty())
-        spdlog::warn("{}: {} input(s) have more than one record, the later one is used (first: {})", report,
-                     repeated.size(), repeated.front());
-}
-
 // --skip-existing: whether the output already there counts as done. A complete audio file does, and so
 // does anything that is not audio (not this run's to replace; said once). An empty or cut-off file is
 // what an interrupted writer leaves: it is done again. Standard output and /dev/null never exist.
@@ -716,31 +708,6 @@ int ReconstructRun::finish() {
 int run_reconstruct(const ReconstructArgs& a) {
     SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
     return ReconstructRun(a).run();
-}
-
-int run_report_merge(const MergeArgs& a) {
-    check_outputs(a.reports, "-", {{"-o", a.output, false, FileKind::report}});
-    std::vector<FileResult> all;
-    for (const auto& p : a.reports) {
-        auto r = read_results(p);
-        if (r.empty()) spdlog::warn("{}: holds no results", p);
-        warn_repeated(p, r);
-        all.insert(all.end(), r.begin(), r.end());
-    }
-    const std::vector<FileResult> merged = merge_results(all);
-    for (const auto& d : provenance_differences(all))
-        spdlog::warn("the merged reports were not made the same way: {}", d);
-    const Summary s = summarise(merged);
-    if (!a.output.empty()) {
-        std::string text;
-        for (const auto& r : merged) text += json_text(r.record) + "\n";
-        write_file_atomically(a.output, text);
-    }
-    if (a.json)
-        std::cout << json_text(summary_json(s), 2) << "\n";
-    else
-        std::cout << summary_table(s);
-    return s.failed > 0 ? kExitSomeFailed : 0;
 }
 
 }  // namespace ldmrecon::cli

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "ldmrecon/exports.hpp"
 #include "ldmrecon/feature.hpp"
 
 namespace ldmrecon {
@@ -25,28 +26,8 @@ std::string libtorch_description();
 // How this build runs the VAE's attention (the ldmrecon::attention operator of exports, format 2):
 // "scaled_dot_product_attention" on libtorch 2.1 and later, "blocked bmm + softmax" before.
 std::string attention_implementation();
-// An export's id as lowercase hex, as manifests and messages write it.
-std::string hex_id(std::uint64_t id);
 // Intra-op threads libtorch uses for CPU work now.
 int intra_op_threads();
-
-// The metadata embedded in an export (the archive's extra file "ldmrecon.json").
-// Throws ModelError when the file is missing, not a TorchScript archive, or has no ldmrecon metadata.
-nlohmann::json read_export_metadata(const std::string& path);
-
-// The feature an export was made for; throws ModelError naming `path` and what it does not support.
-FeatureConfig feature_from_metadata(const nlohmann::json& meta, const std::string& path);
-
-// The feature of the export in a models folder (its vae.pt's metadata), without loading the models.
-FeatureConfig feature_of_models_dir(const std::string& dir);
-
-// Differences between two feature descriptions, one "key: a vs b" line each (empty when they agree).
-std::vector<std::string> feature_differences(const FeatureConfig& a, const FeatureConfig& b);
-
-// Where models are looked for when --models is not given: $LDMRECON_MODELS, then the installed default
-// folder(s). Returns the first folder holding both vae.pt and vocoder.pt; throws ModelError listing what
-// was searched and how to export models otherwise.
-std::string resolve_models_dir(const std::string& explicit_dir);
 
 // Where `ldmrecon compile` puts the AOTInductor packages of a models folder for a device kind ("cpu",
 // "cuda") and dtype ("fp32", "bf16", "fp16"): DIR/compiled/KIND-DTYPE/.

@@ -77,8 +77,9 @@ class Reconstruct(unittest.TestCase):
 
 
 class Blas(unittest.TestCase):
-    """OpenBLAS falls back to generic SSE3 kernels ("Prescott") on CPUs it does not know; the CLI then starts
-    itself again with $OPENBLAS_CORETYPE naming the AVX2 or AVX-512 set, and leaves a user's own value alone."""
+    """OpenBLAS falls back to generic SSE3 kernels ("Prescott") on CPUs it does not know; the CLI then sets
+    $OPENBLAS_CORETYPE to the AVX2 or AVX-512 set before the model module loads, and leaves a user's own
+    value alone."""
 
     def blas_of(self, coretype):
         with tmpdir() as d:
@@ -146,11 +147,15 @@ class InfoAndHelp(unittest.TestCase):
             self.assertIn(word, p.stdout)
         v = run("--version")
         self.assertEqual(v.returncode, 0)
-        self.assertRegex(v.stdout, r"ldmrecon \d+\.\d+\.\d+ \(libtorch \d+\.\d+\.\d+ (\(CPU only\)|with CUDA \d+\.\d+, \d+ CUDA devices?)")
+        self.assertRegex(v.stdout, r"ldmrecon \d+\.\d+\.\d+ \(libtorch \d+\.\d+\.\d+ (\(CPU only\)|with CUDA), "
+                                   r"loaded when a model runs")
+        v = run("--version", "-v")  # loads the model module: what runs
+        self.assertRegex(v.stdout, r"\nruntime: libtorch \d+\.\d+\.\d+ (\(CPU only\)|with CUDA \d+\.\d+, \d+ CUDA "
+                                   r"devices?), attention by ")
 
     def test_cuda_says_which_is_missing(self):
         """--device cuda without CUDA: the build (libtorch without CUDA) or the machine (no device)."""
-        version = run("--version", check=True).stdout
+        version = run("--version", "-v", check=True).stdout
         with tmpdir() as d:
             p = run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--device", "cuda")
             rec = json.loads(run(AUDIO / "short.wav", "-o", Path(d) / "o.wav", "--models", TINY, "--json",

@@ -1,0 +1,93 @@
+// What every command shares, in the binary and in the model module alike: the version line, where the
+// scripts are, the PESQ helper, and the one output rule with the models as inputs.
+#include <fftw3.h>
+#include <sndfile.h>
+#include <soxr.h>
+#include <spdlog/spdlog.h>
+
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+
+#include "commands.hpp"
+#include "ldmrecon/errors.hpp"
+#include "ldmrecon/exports.hpp"
+#include "ldmrecon/inputs.hpp"
+#include "ldmrecon/results.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ldmrecon::cli {
+
+std::string version_string() {
+    char sf[64];
+    sf_command(nullptr, SFC_GET_LIB_VERSION, sf, sizeof sf);
+    return std::string("ldmrecon ") + LDMRECON_VERSION + " (" + runtime_description() + ", " + sf + ", " +
+           fftwf_version + ", soxr " + soxr_version() + ")";
+}
+
+std::string scripts_dir() {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    const fs::path installed = exe.parent_path().parent_path() / "share" / "ldmrecon" / "scripts";
+    if (fs::exists(installed / "bench_python.py", ec)) return installed.string();
+    return LDMRECON_SOURCE_SCRIPTS_DIR;
+}
+
+std::string command_output(const std::string& command) {
+    std::FILE* p = ::popen(command.c_str(), "r");
+    if (!p) return {};
+    char buf[4096];
+    std::string out;
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    if (::pclose(p) != 0) return {};
+    while (!out.empty() && std::isspace(static_cast<unsigned char>(out.back()))) out.pop_back();
+    return out;
+}
+
+std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
+    if (!wanted) return nullptr;
+    // The Python scripts/find_python.sh finds with pesq ($LDMRECON_PYTHON first); its own complaint is
+    // replaced by PesqHelper's install hint.
+    const std::string python = command_output("/bin/sh '" + scripts_dir() + "/find_python.sh' pesq numpy 2>/dev/null");
+    auto helper = std::make_unique<PesqHelper>(python, scripts_dir());
+    spdlog::info("PESQ: wide band, through the pesq package (one helper process for the run)");
+    return helper;
+}
+
+void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
+    try {
+        const std::string dir = resolve_models_dir(models);
+        plan.add_input((fs::path(dir) / "vae.pt").string());
+        plan.add_input((fs::path(dir) / "vocoder.pt").string());
+    } catch (const Error&) {
+    }
+}
+
+void check_outputs(const std::vector<std::string>& inputs, const std::string& models,
+                   const std::vector<NamedOutput>& outputs) {
+    OutputPlan plan;
+    std::vector<std::string> args;
+    for (const auto& in : inputs) {
+        if (in.empty()) continue;
+        args.push_back(in);
+        plan.add_input(in.size() > 1 && in[0] == '@' ? in.substr(1) : in);  // the list file itself too
+    }
+    for (const auto& in : expand_inputs(args)) plan.add_input(in.path);
+    if (models != "-") add_models_as_inputs(plan, models);
+    for (const auto& o : outputs) {
+        if (o.path.empty()) continue;
+        if (o.kind != FileKind::unknown) check_output_extension(o.path, o.option, o.kind);
+        plan.add_output(o.path, o.option, o.stdout_ok);
+    }
+}
+
+// Two records for one input: the later one counts, which the user should hear of.
+void warn_repeated(const std::string& report, const std::vector<FileResult>& results) {
+    const auto repeated = repeated_inputs(results);
+    if (!repeated.empty())
+        spdlog::warn("{}: {} input(s) have more than one record, the later one is used (first: {})", report,
+                     repeated.size(), repeated.front());
+}
+
+}  // namespace ldmrecon::cli
