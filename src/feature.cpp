@@ -14,11 +14,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-// FFTW's planner is not thread-safe; plans are made under this lock (execution is).
-std::mutex& fftw_planner_mutex() {
-    static std::mutex m;
-    return m;
-}
 
 // ref: librosa core/convert.py hz_to_mel / mel_to_hz with htk=False (Slaney): linear below 1 kHz
 // (200/3 Hz per mel), logarithmic above with step ln(6.4)/27.
@@ -45,6 +40,11 @@ std::size_t reflect_index(long long i, std::size_t n) {
 }
 
 }  // namespace
+
+std::mutex& fftw_planner_mutex() {
+    static std::mutex m;
+    return m;
+}
 
 MelScale parse_mel_scale(const std::string& name) {
     for (MelScale s : {MelScale::ln, MelScale::db, MelScale::db_percentile, MelScale::db_zscore, MelScale::db_tanh})

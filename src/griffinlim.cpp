@@ -2,6 +2,8 @@
 
 #include <fftw3.h>
 
+#include "ldmrecon/feature.hpp"
+
 #include <cmath>
 #include <complex>
 #include <random>
@@ -23,8 +25,11 @@ public:
           frames_(1 + length / static_cast<std::size_t>(cfg.hop_length)), win_(stft_window(cfg.n_fft, cfg.win_length)) {
         buf_ = fftw_alloc_real(n_fft_);
         spec_ = fftw_alloc_complex(bins_);
-        fwd_ = fftw_plan_dft_r2c_1d(n_fft_, buf_, spec_, FFTW_ESTIMATE);
-        inv_ = fftw_plan_dft_c2r_1d(n_fft_, spec_, buf_, FFTW_ESTIMATE);
+        {
+            const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+            fwd_ = fftw_plan_dft_r2c_1d(n_fft_, buf_, spec_, FFTW_ESTIMATE);
+            inv_ = fftw_plan_dft_c2r_1d(n_fft_, spec_, buf_, FFTW_ESTIMATE);
+        }
         // Sum of squared windows over the padded signal, for the inverse's normalisation.
         const std::size_t pad = static_cast<std::size_t>(n_fft_ / 2);
         wss_.assign(len_ + 2 * pad, 0.0);
@@ -33,6 +38,7 @@ public:
                 if (t * hop_ + k < wss_.size()) wss_[t * hop_ + k] += win_[k] * win_[k];
     }
     ~StftPair() {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         fftw_destroy_plan(fwd_);
         fftw_destroy_plan(inv_);
         fftw_free(buf_);

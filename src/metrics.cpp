@@ -2,6 +2,8 @@
 
 #include <fftw3.h>
 
+#include "ldmrecon/feature.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -104,9 +106,13 @@ long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
     double* b = fftw_alloc_real(N);
     fftw_complex* A = fftw_alloc_complex(nb);
     fftw_complex* Bf = fftw_alloc_complex(nb);
-    fftw_plan pa = fftw_plan_dft_r2c_1d(static_cast<int>(N), a, A, FFTW_ESTIMATE);
-    fftw_plan pb = fftw_plan_dft_r2c_1d(static_cast<int>(N), b, Bf, FFTW_ESTIMATE);
-    fftw_plan pc = fftw_plan_dft_c2r_1d(static_cast<int>(N), A, a, FFTW_ESTIMATE);
+    fftw_plan pa, pb, pc;
+    {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+        pa = fftw_plan_dft_r2c_1d(static_cast<int>(N), a, A, FFTW_ESTIMATE);
+        pb = fftw_plan_dft_r2c_1d(static_cast<int>(N), b, Bf, FFTW_ESTIMATE);
+        pc = fftw_plan_dft_c2r_1d(static_cast<int>(N), A, a, FFTW_ESTIMATE);
+    }
     std::vector<double> c(2 * L + 1, 0.0);
     for (std::size_t s = 0; s < n; s += B) {
         const std::size_t len = std::min(B, n - s);
@@ -129,9 +135,12 @@ long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
         fftw_execute(pc);  // a[j] = N * sum_m x[s + m] y[s + m + j - L]
         for (std::size_t j = 0; j <= 2 * L; ++j) c[j] += a[j] / static_cast<double>(N);
     }
-    fftw_destroy_plan(pa);
-    fftw_destroy_plan(pb);
-    fftw_destroy_plan(pc);
+    {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+        fftw_destroy_plan(pa);
+        fftw_destroy_plan(pb);
+        fftw_destroy_plan(pc);
+    }
     fftw_free(a);
     fftw_free(b);
     fftw_free(A);

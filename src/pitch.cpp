@@ -2,6 +2,8 @@
 
 #include <fftw3.h>
 
+#include "ldmrecon/feature.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -24,11 +26,13 @@ public:
         : L_(frame_length), N_(2 * frame_length), min_(min_period), max_(max_period), bins_(N_ / 2 + 1) {
         buf_ = fftw_alloc_real(N_);
         spec_ = fftw_alloc_complex(bins_);
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         fwd_ = fftw_plan_dft_r2c_1d(N_, buf_, spec_, FFTW_ESTIMATE);
         inv_ = fftw_plan_dft_c2r_1d(N_, spec_, buf_, FFTW_ESTIMATE);
         out_.resize(static_cast<std::size_t>(max_ - min_ + 1));
     }
     ~Cmndf() {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         fftw_destroy_plan(fwd_);
         fftw_destroy_plan(inv_);
         fftw_free(buf_);

@@ -314,6 +314,24 @@ nlohmann::json summary_json(const Summary& s) {
     return j;
 }
 
+std::string report_text(const std::vector<FileResult>& results, const Summary& summary, const std::string& format,
+                        bool single) {
+    std::string text;
+    if (format == "csv") {
+        text = csv_header();
+        for (const auto& r : results) text += csv_row(r);
+    } else if (format == "jsonl") {
+        for (const auto& r : results) text += json_text(r.record) + "\n";
+    } else if (single && results.size() == 1) {
+        text = json_text(results[0].record, 2) + "\n";
+    } else {
+        nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
+        for (const auto& r : results) all["files"].push_back(r.record);
+        text = json_text(all, 2) + "\n";
+    }
+    return text;
+}
+
 std::string summary_table(const Summary& s) {
     std::ostringstream o;
     o << "summary: " << s.files << " file(s): " << s.ok << " ok, " << s.failed << " failed, " << s.skipped

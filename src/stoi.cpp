@@ -2,6 +2,8 @@
 
 #include <fftw3.h>
 
+#include "ldmrecon/feature.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -101,7 +103,11 @@ std::vector<std::vector<double>> band_envelopes(const std::vector<float>& x) {
     std::vector<std::vector<double>> out(kBands, std::vector<double>(F));
     double* in = fftw_alloc_real(kNfft);
     fftw_complex* spec = fftw_alloc_complex(kNfft / 2 + 1);
-    fftw_plan plan = fftw_plan_dft_r2c_1d(kNfft, in, spec, FFTW_ESTIMATE);
+    fftw_plan plan;
+    {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+        plan = fftw_plan_dft_r2c_1d(kNfft, in, spec, FFTW_ESTIMATE);
+    }
     for (std::size_t f = 0; f < F; ++f) {
         std::fill(in, in + kNfft, 0.0);
         for (int i = 0; i < kFrame; ++i) in[i] = w[i] * x[f * kHop + i];
@@ -112,7 +118,10 @@ std::vector<std::vector<double>> band_envelopes(const std::vector<float>& x) {
             out[b][f] = std::sqrt(s);
         }
     }
-    fftw_destroy_plan(plan);
+    {
+        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+        fftw_destroy_plan(plan);
+    }
     fftw_free(in);
     fftw_free(spec);
     return out;

@@ -74,6 +74,12 @@ int run_pitch(const PitchArgs& a) {
 }
 
 int run_metrics(const MetricsArgs& a) {
+    std::error_code ec;
+    if (!a.pairs.empty() || (fs::is_directory(a.reference, ec) && fs::is_directory(a.estimate, ec)))
+        return run_metrics_batch(a);
+    if (a.reference.empty() || a.estimate.empty())
+        throw UsageError("metrics: give REF EST (two files or two folders), or --pairs LIST");
+    if (!a.report.empty()) throw UsageError("metrics --report is for many pairs (--pairs or two folders); use --json for one");
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);

@@ -51,12 +51,18 @@ struct PitchArgs {
 int run_pitch(const PitchArgs& a);
 
 struct MetricsArgs {
-    std::string reference, estimate;
+    std::string reference, estimate;  // two files, or two folders whose files mirror each other
+    std::string pairs, report;        // --pairs LIST (REF<TAB>EST a line), --report R.jsonl|.csv|.json
+    int jobs = 0;                     // worker threads for many pairs; 0: every core
+    bool quiet = false;               // -q: no summary table
     bool json = false, pesq = false;
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
 };
 int run_metrics(const MetricsArgs& a);
+// Many pairs (--pairs, or two folders) on `jobs` threads: per-pair records, a summary, exit 6 when some
+// failed, 130 when interrupted (what finished is reported).
+int run_metrics_batch(const MetricsArgs& a);
 
 struct InfoArgs {
     std::string path;

@@ -289,9 +289,15 @@ void add_pitch(CLI::App& app, CommandLine& cl) {
 // `metrics`: compare two audio files.
 void add_metrics(CLI::App& app, CommandLine& cl) {
     cli::MetricsArgs& met = cl.met;
-    CLI::App* met_cmd = app.add_subcommand("metrics", "Compare two audio files (no models needed)");
-    met_cmd->add_option("reference", met.reference, "Reference audio")->required();
-    met_cmd->add_option("estimate", met.estimate, "Estimate (e.g. a reconstruction)")->required();
+    CLI::App* met_cmd = app.add_subcommand("metrics", "Compare two audio files, two folders of them, or a list of pairs "
+                                           "(no models needed)");
+    auto* ref = met_cmd->add_option("reference", met.reference, "Reference audio (or a folder)");
+    met_cmd->add_option("estimate", met.estimate, "Estimate, e.g. a reconstruction (or a folder mirroring the reference's)");
+    met_cmd->add_option("--pairs", met.pairs, "A list of pairs, REF<TAB>EST a line")->excludes(ref);
+    met_cmd->add_option("--report", met.report, "Per-pair report for many pairs: .jsonl, .csv or .json");
+    met_cmd->add_option("--jobs", met.jobs, "Worker threads for many pairs (0 = every core)")
+        ->check(within(0, 1024))
+        ->capture_default_str();
     met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
     met_cmd->add_flag("--pesq", met.pesq, "Add wide-band PESQ (needs the pesq Python package; LDMRECON_PYTHON)");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
@@ -483,7 +489,7 @@ int run_parsed(const CLI::App& app, CommandLine& cl) {
 
 int main(int argc, char** argv) {
     install_default_signal_handlers();
-    auto logger = spdlog::stderr_color_st("ldmrecon");
+    auto logger = spdlog::stderr_color_mt("ldmrecon");  // mt: metrics workers log from their threads
     logger->set_pattern("ldmrecon: %^%l%$: %v");
     spdlog::set_default_logger(logger);
 
@@ -540,6 +546,7 @@ int main(int argc, char** argv) {
     }
     spdlog::set_level(cl.quiet ? spdlog::level::warn : cl.verbose ? spdlog::level::debug : spdlog::level::info);
     cl.rec.quiet = cl.quiet;
+    cl.met.quiet = cl.quiet;
 
     int status = run_parsed(app, cl);
     // What was printed must have arrived: a closed or broken standard output is an output error, not 0.

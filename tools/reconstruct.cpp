@@ -644,28 +644,12 @@ void ReconstructRun::print_clip_table(const Job& j, const Reconstruction& r, con
 
 // One file asked for with -o: its record; otherwise the summary and every record. As .csv, .jsonl or JSON.
 void ReconstructRun::write_report(const std::vector<FileResult>& results, const Summary& summary) {
-    auto document = [&]() -> nlohmann::json {
-        if (single_ && results.size() == 1) return results[0].record;
-        nlohmann::json all = {{"summary", summary_json(summary)}, {"files", nlohmann::json::array()}};
-        for (const auto& r : results) all["files"].push_back(r.record);
-        return all;
-    };
     if (!a_.report.empty()) {
-        const std::string format = report_format(a_.report);
-        std::string text;
-        if (format == "csv") {
-            text = csv_header();
-            for (const auto& r : results) text += csv_row(r);
-        } else if (format == "jsonl") {
-            for (const auto& r : results) text += json_text(r.record) + "\n";
-        } else {
-            text = json_text(document(), 2) + "\n";
-        }
         if (lies_inside(a_.report, a_.out_dir)) make_folders(fs::path(a_.report).parent_path().string());
-        write_file_atomically(a_.report, text);
+        write_file_atomically(a_.report, report_text(results, summary, report_format(a_.report), single_));
     }
     if (a_.json)
-        std::cout << json_text(document(), 2) << "\n";
+        std::cout << report_text(results, summary, "json", single_);
     else if (!single_ && !a_.quiet)
         *table_out_ << summary_table(summary);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <vector>
@@ -113,6 +114,10 @@ private:
 
 // The training recipe's waveform normalisation (SPEC.md 1): y = (x - mean) * scale,
 // scale = 0.5 / (max|x - mean| + 1e-8). Keeping mean and scale lets the output return to the input's level.
+// FFTW's planner (making and destroying plans) is not thread-safe, executing a plan is: every plan in
+// ldmrecon is made and destroyed under this lock, so measures may run on many threads at once.
+std::mutex& fftw_planner_mutex();
+
 struct Gain {
     double mean = 0.0;
     double scale = 1.0;

@@ -57,6 +57,12 @@ std::vector<std::string> repeated_inputs(const std::vector<FileResult>& results)
 // description, feature window): results that should not be merged or compared without saying so.
 std::vector<std::string> provenance_differences(const std::vector<FileResult>& results);
 nlohmann::json summary_json(const Summary& s);
+
+// The text of a --report in `format` ("json", "jsonl" or "csv", as report_format() names it): CSV and
+// JSON Lines one record a line; JSON the one record of a single-file run (`single`), else the summary and
+// every record. Any byte in a name is safe (json_text).
+std::string report_text(const std::vector<FileResult>& results, const Summary& summary, const std::string& format,
+                        bool single);
 std::string summary_table(const Summary& s);
 
 // --require KEY>=V / KEY<=V: an absolute bound every file must meet.
