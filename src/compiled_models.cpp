@@ -168,6 +168,10 @@ std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::
         return nullptr;
     };
     if (choice == "torchscript") return none("--backend torchscript");
+#ifndef LDMRECON_HAVE_AOTI
+    // Say what this build can do, not what it cannot use: no advice to run a `compile` it refuses.
+    if (!required) return none("TorchScript exports (libtorch " + libtorch_version() + " runs no compiled packages)");
+#endif
     const std::string kind = m.device.is_cuda() ? "cuda" : "cpu";
     const std::string dir = compiled_package_dir(m.dir, kind, m.dtype_name);
     const fs::path manifest = fs::path(dir) / "manifest.json";

@@ -274,13 +274,20 @@ Summary summarise(const std::vector<FileResult>& all, double wall_seconds) {
     Summary s;
     s.wall_seconds = wall_seconds;
     std::map<std::string, std::vector<double>> values;
+    std::map<std::string, std::pair<double, std::string>> worst;  // key -> (value, input)
     for (const auto& r : merge_results(all)) {
         ++s.files;
         if (r.status == "ok") {
             ++s.ok;
             s.audio_seconds += r.seconds;
-            for (const auto& [k, v] : r.metrics)
-                if (std::isfinite(v)) values[k].push_back(v);
+            for (const auto& [k, v] : r.metrics) {
+                if (!std::isfinite(v)) continue;
+                values[k].push_back(v);
+                const MetricSpec* spec = find_metric(k);
+                const bool higher = spec && spec->higher_is_better;
+                auto [it, fresh] = worst.emplace(k, std::make_pair(v, r.input));
+                if (!fresh && (higher ? v < it->second.first : v > it->second.first)) it->second = {v, r.input};
+            }
         } else if (r.status == "skipped") {
             ++s.skipped;
         } else {
@@ -297,6 +304,7 @@ Summary summarise(const std::vector<FileResult>& all, double wall_seconds) {
         m.median = v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
         const MetricSpec* spec = find_metric(k);
         m.worst = spec && spec->higher_is_better ? v.front() : v.back();
+        m.worst_input = worst[k].second;
         s.metrics[k] = m;
     }
     return s;
@@ -310,7 +318,8 @@ nlohmann::json summary_json(const Summary& s) {
         j["realtime_factor"] = s.audio_seconds / s.wall_seconds;
     }
     for (const auto& [k, m] : s.metrics)
-        j["metrics"][k] = {{"count", m.count}, {"mean", m.mean}, {"median", m.median}, {"worst", m.worst}};
+        j["metrics"][k] = {{"count", m.count}, {"mean", m.mean}, {"median", m.median}, {"worst", m.worst},
+                           {"worst_input", m.worst_input}};
     return j;
 }
 
@@ -342,15 +351,16 @@ std::string summary_table(const Summary& s) {
     o << "\n";
     if (s.metrics.empty()) return o.str();
     char line[160];
-    std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6s\n", "metric", "mean", "median", "worst", "n");
+    std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6s  %s\n", "metric", "mean", "median", "worst", "n",
+                  "worst file");
     o << line;
     for (const auto& spec : metric_specs()) {
         auto it = s.metrics.find(spec.key);
         if (it == s.metrics.end()) continue;
         const MetricSummary& m = it->second;
-        std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6zu\n", spec.key, format_number(m.mean, 4).c_str(),
+        std::snprintf(line, sizeof line, "  %-22s %12s %12s %12s %6zu  ", spec.key, format_number(m.mean, 4).c_str(),
                       format_number(m.median, 4).c_str(), format_number(m.worst, 4).c_str(), m.count);
-        o << line;
+        o << line << m.worst_input << "\n";
     }
     return o.str();
 }

@@ -144,7 +144,6 @@ void add_run_inputs(OutputPlan& plan, const ReconstructArgs& a, const std::vecto
     add_models_as_inputs(plan, a.models);
 }
 
-// The outputs that are one per run (report, plot, dump folder): refused together, before any work.
 // True when `path` lies inside the folder `dir` (lexically, both made absolute).
 bool lies_inside(const std::string& path, const std::string& dir) {
     if (dir.empty() || is_standard_output(path)) return false;
@@ -152,6 +151,7 @@ bool lies_inside(const std::string& path, const std::string& dir) {
     return !rel.empty() && *rel.begin() != "..";
 }
 
+// The outputs that are one per run (report, plot, dump folder): refused together, before any work.
 void add_run_outputs(OutputPlan& plan, const ReconstructArgs& a) {
     if (!a.report.empty()) {
         report_format(a.report);  // .json, .jsonl or .csv (any case), else refused now

@@ -40,6 +40,7 @@ std::string csv_row(const FileResult& r);
 struct MetricSummary {
     std::size_t count = 0;
     double mean = 0, median = 0, worst = 0;
+    std::string worst_input;  // the file with the worst value (the first, when several share it)
 };
 struct Summary {
     std::size_t files = 0, ok = 0, failed = 0, skipped = 0;

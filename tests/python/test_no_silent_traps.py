@@ -150,5 +150,33 @@ class Typos(unittest.TestCase):
         self.assertIn("unknown metric 'stoy' (one of snr_db,", p.stderr)
 
 
+class SaysWhich(unittest.TestCase):
+    def test_the_summary_names_the_worst_file(self):
+        import numpy as np
+        with tmpdir() as d:
+            d = Path(d)
+            x = sf.read(SPEECH, dtype="float32")[0]
+            for name, noise in (("quiet.wav", 0.001), ("loud.wav", 0.1), ("mid.wav", 0.01)):
+                (d / "ref").mkdir(exist_ok=True)
+                (d / "est").mkdir(exist_ok=True)
+                sf.write(d / "ref" / name, x, 16000, subtype="FLOAT")
+                sf.write(d / "est" / name, x + np.random.default_rng(1).normal(0, noise, x.shape).astype(np.float32),
+                         16000, subtype="FLOAT")
+            doc = json.loads(run("metrics", d / "ref", d / "est", "--json", check=True).stdout)
+            self.assertEqual(Path(doc["summary"]["metrics"]["snr_db"]["worst_input"]).name, "loud.wav")
+            self.assertEqual(Path(doc["summary"]["metrics"]["mse"]["worst_input"]).name, "loud.wav")
+            table = run("metrics", d / "ref", d / "est", check=True).stdout
+            self.assertRegex(table, r"snr_db .*/loud\.wav")
+
+    def test_no_advice_to_compile_where_compile_cannot_run(self):
+        if "libtorch 1." not in run("--version").stdout:
+            self.skipTest("a PyTorch 2 build compiles: its advice stands")
+        with tmpdir() as d:
+            p = run(SPEECH, "-o", Path(d) / "o.wav", "--models", TINY)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertNotIn("ldmrecon compile", p.stderr)
+        self.assertIn("backend TorchScript", p.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
