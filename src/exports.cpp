@@ -96,6 +96,7 @@ std::string read_zip_entry(const std::string& path, const std::string& suffix) {
         std::uint64_t* fields[] = {&plain, &compressed, &local};
         zip64_fields(z.read(at - extra_n - comment_n, extra_n), fields, 3);
         if (method != 0 || compressed != plain) z.bad("its " + name + " is compressed");
+        if (plain > (16u << 20)) z.bad("its " + name + " claims " + std::to_string(plain) + " bytes");  // metadata is KB
         const std::string lh = z.read(local, 30);
         if (std::memcmp(lh.data(), "PK\x03\x04", 4) != 0) z.bad("a broken local header");
         return z.read(local + 30 + le(&lh[26], 2) + le(&lh[28], 2), plain);

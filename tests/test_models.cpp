@@ -4,13 +4,17 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/pipeline.hpp"
+#include "temp_folder.hpp"
 
 using namespace ldmrecon;
 using Approx = Catch::Detail::Approx;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -146,4 +150,40 @@ TEST_CASE("device and dtype errors", "[models]") {
     CHECK_THROWS_AS(Models(fixture_models(), rt), UsageError);
     rt.dtype = "fp16";
     CHECK_THROWS_WITH(Models(fixture_models(), rt), Catch::Contains("bf16"));
+}
+
+TEST_CASE("export metadata is read from the zip without libtorch, and damaged archives are refused", "[models]") {
+    const char* dir = fixture_models();
+    if (!dir) {
+        WARN("LDMRECON_TEST_MODELS not set: run through ctest, which makes the fixtures first");
+        return;
+    }
+    const std::string vae = (fs::path(dir) / "vae.pt").string();
+    const nlohmann::json meta = read_export_metadata(vae);
+    CHECK(meta.value("kind", "") == "vae");
+    CHECK(meta.value("format", "") == "ldmrecon-export");
+    // The same bytes libtorch reads (Models keeps the metadata it loaded).
+    Models m(dir, RuntimeOptions{});
+    CHECK(m.vae_metadata() == meta);
+
+    TempFolder tmp;
+    std::ifstream in(vae, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto code_of_bytes = [&](const std::string& b) {
+        const std::string p = (tmp.path / "x.pt").string();
+        std::ofstream(p, std::ios::binary) << b;
+        try {
+            read_export_metadata(p);
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return ExitCode::ok;
+    };
+    CHECK(code_of_bytes(bytes) == ExitCode::ok);
+    CHECK(code_of_bytes("not a zip archive\n") == ExitCode::model);
+    CHECK(code_of_bytes(bytes.substr(0, bytes.size() / 2)) == ExitCode::model);  // cut: no directory
+    CHECK(code_of_bytes(bytes.substr(bytes.size() / 2)) == ExitCode::model);     // offsets point nowhere
+    std::string flipped = bytes;
+    flipped[flipped.size() - 22 + 16] ^= 0x7f;  // the directory offset
+    CHECK(code_of_bytes(flipped) == ExitCode::model);
 }
