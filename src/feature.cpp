@@ -254,7 +254,7 @@ void normalise_db(std::vector<float>& db, MelScale scale) {
     }
 }
 
-Gain normalise_waveform(std::vector<float>& x) {
+Gain waveform_gain(const std::vector<float>& x) {
     Gain g;
     if (x.empty()) return g;
     double sum = 0.0;
@@ -264,6 +264,12 @@ Gain normalise_waveform(std::vector<float>& x) {
     for (float v : x) peak = std::max(peak, std::abs(v - g.mean));
     // ref: AudioLDM2 dataset.py normalize_wav: x - mean, / (max|x| + 1e-8), * 0.5
     g.scale = 0.5 / (peak + 1e-8);
+    return g;
+}
+
+Gain normalise_waveform(std::vector<float>& x) {
+    const Gain g = waveform_gain(x);
+    if (x.empty()) return g;
     for (float& v : x) v = static_cast<float>((v - g.mean) * g.scale);
     return g;
 }

@@ -65,11 +65,9 @@ int run_encode(const EncodeArgs& a) {
     const FeatureConfig& fc = models.feature();
     const MonoAudio in = read_mono(a.input, fc.sample_rate);
     if (in.samples.empty()) throw InputError(a.input + ": no samples");
-    {  // a level the latent file cannot hold is refused before the models run, as decode would refuse it
-        std::vector<float> level = in.samples;
-        const Gain g = normalise_waveform(level);
-        check_latent_gain(a.input, g.mean, g.scale);
-    }
+    // A level the latent file cannot hold is refused before the models run, as decode would refuse it.
+    const Gain level = waveform_gain(in.samples);
+    check_latent_gain(a.input, level.mean, level.scale);
 
     ReconstructOptions o;
     o.window_frames = a.window_frames;

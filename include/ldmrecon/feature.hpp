@@ -112,18 +112,20 @@ private:
     std::vector<std::pair<int, int>> support_;  // per band: first and one-past-last non-zero bin
 };
 
-// The training recipe's waveform normalisation (SPEC.md 1): y = (x - mean) * scale,
-// scale = 0.5 / (max|x - mean| + 1e-8). Keeping mean and scale lets the output return to the input's level.
 // FFTW's planner (making and destroying plans) is not thread-safe, executing a plan is: every plan in
 // ldmrecon is made and destroyed under this lock, so measures may run on many threads at once.
 std::mutex& fftw_planner_mutex();
 
+// The training recipe's waveform normalisation (SPEC.md 1): y = (x - mean) * scale,
+// scale = 0.5 / (max|x - mean| + 1e-8). Keeping mean and scale lets the output return to the input's level.
 struct Gain {
     double mean = 0.0;
     double scale = 1.0;
 };
 // ref: AudioLDM2 audioldm2/utilities/data/dataset.py normalize_wav
 Gain normalise_waveform(std::vector<float>& x);
+// The gain normalise_waveform would apply, without applying it.
+Gain waveform_gain(const std::vector<float>& x);
 void restore_level(std::vector<float>& y, const Gain& g);
 
 }  // namespace ldmrecon
