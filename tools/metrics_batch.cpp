@@ -122,14 +122,9 @@ int run_metrics_batch(const MetricsArgs& a) {
     std::vector<std::string> inputs = {a.pairs};
     for (const auto& p : pairs) inputs.push_back(p.reference), inputs.push_back(p.estimate);
     if (!a.report.empty()) report_format(a.report);
-    {
-        OutputPlan plan;
-        for (const auto& in : inputs)
-            if (!in.empty() && fs::exists(in)) plan.add_input(in);
-        if (!a.report.empty()) plan.add_output(a.report, "--report", true);
-        if (a.json && plan.claims_standard_output())
-            throw UsageError("--json prints on standard output, which --report - already takes");
-    }
+    if (a.json && is_standard_output(a.report))
+        throw UsageError("--json prints on standard output, which --report - already takes");
+    check_outputs(inputs, "-", {{"--report", a.report, true, FileKind::report}});  // the one output rule
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);
