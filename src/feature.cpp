@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "ldmrecon/errors.hpp"
+#include "measure_kernels.hpp"
 
 namespace ldmrecon {
 
@@ -127,31 +128,41 @@ Stft::~Stft() {
 
 Matrix Stft::magnitude(const float* x, std::size_t n) const { return magnitude(x, n, 0, 1 + n / hop_); }
 
+Stft::Scratch::Scratch(const Stft& stft)
+    : in_(fftw_alloc_real(stft.n_fft_)), out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_ / 2 + 1))) {}
+
+Stft::Scratch::~Scratch() {
+    fftw_free(in_);
+    fftw_free(out_);
+}
+
+void Stft::frame_power(const float* x, std::size_t n, std::size_t t, Scratch& s, double* power) const {
+    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2;
+    double* in = s.in_;
+    if (start >= 0 && start + n_fft_ <= static_cast<long long>(n)) {
+        kernels::windowed(x + start, window_.data(), in, static_cast<std::size_t>(n_fft_));
+    } else {
+        for (int k = 0; k < n_fft_; ++k) in[k] = static_cast<double>(x[reflect_index(start + k, n)]) * window_[k];
+    }
+    // new-array execute: one plan, per-thread buffers, so concurrent calls on one Stft are safe.
+    fftw_execute_dft_r2c(plan_->plan, in, reinterpret_cast<fftw_complex*>(s.out_));
+    kernels::power_spectrum(s.out_, power, static_cast<std::size_t>(n_bins()));
+}
+
 Matrix Stft::magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const {
     if (n == 0) throw InputError("cannot take the STFT of an empty signal");
-    const std::size_t total = 1 + n / static_cast<std::size_t>(hop_);
+    const std::size_t total = frames(n);
     first = std::min(first, total);
-    const std::size_t frames = std::min(count, total - first);
-    const int n_bins = n_fft_ / 2 + 1;
-    const long long pad = n_fft_ / 2;
-    Matrix mag(frames, n_bins);
-    // new-array execute: one plan, per-call buffers, so concurrent calls on one Stft are safe.
-    double* in = fftw_alloc_real(n_fft_);
-    fftw_complex* out = fftw_alloc_complex(n_bins);
-    for (std::size_t t = 0; t < frames; ++t) {
-        const long long start = static_cast<long long>(first + t) * hop_ - pad;
-        if (start >= 0 && start + n_fft_ <= static_cast<long long>(n)) {
-            for (int k = 0; k < n_fft_; ++k) in[k] = static_cast<double>(x[start + k]) * window_[k];
-        } else {
-            for (int k = 0; k < n_fft_; ++k) in[k] = static_cast<double>(x[reflect_index(start + k, n)]) * window_[k];
-        }
-        fftw_execute_dft_r2c(plan_->plan, in, out);
+    const std::size_t rows = std::min(count, total - first);
+    const int bins = n_bins();
+    Matrix mag(rows, bins);
+    Scratch scratch(*this);
+    std::vector<double> power(bins);
+    for (std::size_t t = 0; t < rows; ++t) {
+        frame_power(x, n, first + t, scratch, power.data());
         float* m = mag.row(t);
-        for (int k = 0; k < n_bins; ++k)
-            m[k] = static_cast<float>(std::sqrt(out[k][0] * out[k][0] + out[k][1] * out[k][1]));
+        for (int k = 0; k < bins; ++k) m[k] = static_cast<float>(std::sqrt(power[k]));
     }
-    fftw_free(in);
-    fftw_free(out);
     return mag;
 }
 

@@ -10,6 +10,7 @@
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/stoi.hpp"
+#include "measure_kernels.hpp"
 
 namespace ldmrecon {
 
@@ -23,6 +24,7 @@ double ratio_db(double num, double den) {
 
 std::pair<double, double> means(const float* x, const float* y, std::size_t n) {
     double mx = 0, my = 0;
+#pragma omp simd reduction(+ : mx, my)
     for (std::size_t i = 0; i < n; ++i) {
         mx += x[i];
         my += y[i];
@@ -40,6 +42,7 @@ std::size_t next_fast_size(std::size_t n) {
 
 double snr_db(const float* x, const float* y, std::size_t n) {
     double s = 0, e = 0;
+#pragma omp simd reduction(+ : s, e)
     for (std::size_t i = 0; i < n; ++i) {
         const double d = static_cast<double>(x[i]) - y[i];
         s += static_cast<double>(x[i]) * x[i];
@@ -51,6 +54,7 @@ double snr_db(const float* x, const float* y, std::size_t n) {
 double mse(const float* x, const float* y, std::size_t n) {
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
     double e = 0;
+#pragma omp simd reduction(+ : e)
     for (std::size_t i = 0; i < n; ++i) {
         const double d = static_cast<double>(x[i]) - y[i];
         e += d * d;
@@ -62,6 +66,7 @@ double pearson(const float* x, const float* y, std::size_t n) {
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
     const auto [mx, my] = means(x, y, n);
     double sxy = 0, sxx = 0, syy = 0;
+#pragma omp simd reduction(+ : sxy, sxx, syy)
     for (std::size_t i = 0; i < n; ++i) {
         const double a = x[i] - mx, b = y[i] - my;
         sxy += a * b;
@@ -76,6 +81,7 @@ double si_sdr_db(const float* x, const float* y, std::size_t n) {
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
     const auto [mx, my] = means(x, y, n);
     double xy = 0, xx = 0;
+#pragma omp simd reduction(+ : xy, xx)
     for (std::size_t i = 0; i < n; ++i) {
         xy += (y[i] - my) * (x[i] - mx);
         xx += (x[i] - mx) * (x[i] - mx);
@@ -83,6 +89,7 @@ double si_sdr_db(const float* x, const float* y, std::size_t n) {
     if (xx <= 0) return std::numeric_limits<double>::quiet_NaN();
     const double alpha = xy / xx;
     double s = 0, e = 0;
+#pragma omp simd reduction(+ : s, e)
     for (std::size_t i = 0; i < n; ++i) {
         const double t = alpha * (x[i] - mx);
         const double d = t - (y[i] - my);
@@ -99,8 +106,8 @@ long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
     // c[l] = sum_m x[m] y[m + l] for |l| <= L, accumulated block by block: each block of x is
     // correlated with the stretch of y it can reach (block + 2L), so memory stays O(block) however long
     // the signals are. ref: overlap-save correlation.
-    const std::size_t B = std::max<std::size_t>(4 * L, 1 << 15);
-    const std::size_t N = next_fast_size(B + 2 * L);
+    const std::size_t N = next_fast_size(std::max<std::size_t>(8 * L, 1 << 16));
+    const std::size_t B = N - 2 * L;  // the whole transform used: fewer blocks
     const std::size_t nb = N / 2 + 1;
     double* a = fftw_alloc_real(N);
     double* b = fftw_alloc_real(N);
@@ -159,15 +166,10 @@ void SpectralAccumulator::add(const Matrix& X, const Matrix& Y) {
     const std::size_t rows = std::min(X.rows, Y.rows), bins = std::min(X.cols, Y.cols);
     if (bins == 0) return;
     for (std::size_t t = 0; t < rows; ++t) {
-        double acc = 0;
-        for (std::size_t k = 0; k < bins; ++k) {
-            const double x = X.at(t, k), y = Y.at(t, k);
-            const double d = 10.0 * std::log10(std::max(x * x, kLsdPowerFloor)) - 10.0 * std::log10(std::max(y * y, kLsdPowerFloor));
-            acc += d * d;
-            sc_num += (x - y) * (x - y);
-            sc_den += x * x;
-        }
-        lsd_sum += std::sqrt(acc / static_cast<double>(bins));
+        const kernels::LogSpectralSums sums = kernels::log_spectral_sums(X.row(t), Y.row(t), bins, kLsdPowerFloor);
+        lsd_sum += std::sqrt(sums.db_diff_sq / static_cast<double>(bins));
+        sc_num += sums.diff_sq;
+        sc_den += sums.ref_sq;
     }
     frames += rows;
 }
@@ -223,24 +225,23 @@ MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::s
     // ref: ParallelWaveGAN losses/stft_loss.py MultiResolutionSTFTLoss defaults
     const int res[3][3] = {{1024, 120, 600}, {2048, 240, 1200}, {512, 50, 240}};
     MultiResolutionStft r;
-    constexpr std::size_t kBlock = 512;
     for (const auto& rz : res) {
         const Stft stft(rz[0], rz[1], rz[2]);
-        const std::size_t frames = 1 + n / static_cast<std::size_t>(rz[1]);
-        double num = 0, den = 0, logsum = 0, count = 0;
-        for (std::size_t f = 0; f < frames; f += kBlock) {
-            const Matrix X = stft.magnitude(x, n, f, kBlock), Y = stft.magnitude(y, n, f, kBlock);
-            for (std::size_t i = 0; i < X.data.size(); ++i) {
-                const double a = std::sqrt(std::max(double(X.data[i]) * X.data[i], kMrstftPowerFloor));
-                const double b = std::sqrt(std::max(double(Y.data[i]) * Y.data[i], kMrstftPowerFloor));
-                num += (a - b) * (a - b);
-                den += a * a;
-                logsum += std::abs(std::log(a) - std::log(b));
-            }
-            count += static_cast<double>(X.data.size());
+        // Frame by frame in double: the powers go straight into the sums, never rounded to float.
+        Stft::Scratch scratch(stft);
+        const std::size_t bins = static_cast<std::size_t>(stft.n_bins()), frames = stft.frames(n);
+        std::vector<double> px(bins), py(bins);
+        double num = 0, den = 0, logsum = 0;
+        for (std::size_t t = 0; t < frames; ++t) {
+            stft.frame_power(x, n, t, scratch, px.data());
+            stft.frame_power(y, n, t, scratch, py.data());
+            const kernels::MagnitudeSums sums = kernels::magnitude_sums(px.data(), py.data(), bins, kMrstftPowerFloor);
+            num += sums.diff_sq;
+            den += sums.ref_sq;
+            logsum += sums.abs_log_ratio;
         }
         r.convergence += std::sqrt(num / den) / 3;
-        r.log_magnitude += logsum / count / 3;
+        r.log_magnitude += logsum / static_cast<double>(frames * bins) / 3;
     }
     r.value = r.convergence + r.log_magnitude;
     return r;

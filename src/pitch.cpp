@@ -14,6 +14,13 @@ namespace ldmrecon {
 
 namespace {
 
+// The smallest 2^a or 3 * 2^a at least n: sizes FFTW transforms fast (higher powers of 3 are slower).
+int transform_size(int n) {
+    int p = 1;
+    while (p < n) p *= 2;
+    return p % 4 == 0 && 3 * (p / 4) >= n ? 3 * (p / 4) : p;
+}
+
 // One frame's cumulative-mean-normalised difference function (CMNDF) over lags [min_period, max_period]
 // and the frame's energy, with FFTW plans reused across frames.
 // ref: librosa 0.11 core/pitch.py _cumulative_mean_normalized_difference: the difference over the whole
@@ -23,13 +30,15 @@ namespace {
 class Cmndf {
 public:
     Cmndf(int frame_length, int min_period, int max_period)
-        : L_(frame_length), N_(2 * frame_length), min_(min_period), max_(max_period), bins_(N_ / 2 + 1) {
+        : L_(frame_length), N_(transform_size(frame_length + max_period)), min_(min_period), max_(max_period),
+          bins_(N_ / 2 + 1) {
         buf_ = fftw_alloc_real(N_);
         spec_ = fftw_alloc_complex(bins_);
         const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
         fwd_ = fftw_plan_dft_r2c_1d(N_, buf_, spec_, FFTW_ESTIMATE);
         inv_ = fftw_plan_dft_c2r_1d(N_, spec_, buf_, FFTW_ESTIMATE);
         out_.resize(static_cast<std::size_t>(max_ - min_ + 1));
+        d_.resize(static_cast<std::size_t>(max_ + 1));
     }
     ~Cmndf() {
         const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
@@ -44,21 +53,31 @@ public:
     // `frame`: L samples. Returns CMNDF for lags min..max (index 0 = min_period); energy() = acf(0).
     const std::vector<double>& run(const double* frame) {
         std::copy(frame, frame + L_, buf_);
-        std::fill(buf_ + L_, buf_ + N_, 0.0);  // 2L: no circular wrap for lags below L
+        std::fill(buf_ + L_, buf_ + N_, 0.0);  // zeros to L + max_period: no circular wrap up to max_period
         fftw_execute(fwd_);
+        const double inv_n = 1.0 / N_;  // FFTW's inverse is unnormalised
         for (int k = 0; k < bins_; ++k) {
-            spec_[k][0] = (spec_[k][0] * spec_[k][0] + spec_[k][1] * spec_[k][1]) / N_;  // FFTW's inverse is unnormalised
+            spec_[k][0] = (spec_[k][0] * spec_[k][0] + spec_[k][1] * spec_[k][1]) * inv_n;
             spec_[k][1] = 0.0;
         }
         fftw_execute(inv_);  // buf_[k] = acf(k)
         e0_ = buf_[0];
+        // The running sums first (serial), then the divisions, which vectorise.
         double head = 0.0, cum = 0.0;  // sum_{m<k} x_m^2, sum_{1..k} d
         for (int k = 1; k <= max_; ++k) {
             head += frame[k - 1] * frame[k - 1];
             const double d = 2.0 * (buf_[0] - buf_[k]) - head;
             cum += d;
-            if (k >= min_) out_[static_cast<std::size_t>(k - min_)] = d / (cum / k + std::numeric_limits<double>::min());
+            buf_[k] = d;
+            d_[static_cast<std::size_t>(k)] = cum;
         }
+        double* out = out_.data();
+        const double* d = buf_ + min_;
+        const double* sum = d_.data() + min_;
+        const int count = max_ - min_ + 1, lag0 = min_;
+        constexpr double kTiny = std::numeric_limits<double>::min();
+#pragma omp simd
+        for (int i = 0; i < count; ++i) out[i] = d[i] / (sum[i] / (lag0 + i) + kTiny);
         return out_;
     }
     double energy() const { return e0_; }
@@ -68,7 +87,7 @@ private:
     double* buf_;
     fftw_complex* spec_;
     fftw_plan fwd_, inv_;
-    std::vector<double> out_;
+    std::vector<double> out_, d_;  // d_[k]: the sum of d over lags 1..k
     double e0_ = 0;
 };
 

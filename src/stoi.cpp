@@ -3,6 +3,7 @@
 #include <fftw3.h>
 
 #include "ldmrecon/feature.hpp"
+#include "measure_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -127,6 +128,33 @@ std::vector<std::vector<double>> band_envelopes(const std::vector<float>& x) {
     return out;
 }
 
+// y[m] = sum_n x[n] h[m * down - n * up + L] (zero phase, zeros outside the signal), with h of 2L + 1
+// taps. Only every up-th tap meets a sample, so output m uses the phase r = c mod up of the filter
+// (c = m * down + L), taken in reverse so that it runs forwards over x: a plain dot product wherever
+// the whole filter lies inside the signal, the direct sum at the two ends.
+std::vector<float> polyphase_filter(const float* x, std::size_t n, const std::vector<double>& h, long up, long down) {
+    const long taps = static_cast<long>(h.size()), L = (taps - 1) / 2, n_in = static_cast<long>(n);
+    std::vector<std::vector<double>> phase(static_cast<std::size_t>(up));
+    for (long r = 0; r < up; ++r)
+        for (long j = (taps - 1 - r) / up; j >= 0; --j) phase[static_cast<std::size_t>(r)].push_back(h[static_cast<std::size_t>(r + j * up)]);
+    const long n_out = (n_in * up + down - 1) / down;
+    std::vector<float> y(static_cast<std::size_t>(n_out), 0.f);
+    for (long m = 0; m < n_out; ++m) {
+        const long c = m * down + L, r = c % up, last = c / up;  // x[last] meets tap r
+        const std::vector<double>& g = phase[static_cast<std::size_t>(r)];
+        const long first = last - static_cast<long>(g.size()) + 1;
+        double acc = 0;
+        if (first >= 0 && last < n_in) {
+            acc = kernels::dot(x + first, g.data(), g.size());
+        } else {
+            const long n_lo = std::max(0L, (c - 2 * L + up - 1) / up), n_hi = std::min(n_in - 1, last);
+            for (long i = n_lo; i <= n_hi; ++i) acc += x[i] * h[static_cast<std::size_t>(c - i * up)];
+        }
+        y[static_cast<std::size_t>(m)] = static_cast<float>(acc);
+    }
+    return y;
+}
+
 }  // namespace
 
 std::vector<float> resample_octave(const float* x, std::size_t n, int up, int down) {
@@ -153,19 +181,7 @@ std::vector<float> resample_octave(const float* x, std::size_t n, int up, int do
         sum += h[n];
     }
     for (double& v : h) v = v / sum * up;  // unit sum, then the upsampling gain (scipy resample_poly)
-    // y[m] = sum_n x[n] h[m * down - n * up + L]: zero phase, zeros outside the signal.
-    const long n_in = static_cast<long>(n);
-    const long n_out = (n_in * up + down - 1) / down;
-    std::vector<float> y(n_out, 0.f);
-    for (long m = 0; m < n_out; ++m) {
-        const long c = m * down + L;
-        const long n_lo = std::max(0L, (c - 2 * L + up - 1) / up);
-        const long n_hi = std::min(n_in - 1, c / up);
-        double acc = 0;
-        for (long n = n_lo; n <= n_hi; ++n) acc += x[n] * h[c - n * up];
-        y[m] = static_cast<float>(acc);
-    }
-    return y;
+    return polyphase_filter(x, n, h, up, down);
 }
 
 StoiResult stoi(const float* clean, const float* processed, std::size_t n, int rate) {
@@ -184,7 +200,7 @@ StoiResult stoi(const float* clean, const float* processed, std::size_t n, int r
     const double clip = std::pow(10.0, -kBeta / 20);
     const std::size_t N = kSegment, S = T - N + 1;
     double stoi_sum = 0, estoi_sum = 0;
-    std::vector<double> xs(kBands * N), ys(kBands * N);
+    std::vector<double> xs(kBands * N), ys(kBands * N), yp(N), xc(N);
     for (std::size_t s = 0; s < S; ++s) {
         // STOI: per band, scale y to x's energy, clip, then correlate.
         for (int b = 0; b < kBands; ++b) {
@@ -193,7 +209,7 @@ StoiResult stoi(const float* clean, const float* processed, std::size_t n, int r
             double ex = 0, ey = 0;
             for (std::size_t t = 0; t < N; ++t) ex += xb[t] * xb[t], ey += yb[t] * yb[t];
             const double alpha = std::sqrt(ex) / (std::sqrt(ey) + kEps);
-            std::vector<double> yp(N), xc(xb, xb + N);
+            std::copy(xb, xb + N, xc.begin());
             for (std::size_t t = 0; t < N; ++t) yp[t] = std::min(yb[t] * alpha, xb[t] * (1 + clip));
             double my = 0, mx = 0;
             for (std::size_t t = 0; t < N; ++t) my += yp[t], mx += xc[t];

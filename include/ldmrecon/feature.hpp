@@ -79,6 +79,24 @@ public:
     // Frames [first, first + count) of the same STFT (clipped to the signal's frames): long signals can
     // be analysed in blocks without holding the whole spectrogram.
     Matrix magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const;
+
+    // FFTW-aligned buffers for frame_power: one per thread, reused across frames.
+    class Scratch {
+    public:
+        explicit Scratch(const Stft& stft);
+        ~Scratch();
+        Scratch(const Scratch&) = delete;
+        Scratch& operator=(const Scratch&) = delete;
+    private:
+        friend class Stft;
+        double* in_;
+        double* out_;  // interleaved complex
+    };
+    // |X_t|^2 of frame t alone, in double (n_fft/2 + 1 values into `power`): for measures that need the
+    // power and would otherwise round |X| to float and square it again.
+    void frame_power(const float* x, std::size_t n, std::size_t t, Scratch& scratch, double* power) const;
+    std::size_t frames(std::size_t n) const { return 1 + n / static_cast<std::size_t>(hop_); }
+    int n_bins() const { return n_fft_ / 2 + 1; }
     int n_fft() const { return n_fft_; }
     int hop_length() const { return hop_; }
 

@@ -1,0 +1,35 @@
+// The measures' innermost loops over spectra and filters, one place for what must be fast: each is
+// built for AVX-512, AVX2 and the baseline ISA and picked when the library loads (x86-64 with GCC or
+// clang), and its sums run in vector lanes (`omp simd` reductions). The order of additions is fixed by
+// the binary and the CPU, so a run's numbers repeat exactly on one machine; between an AVX2 and an
+// AVX-512 machine they may differ in the last bits, as FFTW's do.
+#pragma once
+
+#include <cstddef>
+
+namespace ldmrecon::kernels {
+
+// Over the bins of one frame of two power spectra, each floored at `floor`, a = sqrt(max(pa, floor)),
+// b likewise: sum (a - b)^2, sum a^2 and sum |ln a - ln b|.
+struct MagnitudeSums {
+    double diff_sq = 0, ref_sq = 0, abs_log_ratio = 0;
+};
+MagnitudeSums magnitude_sums(const double* pa, const double* pb, std::size_t n, double floor);
+
+// Over the bins of one frame of two magnitude spectra: sum of (10 log10 max(x^2, floor) - 10 log10
+// max(y^2, floor))^2, sum (x - y)^2 and sum x^2.
+struct LogSpectralSums {
+    double db_diff_sq = 0, diff_sq = 0, ref_sq = 0;
+};
+LogSpectralSums log_spectral_sums(const float* x, const float* y, std::size_t n, double floor);
+
+// power[k] = re^2 + im^2 of `bins` interleaved complex values (FFTW's layout).
+void power_spectrum(const double* interleaved, double* power, std::size_t bins);
+
+// out[i] = x[i] * window[i]
+void windowed(const float* x, const double* window, double* out, std::size_t n);
+
+// sum_i a[i] * b[i]
+double dot(const float* a, const double* b, std::size_t n);
+
+}  // namespace ldmrecon::kernels
