@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <mutex>
 
 #include "ldmrecon/errors.hpp"
+#include "fft_plans.hpp"
 #include "measure_kernels.hpp"
 
 namespace ldmrecon {
@@ -46,6 +48,29 @@ std::mutex& fftw_planner_mutex() {
     static std::mutex m;
     return m;
 }
+
+namespace fft {
+
+namespace {
+fftw_plan cached_plan(int n, bool forward) {
+    static std::map<std::pair<int, bool>, fftw_plan> plans;  // never destroyed: they live as long as the process
+    const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    fftw_plan& p = plans[{n, forward}];
+    if (!p) {
+        double* r = fftw_alloc_real(static_cast<std::size_t>(n));
+        fftw_complex* c = fftw_alloc_complex(static_cast<std::size_t>(n / 2 + 1));
+        p = forward ? fftw_plan_dft_r2c_1d(n, r, c, FFTW_ESTIMATE) : fftw_plan_dft_c2r_1d(n, c, r, FFTW_ESTIMATE);
+        fftw_free(r);
+        fftw_free(c);
+    }
+    return p;
+}
+}  // namespace
+
+fftw_plan r2c(int n) { return cached_plan(n, true); }
+fftw_plan c2r(int n) { return cached_plan(n, false); }
+
+}  // namespace fft
 
 MelScale parse_mel_scale(const std::string& name) {
     for (MelScale s : {MelScale::ln, MelScale::db, MelScale::db_percentile, MelScale::db_zscore, MelScale::db_tanh})
@@ -103,9 +128,7 @@ std::vector<double> stft_window(int n_fft, int win_length) {
 // The transform runs in double precision: float32 rounding in a 1024-point FFT reaches ~1e-4 relative
 // to the frame's loudest bin, which shows as up to 6e-4 ln units in quiet mel bands.
 struct Stft::Plan {
-    double* in = nullptr;
-    fftw_complex* out = nullptr;
-    fftw_plan plan = nullptr;
+    fftw_plan plan = nullptr;  // the process's cached plan (fft_plans.hpp)
 };
 
 Stft::Stft(int n_fft, int hop_length, int win_length)
@@ -113,18 +136,10 @@ Stft::Stft(int n_fft, int hop_length, int win_length)
     if (n_fft < 2 || hop_length < 1 || win_length < 1 || win_length > n_fft)
         throw UsageError("invalid STFT settings (n_fft " + std::to_string(n_fft) + ", hop " +
                          std::to_string(hop_length) + ", win " + std::to_string(win_length) + ")");
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    plan_->in = fftw_alloc_real(n_fft);
-    plan_->out = fftw_alloc_complex(n_fft / 2 + 1);
-    plan_->plan = fftw_plan_dft_r2c_1d(n_fft, plan_->in, plan_->out, FFTW_ESTIMATE);
+    plan_->plan = fft::r2c(n_fft);
 }
 
-Stft::~Stft() {
-    std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_destroy_plan(plan_->plan);
-    fftw_free(plan_->in);
-    fftw_free(plan_->out);
-}
+Stft::~Stft() = default;
 
 Matrix Stft::magnitude(const float* x, std::size_t n) const { return magnitude(x, n, 0, 1 + n / hop_); }
 

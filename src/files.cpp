@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
@@ -19,7 +20,29 @@ namespace fs = std::filesystem;
 namespace ldmrecon {
 
 namespace {
-char g_pending_temp[4096];  // NUL-terminated; empty when no temporary is open
+// The temporaries open now, for remove_pending_temp in a signal handler: one slot per writer (a batch
+// writes its outputs on several threads). NUL-terminated; empty when free.
+constexpr int kTempSlots = 64;
+char g_pending_temp[kTempSlots][4096];
+std::atomic<bool> g_slot_taken[kTempSlots];
+
+int claim_temp_slot(const std::string& path) {
+    if (path.size() >= sizeof g_pending_temp[0]) return -1;
+    for (int i = 0; i < kTempSlots; ++i) {
+        bool expected = false;
+        if (g_slot_taken[i].compare_exchange_strong(expected, true)) {
+            std::memcpy(g_pending_temp[i], path.c_str(), path.size() + 1);
+            return i;
+        }
+    }
+    return -1;  // more writers than slots: this one is not cleaned up on a signal
+}
+
+void release_temp_slot(int slot) {
+    if (slot < 0) return;
+    g_pending_temp[slot][0] = '\0';
+    g_slot_taken[slot].store(false);
+}
 volatile std::sig_atomic_t g_writing_stdout = 0;
 
 struct StdoutWrite {
@@ -43,7 +66,8 @@ const char* file_kind(unsigned mode) {
 std::string io_error_text(int e) { return e == ENOSPC ? "disk full" : e == EFBIG ? "file too large" : std::strerror(e); }
 
 void remove_pending_temp() noexcept {
-    if (g_pending_temp[0]) ::unlink(g_pending_temp);
+    for (auto& p : g_pending_temp)
+        if (p[0]) ::unlink(p);
 }
 
 void check_output_folder(const std::string& path) {
@@ -69,12 +93,12 @@ TempFile::TempFile(const std::string& path) : target_(path) {
         name = ".ldmrecon-" + std::string(hex) + ".tmp-" + pid;
     }
     tmp_ = (dir / name).string();
-    if (tmp_.size() < sizeof g_pending_temp) std::memcpy(g_pending_temp, tmp_.c_str(), tmp_.size() + 1);
+    slot_ = claim_temp_slot(tmp_);
 }
 
 TempFile::~TempFile() {
     if (!done_) ::unlink(tmp_.c_str());
-    g_pending_temp[0] = '\0';
+    release_temp_slot(slot_);
 }
 
 void TempFile::commit() {
@@ -85,7 +109,8 @@ void TempFile::commit() {
     fs::rename(tmp_, target_, ec);
     if (ec) throw OutputError(target_ + ": cannot move the finished file into place (" + ec.message() + ")");
     done_ = true;
-    g_pending_temp[0] = '\0';
+    release_temp_slot(slot_);
+    slot_ = -1;
 }
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {

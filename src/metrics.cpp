@@ -10,6 +10,7 @@
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/stoi.hpp"
+#include "fft_plans.hpp"
 #include "measure_kernels.hpp"
 
 namespace ldmrecon {
@@ -64,7 +65,8 @@ double mse(const float* x, const float* y, std::size_t n) {
 
 double pearson(const float* x, const float* y, std::size_t n) {
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
-    const auto [mx, my] = means(x, y, n);
+    const std::pair<double, double> mean_xy = means(x, y, n);
+    const double mx = mean_xy.first, my = mean_xy.second;  // not a structured binding: omp simd below uses them
     double sxy = 0, sxx = 0, syy = 0;
 #pragma omp simd reduction(+ : sxy, sxx, syy)
     for (std::size_t i = 0; i < n; ++i) {
@@ -79,7 +81,8 @@ double pearson(const float* x, const float* y, std::size_t n) {
 
 double si_sdr_db(const float* x, const float* y, std::size_t n) {
     if (n == 0) return std::numeric_limits<double>::quiet_NaN();
-    const auto [mx, my] = means(x, y, n);
+    const std::pair<double, double> mean_xy = means(x, y, n);
+    const double mx = mean_xy.first, my = mean_xy.second;  // not a structured binding: omp simd below uses them
     double xy = 0, xx = 0;
 #pragma omp simd reduction(+ : xy, xx)
     for (std::size_t i = 0; i < n; ++i) {
@@ -106,20 +109,17 @@ long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
     // c[l] = sum_m x[m] y[m + l] for |l| <= L, accumulated block by block: each block of x is
     // correlated with the stretch of y it can reach (block + 2L), so memory stays O(block) however long
     // the signals are. ref: overlap-save correlation.
-    const std::size_t N = next_fast_size(std::max<std::size_t>(8 * L, 1 << 16));
-    const std::size_t B = N - 2 * L;  // the whole transform used: fewer blocks
+    // Blocks of about 64k samples (at least 6L), one block for a shorter signal; each uses its whole
+    // transform.
+    const std::size_t target = std::max<std::size_t>(6 * L, (std::size_t{1} << 16) - 2 * L);
+    const std::size_t N = next_fast_size(std::min(n, target) + 2 * L);
+    const std::size_t B = N - 2 * L;
     const std::size_t nb = N / 2 + 1;
     double* a = fftw_alloc_real(N);
     double* b = fftw_alloc_real(N);
     fftw_complex* A = fftw_alloc_complex(nb);
     fftw_complex* Bf = fftw_alloc_complex(nb);
-    fftw_plan pa, pb, pc;
-    {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        pa = fftw_plan_dft_r2c_1d(static_cast<int>(N), a, A, FFTW_ESTIMATE);
-        pb = fftw_plan_dft_r2c_1d(static_cast<int>(N), b, Bf, FFTW_ESTIMATE);
-        pc = fftw_plan_dft_c2r_1d(static_cast<int>(N), A, a, FFTW_ESTIMATE);
-    }
+    const fftw_plan forward = fft::r2c(static_cast<int>(N)), inverse = fft::c2r(static_cast<int>(N));
     std::vector<double> c(2 * L + 1, 0.0);
     for (std::size_t s = 0; s < n; s += B) {
         const std::size_t len = std::min(B, n - s);
@@ -131,22 +131,16 @@ long best_lag(const float* x, const float* y, std::size_t n, long max_lag) {
             const long long yi = static_cast<long long>(s + j) - static_cast<long long>(L);
             if (yi >= 0 && yi < static_cast<long long>(n)) b[j] = y[static_cast<std::size_t>(yi)];
         }
-        fftw_execute(pa);
-        fftw_execute(pb);
+        fftw_execute_dft_r2c(forward, a, A);
+        fftw_execute_dft_r2c(forward, b, Bf);
         for (std::size_t k = 0; k < nb; ++k) {  // conj(A) * B
             const double re = A[k][0] * Bf[k][0] + A[k][1] * Bf[k][1];
             const double im = A[k][0] * Bf[k][1] - A[k][1] * Bf[k][0];
             A[k][0] = re;
             A[k][1] = im;
         }
-        fftw_execute(pc);  // a[j] = N * sum_m x[s + m] y[s + m + j - L]
+        fftw_execute_dft_c2r(inverse, A, a);  // a[j] = N * sum_m x[s + m] y[s + m + j - L]
         for (std::size_t j = 0; j <= 2 * L; ++j) c[j] += a[j] / static_cast<double>(N);
-    }
-    {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        fftw_destroy_plan(pa);
-        fftw_destroy_plan(pb);
-        fftw_destroy_plan(pc);
     }
     fftw_free(a);
     fftw_free(b);
@@ -225,8 +219,9 @@ MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::s
     // ref: ParallelWaveGAN losses/stft_loss.py MultiResolutionSTFTLoss defaults
     const int res[3][3] = {{1024, 120, 600}, {2048, 240, 1200}, {512, 50, 240}};
     MultiResolutionStft r;
-    for (const auto& rz : res) {
-        const Stft stft(rz[0], rz[1], rz[2]);
+    static const Stft stfts[3] = {{res[0][0], res[0][1], res[0][2]}, {res[1][0], res[1][1], res[1][2]},
+                                  {res[2][0], res[2][1], res[2][2]}};  // made once: windows and plans
+    for (const Stft& stft : stfts) {
         // Frame by frame in double: the powers go straight into the sums, never rounded to float.
         Stft::Scratch scratch(stft);
         const std::size_t bins = static_cast<std::size_t>(stft.n_bins()), frames = stft.frames(n);
@@ -247,60 +242,78 @@ MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::s
     return r;
 }
 
+namespace {
+
+// Frames in blocks, so an hour of audio never holds two whole spectrograms: LSD and convergence on the
+// feature's STFT, and the model's own feature of both signals (un-normalised, as they are).
+void spectral_measures(const float* x, const float* y, std::size_t n, const LogMel& feature, Metrics& m) {
+    constexpr std::size_t kBlock = 512;
+    SpectralAccumulator spec;
+    MelAccumulator mel;
+    const bool want_spec = m.measures.computes(measure_group::spectral), want_mel = m.measures.computes(measure_group::mel);
+    const std::size_t frames = feature.config().frames(n);
+    for (std::size_t f = 0; f < frames; f += kBlock) {
+        const Matrix mx = feature.stft().magnitude(x, n, f, kBlock);
+        const Matrix my = feature.stft().magnitude(y, n, f, kBlock);
+        if (want_spec) spec.add(mx, my);
+        if (want_mel) mel.add(feature.from_magnitude(mx), feature.from_magnitude(my));
+    }
+    if (want_spec) {
+        m.lsd_db = spec.lsd_db();
+        m.spectral_convergence = spec.convergence();
+    }
+    if (want_mel) m.mel = mel.result();
+}
+
+}  // namespace
+
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
                         const MetricsOptions& opts) {
     const std::size_t n = std::min(ref.size(), est.size());
     if (n == 0) throw InputError("cannot compare empty signals");
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    namespace g = measure_group;
     Metrics m;
+    m.measures = opts.measures;
     m.samples = n;
     m.sample_rate = feature.config().sample_rate;
+    m.snr_db = m.mse = m.pearson = m.si_sdr_db = m.aligned_snr_db = m.aligned_mse = m.aligned_pearson = nan;
+    m.lsd_db = m.spectral_convergence = m.mel.l1 = m.mel.snr_db = m.stoi = m.estoi = nan;
+    m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
+    m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
+    m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     const float* x = ref.data();
     const float* y = est.data();
-    m.snr_db = snr_db(x, y, n);
-    m.mse = mse(x, y, n);
-    m.pearson = pearson(x, y, n);
-    m.si_sdr_db = si_sdr_db(x, y, n);
-
+    if (m.measures.computes(g::sample)) {
+        m.snr_db = snr_db(x, y, n);
+        m.mse = mse(x, y, n);
+        m.pearson = pearson(x, y, n);
+        m.si_sdr_db = si_sdr_db(x, y, n);
+    }
+    // The delay: for the aligned measures, and for pitch, whose frames must meet the same instants.
+    const bool need_lag = m.measures.computes(g::aligned | g::pitch);
     m.max_lag_samples = std::lround(opts.max_lag_ms * 1e-3 * m.sample_rate);
-    m.lag_samples = best_lag(x, y, n, m.max_lag_samples);
+    m.lag_samples = need_lag ? best_lag(x, y, n, m.max_lag_samples) : 0;
     // Overlap of x[i] and y[i + lag].
     const long lag = m.lag_samples;
     const std::size_t x0 = lag < 0 ? static_cast<std::size_t>(-lag) : 0;
     const std::size_t y0 = lag > 0 ? static_cast<std::size_t>(lag) : 0;
     const std::size_t len = n - static_cast<std::size_t>(std::labs(lag));
-    m.aligned_snr_db = snr_db(x + x0, y + y0, len);
-    m.aligned_mse = mse(x + x0, y + y0, len);
-    m.aligned_pearson = pearson(x + x0, y + y0, len);
-
-    // Spectra in blocks of frames, so an hour of audio never holds two whole spectrograms.
-    constexpr std::size_t kBlock = 512;
-    SpectralAccumulator spec;
-    MelAccumulator mel;
-    const std::size_t frames = feature.config().frames(n);
-    for (std::size_t f = 0; f < frames; f += kBlock) {
-        const Matrix mx = feature.stft().magnitude(x, n, f, kBlock);
-        const Matrix my = feature.stft().magnitude(y, n, f, kBlock);
-        spec.add(mx, my);
-        // The model's own feature of both signals (un-normalised, as they are).
-        mel.add(feature.from_magnitude(mx), feature.from_magnitude(my));
+    if (m.measures.computes(g::aligned)) {
+        m.aligned_snr_db = snr_db(x + x0, y + y0, len);
+        m.aligned_mse = mse(x + x0, y + y0, len);
+        m.aligned_pearson = pearson(x + x0, y + y0, len);
     }
-    m.lsd_db = spec.lsd_db();
-    m.spectral_convergence = spec.convergence();
-    m.mel = mel.result();
-    if (opts.perceptual) {
+    if (m.measures.computes(g::spectral | g::mel)) spectral_measures(x, y, n, feature, m);
+    if (m.measures.computes(g::stoi)) {
         const StoiResult st = stoi(x, y, n, m.sample_rate);
         m.stoi = st.stoi;
         m.estoi = st.estoi;
-        m.mrstft = multi_resolution_stft(x, y, n);
-        // Pitch frames must meet the same instants: compare on the delay-compensated overlap.
+    }
+    if (m.measures.computes(g::mrstft)) m.mrstft = multi_resolution_stft(x, y, n);
+    if (m.measures.computes(g::pitch)) {
         const PitchConfig pc = pitch_config_for(m.sample_rate);
         m.pitch = compare_pitch(track_pitch(x + x0, len, pc), track_pitch(y + y0, len, pc));
-    } else {
-        const double nan = std::numeric_limits<double>::quiet_NaN();
-        m.stoi = m.estoi = nan;
-        m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
-        m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
-        m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     }
     return m;
 }

@@ -3,6 +3,7 @@
 #include <fftw3.h>
 
 #include "ldmrecon/feature.hpp"
+#include "fft_plans.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,16 +35,12 @@ public:
           bins_(N_ / 2 + 1) {
         buf_ = fftw_alloc_real(N_);
         spec_ = fftw_alloc_complex(bins_);
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        fwd_ = fftw_plan_dft_r2c_1d(N_, buf_, spec_, FFTW_ESTIMATE);
-        inv_ = fftw_plan_dft_c2r_1d(N_, spec_, buf_, FFTW_ESTIMATE);
+        fwd_ = fft::r2c(N_);
+        inv_ = fft::c2r(N_);
         out_.resize(static_cast<std::size_t>(max_ - min_ + 1));
         d_.resize(static_cast<std::size_t>(max_ + 1));
     }
     ~Cmndf() {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        fftw_destroy_plan(fwd_);
-        fftw_destroy_plan(inv_);
         fftw_free(buf_);
         fftw_free(spec_);
     }
@@ -54,13 +51,13 @@ public:
     const std::vector<double>& run(const double* frame) {
         std::copy(frame, frame + L_, buf_);
         std::fill(buf_ + L_, buf_ + N_, 0.0);  // zeros to L + max_period: no circular wrap up to max_period
-        fftw_execute(fwd_);
+        fftw_execute_dft_r2c(fwd_, buf_, spec_);
         const double inv_n = 1.0 / N_;  // FFTW's inverse is unnormalised
         for (int k = 0; k < bins_; ++k) {
             spec_[k][0] = (spec_[k][0] * spec_[k][0] + spec_[k][1] * spec_[k][1]) * inv_n;
             spec_[k][1] = 0.0;
         }
-        fftw_execute(inv_);  // buf_[k] = acf(k)
+        fftw_execute_dft_c2r(inv_, spec_, buf_);  // buf_[k] = acf(k)
         e0_ = buf_[0];
         // The running sums first (serial), then the divisions, which vectorise.
         double head = 0.0, cum = 0.0;  // sum_{m<k} x_m^2, sum_{1..k} d

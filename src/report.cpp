@@ -79,83 +79,100 @@ std::string format_number(double v, int decimals) {
 }
 
 nlohmann::json metrics_json(const Metrics& m) {
-    return {
-        {"samples", m.samples},
-        {"sample_rate", m.sample_rate},
-        {"snr_db", number(m.snr_db)},
-        {"mse", number(m.mse)},
-        {"pearson", number(m.pearson)},
-        {"lag_samples", m.lag_samples},
-        {"lag_ms", 1e3 * static_cast<double>(m.lag_samples) / m.sample_rate},
-        {"max_lag_samples", m.max_lag_samples},
-        {"aligned_snr_db", number(m.aligned_snr_db)},
-        {"aligned_mse", number(m.aligned_mse)},
-        {"aligned_pearson", number(m.aligned_pearson)},
-        {"si_sdr_db", number(m.si_sdr_db)},
-        {"lsd_db", number(m.lsd_db)},
-        {"spectral_convergence", number(m.spectral_convergence)},
-        {"mel_l1", number(m.mel.l1)},
-        {"mel_snr_db", number(m.mel.snr_db)},
-        {"stoi", number(m.stoi)},
-        {"estoi", number(m.estoi)},
-        {"mrstft", number(m.mrstft.value)},
-        {"mrstft_convergence", number(m.mrstft.convergence)},
-        {"mrstft_log_magnitude", number(m.mrstft.log_magnitude)},
-        {"f0_rmse_cents", number(m.pitch.f0_rmse_cents)},
-        {"f0_gross_error", number(m.pitch.f0_gross_error)},
-        {"f0_fine_rmse_cents", number(m.pitch.f0_fine_rmse_cents)},
-        {"vuv_f1", number(m.pitch.vuv_f1)},
-        {"periodicity_error", number(m.pitch.periodicity_error)},
-        {"pitch_frames", m.pitch.frames},
-        {"voiced_frames_reference", m.pitch.voiced_reference},
-        {"voiced_frames_both", m.pitch.voiced_both},
-        {"pesq", number(m.pesq)},
+    namespace g = measure_group;
+    nlohmann::json j = {{"samples", m.samples}, {"sample_rate", m.sample_rate}};
+    const MeasureSelection& sel = m.measures;
+    auto put = [&](const char* key, double v) {
+        if (sel.reports(key)) j[key] = number(v);
     };
+    put("snr_db", m.snr_db);
+    put("mse", m.mse);
+    put("pearson", m.pearson);
+    put("si_sdr_db", m.si_sdr_db);
+    if (sel.computes(g::aligned | g::pitch)) {
+        j["lag_samples"] = m.lag_samples;
+        j["lag_ms"] = 1e3 * static_cast<double>(m.lag_samples) / m.sample_rate;
+        j["max_lag_samples"] = m.max_lag_samples;
+    }
+    put("aligned_snr_db", m.aligned_snr_db);
+    put("aligned_mse", m.aligned_mse);
+    put("aligned_pearson", m.aligned_pearson);
+    put("lsd_db", m.lsd_db);
+    put("spectral_convergence", m.spectral_convergence);
+    put("mel_l1", m.mel.l1);
+    put("mel_snr_db", m.mel.snr_db);
+    put("stoi", m.stoi);
+    put("estoi", m.estoi);
+    if (sel.reports("mrstft")) {
+        j["mrstft"] = number(m.mrstft.value);
+        j["mrstft_convergence"] = number(m.mrstft.convergence);
+        j["mrstft_log_magnitude"] = number(m.mrstft.log_magnitude);
+    }
+    put("f0_rmse_cents", m.pitch.f0_rmse_cents);
+    put("f0_gross_error", m.pitch.f0_gross_error);
+    put("f0_fine_rmse_cents", m.pitch.f0_fine_rmse_cents);
+    put("vuv_f1", m.pitch.vuv_f1);
+    put("periodicity_error", m.pitch.periodicity_error);
+    if (sel.computes(g::pitch)) {
+        j["pitch_frames"] = m.pitch.frames;
+        j["voiced_frames_reference"] = m.pitch.voiced_reference;
+        j["voiced_frames_both"] = m.pitch.voiced_both;
+    }
+    put("pesq", m.pesq);
+    return j;
 }
 
 std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     std::ostringstream s;
-    auto row = [&s](const char* name, const std::string& value, const char* note) {
+    const MeasureSelection& sel = m.measures;
+    // A row for a reported key; a section's heading before its first row.
+    const char* heading = nullptr;
+    auto section = [&heading](const char* h) { heading = h; };
+    auto row = [&](const char* key, const char* name, const std::string& value, const char* note) {
+        if (key && !sel.reports(key)) return;
+        if (heading) s << heading << "\n", heading = nullptr;
         char buf[256];
         std::snprintf(buf, sizeof buf, "  %-22s %12s   %s\n", name, value.c_str(), note);
         s << buf;
     };
     const double lag_ms = 1e3 * static_cast<double>(m.lag_samples) / m.sample_rate;
     const double win_ms = 1e3 * static_cast<double>(m.max_lag_samples) / m.sample_rate;
-    s << "sample-wise (phase-sensitive: near 0 dB / 0 for any neural vocoder, even when it sounds right)\n";
-    row("SNR", format_number(m.snr_db, 2) + " dB", "10 log10(sum x^2 / sum (x-y)^2)");
-    row("MSE", format_number(m.mse, 6), "mean (x-y)^2");
-    row("Pearson r", format_number(m.pearson, 4), "correlation of the samples");
-    row("SI-SDR", format_number(m.si_sdr_db, 2) + " dB", "scale-invariant SDR");
-    char note[128];
-    std::snprintf(note, sizeof note, "lag %ld samples (%.2f ms), searched within +-%.1f ms", m.lag_samples, lag_ms, win_ms);
-    s << "delay-compensated (" << note << ")\n";
-    row("aligned SNR", format_number(m.aligned_snr_db, 2) + " dB", "");
-    row("aligned MSE", format_number(m.aligned_mse, 6), "");
-    row("aligned Pearson r", format_number(m.aligned_pearson, 4), "");
-    s << "spectral (phase-insensitive: what a vocoder is judged by)\n";
-    row("log-spectral dist.", format_number(m.lsd_db, 2) + " dB", "STFT power per frame, floor -100 dB; lower is better");
-    row("spectral conv.", format_number(m.spectral_convergence, 4), "|| |X|-|Y| ||F / || |X| ||F; lower is better");
-    row("log-mel L1", format_number(m.mel.l1, 4), "model feature of output vs input, ln units");
-    row("log-mel SNR", format_number(m.mel.snr_db, 2) + " dB", "on the ln-mel values");
-    row("MR-STFT", format_number(m.mrstft.value, 4), "spectral conv. + log-magnitude L1, 3 resolutions; lower is better");
-    s << "intelligibility (speech; 0..1, higher is better)\n";
-    row("STOI", format_number(m.stoi, 4), "Taal et al. 2011, as pystoi");
-    row("ESTOI", format_number(m.estoi, 4), "extended STOI, Jensen & Taal 2016");
-    if (!std::isnan(m.pesq)) row("PESQ (wide band)", format_number(m.pesq, 3), "ITU-T P.862.2 (MOS-LQO, 1.04..4.64) via the pesq package");
+    section("sample-wise (phase-sensitive: near 0 dB / 0 for any neural vocoder, even when it sounds right)");
+    row("snr_db", "SNR", format_number(m.snr_db, 2) + " dB", "10 log10(sum x^2 / sum (x-y)^2)");
+    row("mse", "MSE", format_number(m.mse, 6), "mean (x-y)^2");
+    row("pearson", "Pearson r", format_number(m.pearson, 4), "correlation of the samples");
+    row("si_sdr_db", "SI-SDR", format_number(m.si_sdr_db, 2) + " dB", "scale-invariant SDR");
+    char aligned[160];
+    std::snprintf(aligned, sizeof aligned, "delay-compensated (lag %ld samples (%.2f ms), searched within +-%.1f ms)",
+                  m.lag_samples, lag_ms, win_ms);
+    section(aligned);
+    row("aligned_snr_db", "aligned SNR", format_number(m.aligned_snr_db, 2) + " dB", "");
+    row("aligned_mse", "aligned MSE", format_number(m.aligned_mse, 6), "");
+    row("aligned_pearson", "aligned Pearson r", format_number(m.aligned_pearson, 4), "");
+    section("spectral (phase-insensitive: what a vocoder is judged by)");
+    row("lsd_db", "log-spectral dist.", format_number(m.lsd_db, 2) + " dB", "STFT power per frame, floor -100 dB; lower is better");
+    row("spectral_convergence", "spectral conv.", format_number(m.spectral_convergence, 4), "|| |X|-|Y| ||F / || |X| ||F; lower is better");
+    row("mel_l1", "log-mel L1", format_number(m.mel.l1, 4), "model feature of output vs input, ln units");
+    row("mel_snr_db", "log-mel SNR", format_number(m.mel.snr_db, 2) + " dB", "on the ln-mel values");
+    row("mrstft", "MR-STFT", format_number(m.mrstft.value, 4), "spectral conv. + log-magnitude L1, 3 resolutions; lower is better");
+    section("intelligibility (speech; 0..1, higher is better)");
+    row("stoi", "STOI", format_number(m.stoi, 4), "Taal et al. 2011, as pystoi");
+    row("estoi", "ESTOI", format_number(m.estoi, 4), "extended STOI, Jensen & Taal 2016");
+    if (!std::isnan(m.pesq) || sel.reports("pesq"))
+        row(nullptr, "PESQ (wide band)", format_number(m.pesq, 3), "ITU-T P.862.2 (MOS-LQO, 1.04..4.64) via the pesq package");
     char voiced[96];
     std::snprintf(voiced, sizeof voiced, "over %zu frames voiced in both (of %zu voiced in the input)", m.pitch.voiced_both,
                   m.pitch.voiced_reference);
-    s << "pitch (YIN, 10 ms frames; n/a where no frame is voiced)\n";
-    row("F0 RMSE", format_number(m.pitch.f0_rmse_cents, 1) + " cents", voiced);
-    row("F0 gross errors", format_number(100 * m.pitch.f0_gross_error, 1) + " %", "of those frames off by more than 20 % (octave-like)");
-    row("F0 fine RMSE", format_number(m.pitch.f0_fine_rmse_cents, 1) + " cents", "over the frames that are not gross errors");
-    row("V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
-    row("periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");
+    section("pitch (YIN, 10 ms frames; n/a where no frame is voiced)");
+    row("f0_rmse_cents", "F0 RMSE", format_number(m.pitch.f0_rmse_cents, 1) + " cents", voiced);
+    row("f0_gross_error", "F0 gross errors", format_number(100 * m.pitch.f0_gross_error, 1) + " %", "of those frames off by more than 20 % (octave-like)");
+    row("f0_fine_rmse_cents", "F0 fine RMSE", format_number(m.pitch.f0_fine_rmse_cents, 1) + " cents", "over the frames that are not gross errors");
+    row("vuv_f1", "V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
+    row("periodicity_error", "periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");
     if (vae) {
-        s << "VAE alone (its decoded feature vs the feature it was given, before the vocoder)\n";
-        row("VAE log-mel L1", format_number(vae->l1, 4), "ln units");
-        row("VAE log-mel SNR", format_number(vae->snr_db, 2) + " dB", "");
+        section("VAE alone (its decoded feature vs the feature it was given, before the vocoder)");
+        row("vae_mel_l1", "VAE log-mel L1", format_number(vae->l1, 4), "ln units");
+        row("vae_mel_snr_db", "VAE log-mel SNR", format_number(vae->snr_db, 2) + " dB", "");
     }
     return s.str();
 }

@@ -95,31 +95,17 @@ std::string fmt(double v) {
     return b;
 }
 
+// Whether a record holds `key` as null: computed, but undefined for that file (an F0 error with no frame
+// voiced in both). A key that is absent was not computed.
+bool holds_null(const FileResult& r, const std::string& key) {
+    const bool vae = key.rfind("vae_", 0) == 0;
+    const char* section = vae ? "vae" : "metrics";
+    const std::string k = vae ? key.substr(4) : key;
+    return r.record.is_object() && r.record.contains(section) && r.record[section].is_object() &&
+           r.record[section].contains(k) && r.record[section][k].is_null();
+}
+
 }  // namespace
-
-const std::vector<MetricSpec>& metric_specs() {
-    // Tolerances: what run-to-run and machine-to-machine float differences stay under.
-    static const std::vector<MetricSpec> specs = {
-        {"snr_db", true, 0.05},          {"mse", false, 1e-6},
-        {"pearson", true, 0.002},        {"aligned_snr_db", true, 0.05},
-        {"aligned_mse", false, 1e-6},    {"aligned_pearson", true, 0.002},
-        {"si_sdr_db", true, 0.05},       {"lsd_db", false, 0.05},
-        {"spectral_convergence", false, 0.002}, {"mel_l1", false, 0.002},
-        {"mel_snr_db", true, 0.05},      {"vae_mel_l1", false, 0.002},
-        {"vae_mel_snr_db", true, 0.05},   {"stoi", true, 0.002},
-        {"estoi", true, 0.002},          {"mrstft", false, 0.002},
-        {"f0_rmse_cents", false, 0.5},   {"vuv_f1", true, 0.002},
-        {"f0_gross_error", false, 0.002}, {"f0_fine_rmse_cents", false, 0.5},
-        {"periodicity_error", false, 0.002}, {"pesq", true, 0.01},
-    };
-    return specs;
-}
-
-const MetricSpec* find_metric(const std::string& key) {
-    for (const auto& m : metric_specs())
-        if (key == m.key) return &m;
-    return nullptr;
-}
 
 FileResult result_from_json(const nlohmann::json& j) {
     FileResult r;
@@ -445,7 +431,15 @@ Comparison compare_results(const std::vector<FileResult>& now_all, const std::ve
         ++c.compared_files;
         for (const auto& m : metric_specs()) {
             auto bv = b.metrics.find(m.key), nv = it->second->metrics.find(m.key);
-            if (bv == b.metrics.end() || nv == it->second->metrics.end()) continue;
+            if (bv == b.metrics.end()) continue;
+            if (nv == it->second->metrics.end()) {
+                // Computed but undefined now (no voiced frame, say) cannot pass; never computed is said.
+                if (holds_null(*it->second, m.key)) c.findings.push_back({b.input, m.key, bv->second, 0, 0, "undefined"});
+                else if (std::find(c.not_compared.begin(), c.not_compared.end(), m.key) == c.not_compared.end())
+                    c.not_compared.push_back(m.key);
+                continue;
+            }
+            ++c.compared_values;
             check(b.input, m, bv->second, nv->second);
             sums[m.key].first += bv->second;
             sums[m.key].second += nv->second;
@@ -455,7 +449,15 @@ Comparison compare_results(const std::vector<FileResult>& now_all, const std::ve
     for (const auto& m : metric_specs())
         if (counts[m.key] > 1) check("(mean)", m, sums[m.key].first / counts[m.key], sums[m.key].second / counts[m.key]);
     // A baseline that checked nothing must not pass as if it had.
-    if (!base.empty() && c.compared_files == 0) c.findings.push_back({"(run)", "", 0, 0, 0, "nothing compared"});
+    // A measure compared in some file is not "not compared".
+    c.not_compared.erase(std::remove_if(c.not_compared.begin(), c.not_compared.end(),
+                                        [&counts](const std::string& k) {
+                                            const auto it = counts.find(k);
+                                            return it != counts.end() && it->second > 0;
+                                        }),
+                         c.not_compared.end());
+    if (!base.empty() && (c.compared_files == 0 || c.compared_values == 0))
+        c.findings.push_back({"(run)", "", 0, 0, 0, "nothing compared"});
     for (const auto& r : now) {
         if (!measured(r)) {
             if (r.status == "skipped" && !requirements.empty()) c.findings.push_back({r.input, "status", 0, 0, 0, "unchecked"});
@@ -463,7 +465,10 @@ Comparison compare_results(const std::vector<FileResult>& now_all, const std::ve
         }
         for (const auto& q : requirements) {
             auto it = r.metrics.find(q.key);
-            if (it == r.metrics.end()) continue;
+            if (it == r.metrics.end()) {  // a bound that could not be checked does not pass
+                c.findings.push_back({r.input, q.key, q.value, 0, 0, holds_null(r, q.key) ? "undefined" : "not computed"});
+                continue;
+            }
             if (q.at_least ? it->second < q.value : it->second > q.value)
                 c.findings.push_back({r.input, q.key, q.value, it->second, 0, "requirement " + q.text});
         }
@@ -477,6 +482,11 @@ std::string comparison_table(const Comparison& c) {
     for (const auto& f : c.findings) bad += f.what != "improved";
     o << "baseline: " << c.compared_files << " file(s) compared; " << bad << " problem(s), "
       << (c.findings.size() - bad) << " improvement(s)\n";
+    if (!c.not_compared.empty()) {
+        o << "  not compared (in the baseline, not computed in this run):";
+        for (const auto& k : c.not_compared) o << " " << k;
+        o << "\n";
+    }
     if (c.findings.empty()) return o.str();
     char line[512];
     std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "", "metric", "baseline", "now", "tolerance", "file");
@@ -489,9 +499,15 @@ std::string comparison_table(const Comparison& c) {
             std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "UNCHECKED", "(skipped, no measures)", "",
                           "", "", f.input.c_str());
         } else if (f.what == "nothing compared") {
-            o << "  NOTHING COMPARED: no file of this run is in the baseline (files are matched by their input path as "
-                 "given); the check did not run\n";
+            o << (c.compared_files == 0 ? "  NOTHING COMPARED: no file of this run is in the baseline (files are matched by "
+                                          "their input path as given); the check did not run\n"
+                                        : "  NOTHING COMPARED: this run computed none of the baseline's measures (see "
+                                          "--metrics); the check did not run\n");
             continue;
+        } else if (f.what == "undefined" || f.what == "not computed") {
+            std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n", "UNCHECKED", f.key.c_str(),
+                          format_number(f.baseline, 4).c_str(), f.what == "undefined" ? "n/a" : "(not run)", "",
+                          f.input.c_str());
         } else {
             const bool req = f.what.rfind("requirement", 0) == 0;
             std::snprintf(line, sizeof line, "  %-10s %-22s %12s %12s %10s  %s\n",

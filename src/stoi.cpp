@@ -3,11 +3,14 @@
 #include <fftw3.h>
 
 #include "ldmrecon/feature.hpp"
+#include "fft_plans.hpp"
 #include "measure_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <mutex>
 #include <numeric>
 
 namespace ldmrecon {
@@ -104,24 +107,16 @@ std::vector<std::vector<double>> band_envelopes(const std::vector<float>& x) {
     std::vector<std::vector<double>> out(kBands, std::vector<double>(F));
     double* in = fftw_alloc_real(kNfft);
     fftw_complex* spec = fftw_alloc_complex(kNfft / 2 + 1);
-    fftw_plan plan;
-    {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        plan = fftw_plan_dft_r2c_1d(kNfft, in, spec, FFTW_ESTIMATE);
-    }
+    const fftw_plan plan = fft::r2c(kNfft);
     for (std::size_t f = 0; f < F; ++f) {
         std::fill(in, in + kNfft, 0.0);
         for (int i = 0; i < kFrame; ++i) in[i] = w[i] * x[f * kHop + i];
-        fftw_execute(plan);
+        fftw_execute_dft_r2c(plan, in, spec);
         for (int b = 0; b < kBands; ++b) {
             double s = 0;
             for (int k = bands[b].first; k < bands[b].second; ++k) s += spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];
             out[b][f] = std::sqrt(s);
         }
-    }
-    {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        fftw_destroy_plan(plan);
     }
     fftw_free(in);
     fftw_free(spec);
@@ -155,14 +150,8 @@ std::vector<float> polyphase_filter(const float* x, std::size_t n, const std::ve
     return y;
 }
 
-}  // namespace
-
-std::vector<float> resample_octave(const float* x, std::size_t n, int up, int down) {
-    const int g = std::gcd(up, down);
-    up /= g;
-    down /= g;
-    if (up == down) return std::vector<float>(x, x + n);
-    // ref: pystoi utils._resample_window_oct (Octave's resample.m)
+// ref: pystoi utils._resample_window_oct (Octave's resample.m)
+std::vector<double> resampling_filter(int up, int down) {
     const double rejection_db = 60.0;
     const double fc = 1.0 / (2.0 * std::max(up, down));
     const double transition = fc / 10.0;
@@ -181,7 +170,26 @@ std::vector<float> resample_octave(const float* x, std::size_t n, int up, int do
         sum += h[n];
     }
     for (double& v : h) v = v / sum * up;  // unit sum, then the upsampling gain (scipy resample_poly)
-    return polyphase_filter(x, n, h, up, down);
+    return h;
+}
+
+}  // namespace
+
+std::vector<float> resample_octave(const float* x, std::size_t n, int up, int down) {
+    const int g = std::gcd(up, down);
+    up /= g;
+    down /= g;
+    if (up == down) return std::vector<float>(x, x + n);
+    // The filter depends on the ratio alone: designed once per ratio (a Kaiser window of ~600 taps).
+    static std::mutex lock;
+    static std::map<std::pair<int, int>, std::vector<double>> filters;
+    std::vector<double>* h = nullptr;
+    {
+        const std::lock_guard<std::mutex> guard(lock);
+        h = &filters[{up, down}];
+        if (h->empty()) *h = resampling_filter(up, down);
+    }
+    return polyphase_filter(x, n, *h, up, down);
 }
 
 StoiResult stoi(const float* clean, const float* processed, std::size_t n, int rate) {

@@ -55,6 +55,19 @@ std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
     return helper;
 }
 
+MeasureSelection measure_selection(const std::string& list, bool pesq, const std::vector<Requirement>& requirements) {
+    MeasureSelection sel = list == "all" ? all_measures() : parse_measure_selection(list);
+    if (pesq) {
+        sel.groups |= measure_group::pesq;
+        sel.keys.insert("pesq");
+    }
+    for (const auto& q : requirements)
+        if (!sel.reports(q.key))
+            throw UsageError("--require " + q.text + ": " + q.key + " is not computed in this run (--metrics " + sel.text +
+                             (q.key == "pesq" ? "; add --pesq)" : "); add it to --metrics"));
+    return sel;
+}
+
 void add_models_as_inputs(OutputPlan& plan, const std::string& models) {
     try {
         const std::string dir = resolve_models_dir(models);

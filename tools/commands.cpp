@@ -74,12 +74,17 @@ int run_pitch(const PitchArgs& a) {
 }
 
 int run_metrics(const MetricsArgs& a) {
+    if (a.list) {
+        std::cout << measure_list_text();
+        return 0;
+    }
     std::error_code ec;
     if (!a.pairs.empty() || (fs::is_directory(a.reference, ec) && fs::is_directory(a.estimate, ec)))
         return run_metrics_batch(a);
     if (a.reference.empty() || a.estimate.empty())
         throw UsageError("metrics: give REF EST (two files or two folders), or --pairs LIST");
     if (!a.report.empty()) throw UsageError("metrics --report is for many pairs (--pairs or two folders); use --json for one");
+    const MeasureSelection measures = measure_selection(a.measures, a.pesq, {});
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);
@@ -90,8 +95,9 @@ int run_metrics(const MetricsArgs& a) {
                      est.samples.size(), fc.sample_rate, std::min(ref.samples.size(), est.samples.size()));
     MetricsOptions mo;
     mo.max_lag_ms = a.max_lag_ms;
+    mo.measures = measures;
     Metrics m = compare_signals(ref.samples, est.samples, LogMel(fc), mo);
-    if (auto pesq = start_pesq(a.pesq)) {
+    if (auto pesq = start_pesq(measures.computes(measure_group::pesq))) {
         m.pesq = pesq->score(ref.samples, est.samples, fc.sample_rate);
         if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", a.estimate, pesq->last_error());
     }

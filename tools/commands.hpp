@@ -26,6 +26,8 @@ struct ReconstructArgs {
     ReconstructOptions pipeline;
     bool json = false, quiet = false, skip_existing = false, pesq = false;
     double max_lag_ms = 100.0;
+    std::string measures = "all";  // --metrics LIST
+    int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
 };
 // Reconstructs one file (-o) or many (--out-dir), batched, with reports, shards and baselines.
 int run_reconstruct(const ReconstructArgs& a);
@@ -55,9 +57,10 @@ struct MetricsArgs {
     std::string pairs, report;        // --pairs LIST (REF<TAB>EST a line), --report R.jsonl|.csv|.json
     int jobs = 0;                     // worker threads for many pairs; 0: every core
     bool quiet = false;               // -q: no summary table
-    bool json = false, pesq = false;
+    bool json = false, pesq = false, list = false;  // list: --list, print the measures' catalogue
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
+    std::string measures = "all";  // --metrics LIST
 };
 int run_metrics(const MetricsArgs& a);
 // Many pairs (--pairs, or two folders) on `jobs` threads: per-pair records, a summary, exit 6 when some
@@ -141,6 +144,10 @@ std::string scripts_dir();
 std::string command_output(const std::string& command);
 // The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
 std::unique_ptr<PesqHelper> start_pesq(bool wanted);
+
+// --metrics LIST, with --pesq adding the pesq group; throws UsageError when a --require names a measure
+// the list leaves out (it could never be checked).
+MeasureSelection measure_selection(const std::string& list, bool pesq, const std::vector<Requirement>& requirements);
 
 // Adds the export files that `models` resolves to (when it resolves) to a plan's inputs: no output may
 // replace the models. A missing models folder is reported later, when the models load.

@@ -183,6 +183,9 @@ void add_window_and_batch_options(CLI::App& app, cli::ReconstructArgs& rec) {
                                                                              "variable in a job script?)") : std::string(); },
                                "K/N"));
     many->add_flag("--skip-existing", rec.skip_existing, "Skip inputs whose output exists (resume a run)");
+    many->add_option("--jobs", rec.jobs, "Worker threads reading ahead of the models and measuring and writing behind "
+                     "them (default: every core but one on CUDA, 1 on the CPU; 0: all in one thread)")
+        ->check(within(0, 1024));
     many->add_option("--baseline", rec.baseline, "Compare with a stored report (.json or .jsonl); exit 7 on a regression");
     many->add_option("--tolerance", rec.tolerances, "METRIC=V: allowed change before it counts as a regression")
         ->expected(1)
@@ -208,6 +211,9 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
                   "$LDMRECON_PYTHON, python3 or /usr/bin/python3 that imports it)");
     out->add_option("--dump-dir", rec.dump_dir, "Write feature.npy, decoded.npy, vocoder_raw.npy, output.npy here");
     out->add_option("--plot", rec.plot, "Write a PNG: input feature, reconstructed feature, their difference (one input)");
+    out->add_option("--metrics", rec.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
+                    "all; none (`ldmrecon metrics --list` names them)")
+        ->capture_default_str();
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -254,6 +260,10 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
         ->capture_default_str();
     met_cmd->add_flag("--json", met.json, "One JSON object on stdout");
     met_cmd->add_flag("--pesq", met.pesq, "Add wide-band PESQ (needs the pesq Python package; LDMRECON_PYTHON)");
+    met_cmd->add_option("--metrics", met.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
+                        "all; none")
+        ->capture_default_str();
+    met_cmd->add_flag("--list", met.list, "Print every measure's key, group, unit and direction, and exit");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();

@@ -87,15 +87,13 @@ std::vector<Pair> pairs_from_folders(const std::string& ref_dir, const std::stri
 }
 
 // One pair measured into a report record (a failure into a failed one).
-FileResult measure(const Pair& p, const MetricsArgs& a, const LogMel& feature, PesqHelper* pesq, std::mutex& pesq_lock) {
+FileResult measure(const Pair& p, const MetricsOptions& mo, const LogMel& feature, PesqHelper* pesq, std::mutex& pesq_lock) {
     nlohmann::json rec = {{"input", p.reference}, {"output", p.estimate}, {"reference", p.reference},
                           {"estimate", p.estimate}, {"status", "ok"}};
     try {
         if (!p.error.empty()) throw InputError(p.error);
         const int rate = feature.config().sample_rate;
         const MonoAudio ref = read_mono(p.reference, rate), est = read_mono(p.estimate, rate);
-        MetricsOptions mo;
-        mo.max_lag_ms = a.max_lag_ms;
         Metrics m = compare_signals(ref.samples, est.samples, feature, mo);
         if (pesq) {
             const std::lock_guard<std::mutex> lock(pesq_lock);  // one helper process, one request at a time
@@ -128,7 +126,10 @@ int run_metrics_batch(const MetricsArgs& a) {
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);
-    auto pesq = start_pesq(a.pesq);
+    MetricsOptions mo;
+    mo.max_lag_ms = a.max_lag_ms;
+    mo.measures = measure_selection(a.measures, a.pesq, {});
+    auto pesq = start_pesq(mo.measures.computes(measure_group::pesq));
     std::mutex pesq_lock;
     const auto t0 = std::chrono::steady_clock::now();
     struct sigaction sa {}, old_int {}, old_term {};
@@ -145,7 +146,7 @@ int run_metrics_batch(const MetricsArgs& a) {
     auto work = [&] {
         const LogMel feature(fc);  // one per thread: its buffers are its own
         for (std::size_t i; !g_stop && (i = next++) < pairs.size();) {
-            results[i] = measure(pairs[i], a, feature, pesq.get(), pesq_lock);
+            results[i] = measure(pairs[i], mo, feature, pesq.get(), pesq_lock);
             done[i] = 1;
         }
     };

@@ -10,8 +10,11 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <deque>
+#include <future>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <set>
 
 #include "commands.hpp"
@@ -20,12 +23,14 @@
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/inputs.hpp"
+#include "ldmrecon/limits.hpp"
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/npy.hpp"
 #include "ldmrecon/outputs.hpp"
 #include "ldmrecon/report.hpp"
 #include "ldmrecon/plot.hpp"
 #include "ldmrecon/results.hpp"
+#include "ldmrecon/work_pool.hpp"
 
 namespace fs = std::filesystem;
 
@@ -224,7 +229,7 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
                       {"overlap_frames", a.pipeline.overlap_frames}, {"gain", r.gain.scale},
                       {"dc_offset", r.gain.mean}};
     rec["metrics"] = audio_out ? metrics_json(m) : nlohmann::json::object();
-    if (popts.stage != Stage::vocoder)
+    if (popts.stage != Stage::vocoder && m.measures.computes(measure_group::vae))
         rec["vae"] = {{"mel_l1", vae.l1},
                       {"mel_snr_db", std::isfinite(vae.snr_db) ? nlohmann::json(vae.snr_db) : nlohmann::json()}};
     rec["timings_s"] = {{"read", j.t_read},          {"feature", r.times.feature}, {"encode", r.times.encode},
@@ -286,6 +291,8 @@ private:
     void load_models();
     void feed_inputs();
     void finalize(BatchRunner::Completed& c);
+    void complete(Job& j, const BatchRunner::Completed& c);
+    int worker_threads() const;
     void measure_skipped();
     bool remeasure(Job& j, const LogMel& feature);
     void write_clip(Job& j, const Reconstruction& r);
@@ -317,6 +324,10 @@ private:
     std::unique_ptr<LogMel> logmel_;
     std::map<std::size_t, std::size_t> clip_job_;  // BatchRunner id -> job
     MetricsOptions metrics_options_;
+    // The pipeline (README.md "Many files"): the main thread reads (ahead, on `behind_`'s threads too) and runs
+    // the models; `behind_` measures and writes each finished clip. state_ guards what they share.
+    std::unique_ptr<WorkPool> behind_;
+    std::mutex state_, pesq_lock_;
 };
 
 void ReconstructRun::read_options() {
@@ -339,6 +350,7 @@ void ReconstructRun::read_options() {
     if (!audio_out_ && !a_.output.empty() && fs::path(a_.output).extension() != ".npy")
         throw UsageError("--stage vae writes the decoded feature, not audio: give -o OUT.npy (or no -o)");
     metrics_options_.max_lag_ms = a_.max_lag_ms;
+    metrics_options_.measures = measure_selection(a_.measures, a_.pesq, requirements_);
 }
 
 // -o for one input, --out-dir for several, neither only for --stage vae measuring alone.
@@ -432,7 +444,7 @@ void ReconstructRun::load_models() {
 }
 
 void ReconstructRun::start() {
-    pesq_ = start_pesq(a_.pesq && audio_out_ && todo_ > 0);
+    pesq_ = start_pesq(metrics_options_.measures.computes(measure_group::pesq) && audio_out_ && todo_ > 0);
     if (todo_ > 0 && !need_models_) {
         if (!a_.models.empty()) fc_ = feature_of_models_dir(a_.models);
         spdlog::info("--stage vocoder --vocoder griffin-lim: no models run ({} iterations, CPU)", popts_.gl_iterations);
@@ -454,6 +466,18 @@ void ReconstructRun::start() {
     if (popts_.batch_size == 0) popts_.batch_size = models_ && models_->device_name() != "cpu" ? 8 : 1;
     runner_ = models_ ? std::make_unique<BatchRunner>(*models_, popts_) : std::make_unique<BatchRunner>(nullptr, fc_, 4, popts_);
     logmel_ = std::make_unique<LogMel>(fc_);
+    const int threads = worker_threads();
+    behind_ = std::make_unique<WorkPool>(threads, 2 * static_cast<std::size_t>(std::max(1, threads)));
+    if (threads > 0 && todo_ > 1) spdlog::info("pipeline: {} worker thread(s) reading ahead, measuring and writing behind", threads);
+}
+
+// --jobs, or the default: on a GPU every core but the one feeding it; on the CPU one, beside the models'
+// own threads (README.md "Speed" has the measured split). One file has nothing to overlap.
+int ReconstructRun::worker_threads() const {
+    if (todo_ <= 1) return 0;
+    if (a_.jobs >= 0) return a_.jobs;
+    const bool gpu = models_ && models_->device_name() != "cpu";
+    return gpu ? std::max(1, limits::hardware_threads() - 1) : 1;
 }
 
 // Reads the inputs one by one with bounded look-ahead: enough clips in flight to fill batches, never the
@@ -464,19 +488,51 @@ void ReconstructRun::feed_inputs() {
         for (auto& c : runner_->step()) finalize(c);
     };
     const std::size_t max_in_flight = std::max<std::size_t>(8, 2 * static_cast<std::size_t>(popts_.batch_size));
+    // Reading and resampling ahead of the models, a few files deep; taken in order, so errors and
+    // results come as a sequential run's.
+    struct Read {
+        MonoAudio audio;
+        double seconds = 0;
+    };
+    const std::size_t depth = static_cast<std::size_t>(std::max(0, behind_->threads()));
+    std::deque<std::pair<std::size_t, std::future<Read>>> ahead;
+    std::size_t next = 0;
+    const int rate = fc_.sample_rate;
+    auto read = [rate](std::string path) {
+        const auto t0 = Clock::now();
+        Read r{read_mono(path, rate), 0};
+        r.seconds = seconds_since(t0);
+        return r;
+    };
+    auto fill = [&] {
+        for (; next < jobs_.size() && ahead.size() < depth && !g_interrupted; ++next)
+            if (jobs_[next].result.status == "ok")
+                ahead.emplace_back(next, std::async(std::launch::async, read, jobs_[next].in.path));
+    };
     for (std::size_t i = 0; i < jobs_.size() && !g_interrupted; ++i) {
         Job& j = jobs_[i];
         if (j.result.status != "ok") continue;
         try {
-            const auto t0 = Clock::now();
-            MonoAudio in = read_mono(j.in.path, fc_.sample_rate);
-            j.source_info.sample_rate = in.source_rate;
-            j.source_info.channels = in.source_channels;
-            j.source_frames = in.source_frames;
-            j.input = std::move(in.samples);
-            j.t_read = seconds_since(t0);
+            fill();
+            Read r;
+            if (!ahead.empty() && ahead.front().first == i) {
+                auto f = std::move(ahead.front().second);
+                ahead.pop_front();
+                r = f.get();
+            } else {
+                r = read(j.in.path);
+                next = std::max(next, i + 1);
+            }
+            j.source_info.sample_rate = r.audio.source_rate;
+            j.source_info.channels = r.audio.source_channels;
+            j.source_frames = r.audio.source_frames;
+            j.input = std::move(r.audio.samples);
+            j.t_read = r.seconds;
             clip_job_[runner_->add(j.input)] = i;
+            const std::lock_guard<std::mutex> lock(state_);
+            progress_->update(finished_, audio_done_, j.in.path);  // the file now going in, from the first
         } catch (const Error& e) {
+            const std::lock_guard<std::mutex> lock(state_);
             fail(j, static_cast<int>(e.code()), name_error(j.in.path, e.what()));
             ++finished_;
             progress_->finish();
@@ -488,13 +544,19 @@ void ReconstructRun::feed_inputs() {
             run_step();
     }
     while (!g_interrupted && runner_->queued_windows() > 0) run_step();
+    behind_->wait();  // what is in flight behind the models is finished, also after a signal
 }
 
 void ReconstructRun::finalize(BatchRunner::Completed& c) {
-    Job& j = jobs_[clip_job_.at(c.id)];
+    const std::size_t job = clip_job_.at(c.id);
     clip_job_.erase(c.id);
     if (c.cancelled) return;  // interrupted in flight: neither written nor reported
-    ++finished_;
+    auto done = std::make_shared<BatchRunner::Completed>(std::move(c));
+    behind_->submit([this, job, done] { complete(jobs_[job], *done); });
+}
+
+// Measures and writes a finished clip (on a worker thread when there are any).
+void ReconstructRun::complete(Job& j, const BatchRunner::Completed& c) {
     try {
         if (!c.ok) throw ModelError(c.error);
         write_clip(j, c.result);
@@ -503,14 +565,17 @@ void ReconstructRun::finalize(BatchRunner::Completed& c) {
         const auto* err = dynamic_cast<const Error*>(&e);
         const bool oom = dynamic_cast<const std::bad_alloc*>(&e) != nullptr;
         const ExitCode code = err ? err->code() : oom ? ExitCode::internal : ExitCode::output;
+        const std::lock_guard<std::mutex> lock(state_);
         fail(j, static_cast<int>(code), name_error(j.in.path, oom ? "out of memory" : e.what()));
         j.result.record["status"] = "failed";
         j.result.record["error"] = j.result.error;
+        ++finished_;
         progress_->finish();
         spdlog::error("{}", j.result.error);
     }
     j.input.clear();
     j.input.shrink_to_fit();
+    const std::lock_guard<std::mutex> lock(state_);
     progress_->update(finished_, audio_done_, j.in.path);
 }
 
@@ -568,15 +633,20 @@ void ReconstructRun::write_clip(Job& j, const Reconstruction& r) {
     auto t0 = Clock::now();
     ClipTimes times;
     Metrics m{};
+    m.measures = metrics_options_.measures;
     if (audio_out_) m = compare_signals(j.input, r.output, *logmel_, metrics_options_);
     if (pesq_) {
+        const std::lock_guard<std::mutex> lock(pesq_lock_);  // one helper process, one request at a time
         m.pesq = pesq_->score(j.input, r.output, fc_.sample_rate);
         if (std::isnan(m.pesq)) spdlog::warn("{}: PESQ: {}", j.in.path, pesq_->last_error());
     }
     const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
     times.metrics = seconds_since(t0);
     t0 = Clock::now();
-    if (!a_.out_dir.empty()) make_folders(fs::path(j.output).parent_path().string());
+    if (!a_.out_dir.empty()) {
+        const std::lock_guard<std::mutex> lock(state_);
+        make_folders(fs::path(j.output).parent_path().string());
+    }
     std::size_t clipped = 0;
     if (audio_out_)
         clipped = write_wav(j.output, r.output, fc_.sample_rate, format_);
@@ -596,6 +666,8 @@ void ReconstructRun::write_clip(Job& j, const Reconstruction& r) {
                      clipped, a_.format);
     j.result = result_from_json(
         clip_record(a_, popts_, models_.get(), dir_, j, r, m, vae, clipped, times, fc_.sample_rate, fc_.n_mels));
+    const std::lock_guard<std::mutex> lock(state_);
+    ++finished_;
     audio_done_ += static_cast<double>(j.input.size()) / fc_.sample_rate;
     print_clip(j, r, m, vae);
 }

@@ -25,6 +25,7 @@ public:
 private:
     std::string target_, tmp_;
     bool done_ = false;
+    int slot_ = -1;  // where remove_pending_temp finds it
 };
 
 // The temporary file being written right now, if any. remove_pending_temp() is async-signal-safe.

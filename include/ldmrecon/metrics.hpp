@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ldmrecon/feature.hpp"
+#include "ldmrecon/measures.hpp"
 #include "ldmrecon/pitch.hpp"
 
 namespace ldmrecon {
@@ -69,12 +70,14 @@ struct MultiResolutionStft {
 MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::size_t n);
 
 struct MetricsOptions {
-    double max_lag_ms = 100.0;  // delay search window, +- this many milliseconds
-    bool perceptual = true;     // STOI/ESTOI and MR-STFT (a few tens of ms per 10 s)
+    double max_lag_ms = 100.0;                     // delay search window, +- this many milliseconds
+    MeasureSelection measures = all_measures();  // which groups to compute (pesq is the caller's)
 };
 
 // Everything `ldmrecon metrics` and the reconstruction report print.
+// Measures of a group that was not computed are NaN, and `measures` says which were.
 struct Metrics {
+    MeasureSelection measures;
     std::size_t samples = 0;  // compared length (the shorter of the two)
     int sample_rate = 0;
     double snr_db = 0, mse = 0, pearson = 0;

@@ -7,16 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
-namespace ldmrecon {
+#include "ldmrecon/measures.hpp"
 
-// What is known of each reported metric: which way is better and the default regression tolerance.
-struct MetricSpec {
-    const char* key;
-    bool higher_is_better;
-    double tolerance;  // default --tolerance: a change smaller than this is not a regression
-};
-const std::vector<MetricSpec>& metric_specs();
-const MetricSpec* find_metric(const std::string& key);
+namespace ldmrecon {
 
 struct FileResult {
     std::string input, output;
@@ -83,12 +76,16 @@ struct Finding {
     double baseline = 0, now = 0;
     double tolerance = 0;
     // "regressed", "improved", "requirement ...", "missing" (failed now), "unchecked" (skipped and no measures),
-    // "nothing compared" (a baseline none of whose files is in this run)
+    // "undefined" (computed but undefined now, e.g. no voiced frame), "not computed" (a --require on a
+    // measure the record lacks), "nothing compared" (no file of the baseline in this run, or none of its
+    // measures computed)
     std::string what;
 };
 struct Comparison {
     std::vector<Finding> findings;
     std::size_t compared_files = 0;
+    std::size_t compared_values = 0;        // measure values compared, over all files
+    std::vector<std::string> not_compared;  // measures of the baseline this run did not compute
     bool failed() const;
 };
 // Per file (matched by input path) and on the means: a metric that moved the wrong way by more than its

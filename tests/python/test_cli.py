@@ -9,8 +9,7 @@ import soundfile as sf
 from common import AUDIO, MODELS, TINY, run, tmpdir
 
 METRIC_KEYS = {"snr_db", "mse", "pearson", "si_sdr_db", "lsd_db", "spectral_convergence", "aligned_snr_db",
-               "aligned_pearson", "lag_samples", "mel_l1", "mel_snr_db", "f0_rmse_cents", "vuv_f1", "periodicity_error",
-               "pesq"}
+               "aligned_pearson", "lag_samples", "mel_l1", "mel_snr_db", "f0_rmse_cents", "vuv_f1", "periodicity_error"}
 
 
 def error_lines(p):

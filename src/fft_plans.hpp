@@ -1,0 +1,15 @@
+// FFTW plans made once per process and kept: for a short signal FFTW's planner and its twiddle tables
+// (sines and cosines computed per plan) cost more than the transforms themselves.
+#pragma once
+
+#include <fftw3.h>
+
+namespace ldmrecon::fft {
+
+// Out-of-place real-to-complex (r2c) and complex-to-real (c2r) plans of size n, FFTW_ESTIMATE. Run them with
+// fftw_execute_dft_r2c / _c2r on arrays from fftw_alloc_real / fftw_alloc_complex (SIMD-aligned, as the
+// plan assumes), in != out; safe from any number of threads at once. c2r overwrites its input.
+fftw_plan r2c(int n);
+fftw_plan c2r(int n);
+
+}  // namespace ldmrecon::fft
