@@ -34,6 +34,21 @@ class ModelFreeCommands(unittest.TestCase):
         self.assertTrue([l for l in lines if "ldmrecon_torch.so" in l])
         self.assertTrue([l for l in lines if "libtorch" in l])
 
+    def test_openmp_waits_passively_unless_the_user_chose(self):
+        # The binary starts itself again with OMP_WAIT_POLICY=PASSIVE before libtorch loads (libgomp reads it
+        # once, at load): libtorch still loads once, and the report says which policy ran.
+        import json
+        with tmpdir() as d:
+            d = Path(d)
+            lines, p = loaded(SPEECH, "-o", d / "o.wav", "--models", TINY, "-q", "--report", d / "r.json")
+            self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+            inits = [l for l in lines if "calling init:" in l and "libtorch_cpu.so" in l]
+            self.assertEqual(len(inits), 1, inits)
+            self.assertEqual(json.loads((d / "r.json").read_text())["runtime"]["omp_wait_policy"], "PASSIVE")
+            run(SPEECH, "-o", d / "o2.wav", "--models", TINY, "-q", "--report", d / "r2.json",
+                env={"OMP_WAIT_POLICY": "ACTIVE"}, check=True)
+            self.assertEqual(json.loads((d / "r2.json").read_text())["runtime"]["omp_wait_policy"], "ACTIVE")
+
     def test_a_missing_module_is_one_line_and_spares_the_rest(self):
         env = {"LDMRECON_MODULE": "/nonexistent/ldmrecon_torch.so"}
         with tmpdir() as d:
