@@ -5,13 +5,17 @@
 #   scripts/python_env.sh reference   librosa (YIN, pYIN), praat-parselmouth, pesq: the tests' references
 #   scripts/python_env.sh torch       PyTorch 2 (a CUDA build; its libtorch is the second build flavour),
 #                                     diffusers and transformers (the upstream models, for parity tests)
+#   scripts/python_env.sh bench       Debian's Python and torch (1.13, the Debian build's libtorch) with
+#                                     librosa, pystoi and soxr: the plain-Python job of bench/e2e.sh
 set -euo pipefail
 name=${1:?usage: python_env.sh reference|torch}
 common=(numpy==2.4.6 scipy==1.17.1 soundfile==0.14.0)
 case $name in
   reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4) ;;
   torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0) ;;
-  *) echo "python_env.sh: unknown environment '$name' (reference or torch)" >&2; exit 2 ;;
+  # On top of Debian's own numpy, scipy and torch (--system-site-packages), so the same libtorch runs.
+  bench) packages=(librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
+  *) echo "python_env.sh: unknown environment '$name' (reference, torch or bench)" >&2; exit 2 ;;
 esac
 root=${LDMRECON_VENV_ROOT:-$HOME/.cache/ldmrecon}
 venv="$root/$name-venv"
@@ -21,8 +25,14 @@ if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${packages[*]
   exit 0
 fi
 # A Python that can make virtual environments: pyenv's or Debian's (which needs python3-venv).
-maker=""
-for py in python3 /usr/bin/python3; do
+maker="" venv_args=()
+candidates=(python3 /usr/bin/python3)
+if [ "$name" = bench ]; then
+  candidates=(/usr/bin/python3) venv_args=(--system-site-packages)
+  /usr/bin/python3 -c "import torch, numpy, scipy, soundfile" 2>/dev/null ||
+    { echo "python_env.sh: bench needs Debian's python3-torch, python3-scipy and python3-soundfile" >&2; exit 1; }
+fi
+for py in "${candidates[@]}"; do
   if command -v "$py" >/dev/null && "$py" -c "import venv, ensurepip" 2>/dev/null; then maker=$py; break; fi
 done
 if [ -z "$maker" ]; then
@@ -32,7 +42,7 @@ fi
 echo "python_env.sh: creating $venv (${packages[*]})" >&2
 rm -rf "$venv"
 mkdir -p "$root"
-"$maker" -m venv "$venv" >&2
+"$maker" -m venv "${venv_args[@]}" "$venv" >&2
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}" >&2
 echo "${packages[*]}" >"$stamp"
 echo "$venv/bin/python"
