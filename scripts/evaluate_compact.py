@@ -76,11 +76,11 @@ def main() -> int:
                 mean = means(ok)
                 mean["files"] = len(ok)
                 mean["seconds"] = round(seconds, 1)
-                mean["realtime_factor"] = sum(r["input_audio"]["seconds"] for r in ok) / sum(
+                mean["x_realtime"] = sum(r["input_audio"]["seconds"] for r in ok) / sum(
                     sum(r["timings_s"].get(k, 0) for k in ("feature", "encode", "decode", "vocode")) for r in ok)
                 results[f"{split} / {name}"] = mean
                 print(f"{split:7s} {name:15s} " + " ".join(f"{k} {mean[k]:.4f}" for k in KEYS)
-                      + f"  ({len(ok)} files, {seconds / 60:.1f} min, x{mean['realtime_factor']:.0f} real time)", flush=True)
+                      + f"  ({len(ok)} files, {seconds / 60:.1f} min, x{mean['x_realtime']:.0f} real time)", flush=True)
                 for voice, m in by_voice(ok, args.data).items():
                     results[f"{split} / {name} / {voice}"] = m
                     print(f"{'':7s} {'':15s} {voice:28s} " + " ".join(f"{k} {m[k]:.4f}" for k in VOICE_KEYS)

@@ -165,7 +165,7 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
                   m.pitch.voiced_reference);
     section("pitch (YIN, 10 ms frames; n/a where no frame is voiced)");
     row("f0_rmse_cents", "F0 RMSE", format_number(m.pitch.f0_rmse_cents, 1) + " cents", voiced);
-    row("f0_gross_error", "F0 gross errors", format_number(100 * m.pitch.f0_gross_error, 1) + " %", "of those frames off by more than 20 % (octave-like)");
+    row("f0_gross_error", "F0 gross errors", format_number(m.pitch.f0_gross_error, 3), "share of those frames off by more than 20 % (octave-like)");
     row("f0_fine_rmse_cents", "F0 fine RMSE", format_number(m.pitch.f0_fine_rmse_cents, 1) + " cents", "over the frames that are not gross errors");
     row("vuv_f1", "V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
     row("periodicity_error", "periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");

@@ -188,9 +188,15 @@ std::vector<FileResult> read_results(const std::string& path) {
     return out;
 }
 
+// The numbers of a record's "metrics" beside the measures (what they were computed over): CSV columns
+// too, so a CSV holds what the JSON Lines hold per file.
+const char* const kContextColumns[] = {"lag_samples",  "lag_ms",          "mrstft_convergence",      "mrstft_log_magnitude",
+                                       "pitch_frames", "voiced_frames_reference", "voiced_frames_both"};
+
 std::string csv_header() {
     std::string h = "input,output,status,error,seconds";
     for (const auto& m : metric_specs()) h += std::string(",") + m.key;
+    for (const char* c : kContextColumns) h += std::string(",") + c;
     return h + "\n";
 }
 
@@ -200,6 +206,11 @@ std::string csv_row(const FileResult& r) {
     for (const auto& m : metric_specs()) {
         auto it = r.metrics.find(m.key);
         row += "," + (it == r.metrics.end() ? std::string() : fmt(it->second));
+    }
+    const nlohmann::json* context = r.record.is_object() && r.record.contains("metrics") ? &r.record["metrics"] : nullptr;
+    for (const char* c : kContextColumns) {
+        const bool has = context && context->is_object() && context->contains(c) && (*context)[c].is_number();
+        row += "," + (has ? fmt((*context)[c].get<double>()) : std::string());
     }
     return row + "\n";
 }
@@ -301,7 +312,7 @@ nlohmann::json summary_json(const Summary& s) {
                         {"audio_seconds", s.audio_seconds}};
     if (s.wall_seconds > 0) {
         j["wall_seconds"] = s.wall_seconds;
-        j["realtime_factor"] = s.audio_seconds / s.wall_seconds;
+        j["x_realtime"] = s.audio_seconds / s.wall_seconds;  // seconds of audio per second of wall time
     }
     for (const auto& [k, m] : s.metrics)
         j["metrics"][k] = {{"count", m.count}, {"mean", m.mean}, {"median", m.median}, {"worst", m.worst},

@@ -178,7 +178,7 @@ nlohmann::json timing_json(const Timing& t, int B, double audio_s, const Timing*
     nlohmann::json j = {{"runner", t.runner},
                         {"seconds", {{"feature", t.feature}, {"encode", t.encode}, {"decode", t.decode},
                                      {"vocode", t.vocode}, {"total", t.total()}}},
-                        {"realtime_factor", B * audio_s / t.total()}};
+                        {"x_realtime", B * audio_s / t.total()}};
     if (eager) j["speedup_over_python_eager"] = eager->total() / t.total();
     if (t.peak_rss_mb > 0) j["peak_rss_mb"] = t.peak_rss_mb;
     if (!t.extra.is_null()) j["python"] = t.extra;

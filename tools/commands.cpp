@@ -53,16 +53,24 @@ int run_pitch(const PitchArgs& a) {
     if (a.json) {
         nlohmann::json j = {{"input", a.input}, {"sample_rate", pc.sample_rate}, {"hop_length", pc.hop_length},
                             {"frame_length", pc.frame_length}, {"fmin", pc.fmin}, {"fmax", pc.fmax},
-                            {"voicing_threshold", pc.voicing_threshold}, {"f0", t.f0}, {"periodicity", t.periodicity}};
+                            {"voicing_threshold", pc.voicing_threshold}, {"yin_f0_hz", t.f0},
+                            {"periodicity", t.periodicity}};
+        // f0_hz: null where the frame is unvoiced (as pYIN gives NaN); yin_f0_hz: YIN's estimate in every frame.
+        j["f0_hz"] = nlohmann::json::array();
         j["voiced"] = nlohmann::json::array();
-        for (char v : t.voiced) j["voiced"].push_back(v != 0);
+        for (std::size_t f = 0; f < t.frames(); ++f) {
+            j["f0_hz"].push_back(t.voiced[f] ? nlohmann::json(t.f0[f]) : nlohmann::json(nullptr));
+            j["voiced"].push_back(t.voiced[f] != 0);
+        }
         text = json_text(j) + "\n";
     } else {
-        text = "time_s,f0_hz,periodicity,voiced\n";
-        char row[96];
+        text = "time_s,f0_hz,yin_f0_hz,periodicity,voiced\n";  // f0_hz empty where unvoiced
+        char row[128];
         for (std::size_t f = 0; f < t.frames(); ++f) {
-            std::snprintf(row, sizeof row, "%.3f,%.4f,%.4f,%d\n", double(f * pc.hop_length) / pc.sample_rate, t.f0[f],
-                          t.periodicity[f], t.voiced[f] ? 1 : 0);
+            char f0[32] = "";
+            if (t.voiced[f]) std::snprintf(f0, sizeof f0, "%.4f", t.f0[f]);
+            std::snprintf(row, sizeof row, "%.3f,%s,%.4f,%.4f,%d\n", double(f * pc.hop_length) / pc.sample_rate, f0,
+                          t.f0[f], t.periodicity[f], t.voiced[f] ? 1 : 0);
             text += row;
         }
     }
@@ -126,9 +134,10 @@ int run_info(const InfoArgs& a) {
     }
     nlohmann::json all = nlohmann::json::object();
     for (const auto& f : files) {
-        const nlohmann::json meta = read_export_metadata(f);
-        if (a.json) {
-            all[f] = meta;
+        nlohmann::json meta = read_export_metadata(f);
+        if (a.json) {  // a folder's two exports keyed by their kind, each with its path
+            meta["path"] = f;
+            all[files.size() == 1 ? "file" : fs::path(f).stem().string()] = meta;
             continue;
         }
         std::cout << f << "\n"
@@ -143,7 +152,7 @@ int run_info(const InfoArgs& a) {
         if (meta.contains("config")) std::cout << "  config        " << meta["config"].dump() << "\n";
         if (meta.contains("feature")) std::cout << "  feature       " << meta["feature"].dump() << "\n";
     }
-    if (a.json) std::cout << json_text(files.size() == 1 ? all[files[0]] : all, 2) << "\n";
+    if (a.json) std::cout << json_text(files.size() == 1 ? all["file"] : all, 2) << "\n";
     return 0;
 }
 

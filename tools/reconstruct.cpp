@@ -237,7 +237,7 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
                         {"decode", r.times.decode},  {"vocode", r.times.vocode},   {"metrics", t.metrics},
                         {"write", t.write},
                         {"total", j.t_read + r.times.feature + r.times.model() + t.metrics + t.write}};
-    rec["realtime_factor"] = model_time > 0 ? seconds / model_time : 0.0;
+    rec["x_realtime"] = model_time > 0 ? seconds / model_time : 0.0;  // audio seconds per model second: 2 = twice as fast
     rec["notes"] = "metrics compare the input (downmixed, resampled to the model rate) with the output; "
                    "SNR/MSE/Pearson are phase-sensitive and sit near 0 dB / 0 for any neural vocoder; lag "
                    "searched within +-" + format_number(a.max_lag_ms, 1) +

@@ -137,7 +137,9 @@ class InfoAndHelp(unittest.TestCase):
         self.assertIn("kind          vae", p.stdout)
         self.assertIn("scaling       0.5", p.stdout)
         meta = json.loads(run("info", TINY, "--json", check=True).stdout)
-        self.assertEqual(sorted(meta), sorted([str(TINY / "vae.pt"), str(TINY / "vocoder.pt")]))
+        self.assertEqual(sorted(meta), ["vae", "vocoder"])
+        self.assertEqual(meta["vae"]["path"], str(TINY / "vae.pt"))
+        self.assertEqual(meta["vocoder"]["kind"], "vocoder")
 
     def test_help_and_version(self):
         p = run("--help")

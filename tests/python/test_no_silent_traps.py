@@ -180,3 +180,33 @@ class SaysWhich(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NamesThatReadTheRightWay(unittest.TestCase):
+    def test_pitch_gives_no_f0_for_unvoiced_frames_and_one_name_in_both_formats(self):
+        t = json.loads(run("pitch", SPEECH, "--json", check=True).stdout)
+        self.assertNotIn("f0", t)
+        voiced = t["voiced"]
+        self.assertTrue(any(voiced) and not all(voiced))
+        for f0, yin, v in zip(t["f0_hz"], t["yin_f0_hz"], voiced):
+            self.assertEqual(f0 is None, not v)  # as pYIN: no F0 where unvoiced
+            if v:
+                self.assertEqual(f0, yin)
+        rows = run("pitch", SPEECH, check=True).stdout.splitlines()
+        self.assertEqual(rows[0], "time_s,f0_hz,yin_f0_hz,periodicity,voiced")
+        for row in rows[1:]:
+            f = row.split(",")
+            self.assertEqual(f[1] == "", f[4] == "0", row)
+
+    def test_x_realtime_and_csv_columns_as_the_jsonl(self):
+        with tmpdir() as d:
+            d = Path(d)
+            run(SPEECH, "--out-dir", d / "o", "--models", TINY, "-q", "--report", d / "r.jsonl", check=True)
+            run(SPEECH, "--out-dir", d / "o2", "--models", TINY, "-q", "--report", d / "r.csv", check=True)
+            rec = jsonl(d / "r.jsonl")[0]
+            self.assertNotIn("realtime_factor", rec)
+            self.assertGreater(rec["x_realtime"], 0)  # seconds of audio per second of model time
+            header = (d / "r.csv").read_text().splitlines()[0].split(",")
+            for key, value in rec["metrics"].items():
+                if isinstance(value, (int, float)) and key not in ("samples", "sample_rate", "max_lag_samples"):
+                    self.assertIn(key, header)

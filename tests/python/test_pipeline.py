@@ -10,7 +10,7 @@ from scipy.signal import resample_poly
 
 from common import AUDIO, TINY, run, tmpdir
 
-TIMING_KEYS = ("timings_s", "realtime_factor")
+TIMING_KEYS = ("timings_s", "x_realtime")
 
 
 def records(path, out_dir):

@@ -124,7 +124,7 @@ class DefaultModels(unittest.TestCase):
         p = run("info", MODELS, "--json")
         self.assertEqual(p.returncode, 0, p.stderr)
         meta = json.loads(p.stdout)
-        vae = meta[str(MODELS / "vae.pt")] if str(MODELS / "vae.pt") in meta else next(iter(meta.values()))
+        vae = meta["vae"]
         self.assertIn("training", vae)
         self.assertIn("CC-BY-SA-3.0", vae["weights_licence"])
         self.assertGreater(vae["scaling_factor"], 0)
