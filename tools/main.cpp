@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli_text.hpp"
+#include "help_format.hpp"
 #include "commands.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
@@ -95,16 +96,17 @@ void install_default_signal_handlers() {
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
-void add_runtime_options(CLI::App& app, RuntimeOptions& rt) {
+void add_runtime_options(CLI::App& app, RuntimeOptions& rt, bool with_backend = true) {
     auto* g = app.add_option_group("runtime", "Where and how the models run");
     g->add_option("--device", rt.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
     g->add_option("--dtype", rt.dtype, "fp32 | fp16 | bf16 (fp16 needs CUDA)")
         ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
         ->capture_default_str();
-    g->add_option("--backend", rt.backend, "auto (compiled packages from ldmrecon compile when one matches, else "
-                  "TorchScript) | torchscript | compiled")
-        ->check(CLI::IsMember({"auto", "torchscript", "compiled"}))
-        ->capture_default_str();
+    if (with_backend)  // not for `compile`, which makes the packages
+        g->add_option("--backend", rt.backend, "auto (compiled packages from ldmrecon compile when one matches, else "
+                      "TorchScript) | torchscript | compiled")
+            ->check(CLI::IsMember({"auto", "torchscript", "compiled"}))
+            ->capture_default_str();
     g->add_option("--threads", rt.threads, "CPU threads for the models (0 = all cores)")
         ->check(within(0, limits::hardware_threads()))
         ->capture_default_str();
@@ -369,7 +371,7 @@ void add_compile(CLI::App& app, CommandLine& cl) {
                             "window of this many frames at batch 1, kept where it measures faster")
         ->check(within(1, limits::kMaxWindowFrames))
         ->capture_default_str();
-    add_runtime_options(*compile_cmd, comp.runtime);
+    add_runtime_options(*compile_cmd, comp.runtime, false);
     cl.commands.push_back({compile_cmd, [&comp] { return cli::run_in_model_module("compile", &comp); }});
 }
 
@@ -426,7 +428,7 @@ int run_parsed(const CLI::App& app, CommandLine& cl) {
                 return c.run();
             }
         if (cl.rec.inputs.empty()) {
-            std::cerr << app.help();
+            std::cerr << cli::short_help();
             return static_cast<int>(ExitCode::usage);
         }
         if (const int handled = command_word(app, cl); handled >= 0) return handled;
@@ -459,19 +461,20 @@ int main(int argc, char** argv) {
 
     CLI::App app{"ldmrecon: reconstruct audio through the AudioLDM2 VAE and HiFi-GAN vocoder, and measure how "
                  "faithful the result is.\n\n"
-                 "  ldmrecon IN -o OUT.wav [--models DIR]     reconstruct (the default command)\n"
-                 "  ldmrecon IN... --out-dir DIR [--report R.jsonl]   many files, folders, @lists\n"
+                 "  ldmrecon IN -o OUT.wav [--models DIR]      reconstruct (the default command)\n"
+                 "  ldmrecon IN... --out-dir DIR [--report R]  many files, folders, @lists\n"
                  "  ldmrecon report merge R1.jsonl R2.jsonl    combine the reports of shards\n"
                  "  ldmrecon mel IN -o OUT.npy                 the feature the VAE receives\n"
                  "  ldmrecon metrics REF EST [--json]          compare two audio files\n"
-                 "  ldmrecon pitch IN [--json]                 the pitch track (F0, periodicity, voicing)\n"
+                 "  ldmrecon pitch IN [--json]                 the pitch track, 10 ms frames\n"
                  "  ldmrecon info MODEL.pt|DIR                 show an export's metadata\n"
-                 "  ldmrecon encode IN -o X.ldml [--compare]   audio -> latent file (fp32, fp16, int8)\n"
+                 "  ldmrecon encode IN -o X.ldml [--compare]   audio -> latent file\n"
                  "  ldmrecon decode X.ldml -o OUT.wav          latent file -> audio\n"
-                 "  ldmrecon ablate IN... [--models DIR]       stages x vocoders x feature scale: one table\n"
-                 "  ldmrecon bench --models DIR                time every stage (figures, not tests)\n"
-                 "  ldmrecon compile --models DIR              AOTInductor packages for this machine (PyTorch 2)\n",
+                 "  ldmrecon ablate IN... [--models DIR]       stages x vocoders: one table\n"
+                 "  ldmrecon bench --models DIR                time every stage (figures)\n"
+                 "  ldmrecon compile --models DIR              AOTInductor packages (PyTorch 2)\n",
                  "ldmrecon"};
+    app.formatter(cli::wrapping_formatter());  // before the subcommands: they take it on
     // The binary's own line needs no libtorch; with -v the model module loads and says what runs.
     const bool verbose_version = std::any_of(argv + 1, argv + argc, [](const char* a) {
         return std::string(a) == "-v" || std::string(a) == "--verbose";
@@ -485,9 +488,10 @@ int main(int argc, char** argv) {
             return v + "\nruntime: " + e.what();
         }
     });
-    app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed default. Export AudioLDM2 with\n"
-               "scripts/export_models.py. Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output,\n"
-               "6 some inputs of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");
+    app.footer("Models: --models DIR, else $LDMRECON_MODELS, else the installed compact pair. Export\n"
+               "AudioLDM2 with scripts/export_models.py.\n"
+               "Exit status: 0 ok, 1 internal error, 2 usage, 3 input, 4 model, 5 output, 6 some inputs\n"
+               "of a batch failed, 7 regression against --baseline / --require, 130 interrupted.");
     CommandLine cl;
     app.add_flag("-v,--verbose", cl.verbose, "More log lines (debug)");
     app.add_flag("-q,--quiet", cl.quiet, "Only warnings and errors on stderr; no table");
@@ -501,11 +505,21 @@ int main(int argc, char** argv) {
     for (auto add : {add_mel, add_pitch, add_metrics, add_report, add_bench, add_ablate, add_encode, add_decode,
                      add_compile, add_info})
         add(app, cl);
+    // -h the short help, --help every option (the subcommands, made above, keep -h,--help for their own).
+    app.set_help_flag("--help", "Every option, and exit");
+    app.add_flag_callback("-h", [] {
+        std::cout << cli::short_help();
+        throw CLI::Success();
+    }, "The usage and the options people use, and exit");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-        std::cerr << "ldmrecon: error: " << shortened_words(with_option_suggestion(e.what(), app)) << " (see ldmrecon --help)\n";
+        // The help of the subcommand the error came from, when it came from one.
+        std::string where = "ldmrecon";
+        for (const CLI::App* sub : app.get_subcommands()) where += " " + command_name(*sub);
+        std::cerr << "ldmrecon: error: " << shortened_words(with_option_suggestion(e.what(), app)) << " (see " << where
+                  << " --help)\n";
         return static_cast<int>(ExitCode::usage);
     }
     spdlog::set_level(cl.quiet ? spdlog::level::warn : cl.verbose ? spdlog::level::debug : spdlog::level::info);

@@ -210,3 +210,39 @@ class NamesThatReadTheRightWay(unittest.TestCase):
             for key, value in rec["metrics"].items():
                 if isinstance(value, (int, float)) and key not in ("samples", "sample_rate", "max_lag_samples"):
                     self.assertIn(key, header)
+
+
+class Help(unittest.TestCase):
+    COMMANDS = ([], ["metrics"], ["pitch"], ["mel"], ["info"], ["report"], ["report", "merge"], ["encode"],
+                ["decode"], ["ablate"], ["bench"], ["compile"])
+
+    def test_every_help_fits_80_columns(self):
+        for cmd in self.COMMANDS:
+            p = run(*cmd, "--help")
+            self.assertEqual(p.returncode, 0, cmd)
+            wide = [l for l in p.stdout.splitlines() if len(l) > 80]
+            self.assertEqual(wide, [], cmd)
+            self.assertNotIn("{false}", p.stdout, cmd)
+
+    def test_short_help_and_a_bare_call(self):
+        p = run("-h")
+        self.assertEqual(p.returncode, 0)
+        lines = p.stdout.splitlines()
+        self.assertLess(len(lines), 30)
+        self.assertTrue(all(len(l) <= 80 for l in lines))
+        for word in ("--models", "--out-dir", "--report", "--metrics", "--help"):
+            self.assertIn(word, p.stdout)
+        bare = run()
+        self.assertEqual(bare.returncode, 2)
+        self.assertEqual(bare.stderr, p.stdout)  # the short help, on stderr
+        self.assertGreater(len(run("--help").stdout.splitlines()), len(lines))
+
+    def test_errors_point_to_their_commands_help(self):
+        p = run("metrics", "--bogus")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("(see ldmrecon metrics --help)", p.stderr)
+        self.assertIn("(see ldmrecon --help)", run("--bogus").stderr)
+
+    def test_compile_offers_no_backend(self):
+        self.assertNotIn("--backend", run("compile", "--help").stdout)
+        self.assertIn("--backend", run("--help").stdout)
