@@ -20,6 +20,10 @@ LD_DEBUG=files "$bin" "$src/examples/example.wav" -o "$tmp/out.wav" --report "$t
 grep -q "file=$prefix/lib/ldmrecon/ldmrecon_torch.so" "$tmp/ld.log" || fail "not the installed model module"
 python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["models"]["dir"] != sys.argv[2])' "$tmp/r.json" "$prefix/share/ldmrecon/models" || fail "not the installed models: $(head -c 300 "$tmp/r.json")"
 
+for f in share/man/man1/ldmrecon.1 share/bash-completion/completions/ldmrecon share/zsh/site-functions/_ldmrecon; do
+  [ -f "$prefix/$f" ] || fail "$f is not installed"
+done
+
 # The installed scripts: an export from a checkpoint folder, then that export run by the installed binary.
 scripts=$prefix/share/ldmrecon/scripts
 python=$("$scripts/find_python.sh" torch) || fail "no Python with torch"
