@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Measure a model pair on the held-out prompts: the figures of README's "The compact model pair" table.
+"""Measure a model pair on the held-out prompts: the figures of docs/models.md's "The compact model pair" table.
 
   scripts/evaluate_compact.py [--models models] [--every 2] [--json eval.json]
 

@@ -14,7 +14,7 @@ checkpoint (saved every --save-every steps and at the end, model + optimiser + R
 discriminators with --gan; keep checkpoints out of the repository). Losses go to RUN/log.tsv. Fixed seed;
 CPU by default, CUDA when --device cuda and the torch has it. `export` takes run folders or earlier exports.
 
-Recipes (see README "The compact model pair"):
+Recipes (see docs/models.md):
   VAE      L1 of the log-mel feature (mean over bins) + kl_weight * KL (mean over latent elements), posterior
            samples in training, kl_weight 1e-4. AudioLDM2's VAE adds a patch discriminator after 50k steps
            and LPIPS; neither fits a CPU budget and both are left out.
@@ -59,7 +59,7 @@ from ldmrecon_models import VAE_DEFAULTS, VOCODER_DEFAULTS, AutoencoderKL, Speec
 
 COMPACT_VAE = dict(VAE_DEFAULTS, block_out_channels=[16, 32, 64], layers_per_block=1, norm_num_groups=8)
 # Compact vocoder configs (same SpeechT5HifiGan class; channels halve at every upsampling stage), measured
-# by scripts/vocoder_candidates.py and short trial runs; README "A vocoder that follows pitch" says why the
+# by scripts/vocoder_candidates.py and short trial runs; docs/models.md "A vocoder that follows pitch" says why the
 # default was chosen. "v1" is the first shipped one: five stages leave 4 channels at 16 kHz.
 VOCODER_CONFIGS = {
     "v1": dict(VOCODER_DEFAULTS, upsample_initial_channel=128),

@@ -6,7 +6,7 @@ output sample rate, and the time to vocode a 10.24 s clip on this machine (torch
   scripts/vocoder_candidates.py [--threads 2] [--repeat 3]
 
 Early losses come from short trial runs of each (train_compact.py vocoder --config NAME --steps 300);
-README "A vocoder that follows pitch" has both.
+docs/models.md "A vocoder that follows pitch" has both.
 """
 import argparse
 import json

@@ -52,7 +52,7 @@ std::vector<std::string> own_arguments() {
 
 // Starts this binary again with OMP_WAIT_POLICY=PASSIVE, when the user has not chosen a policy. OpenMP's
 // workers spin between parallel regions by default, taking the cores from the pipeline's measuring thread
-// and from any other job on the machine (README.md "Speed": 12 clips in 7.7-8.2 s spinning against
+// and from any other job on the machine (docs/speed.md: 12 clips in 7.7-8.2 s spinning against
 // 6.8-7.3 s passive, idle; 11.4-13.1 s against 10.2-11.9 s beside a second CPU-bound job). libgomp reads
 // the variable once, when it loads, and this binary loads it at start (libsoxr uses it): a setenv here
 // would come too late. Costs a few milliseconds, once, and only for the model commands; nothing has been

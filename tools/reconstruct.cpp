@@ -325,7 +325,7 @@ private:
     std::unique_ptr<LogMel> logmel_;
     std::map<std::size_t, std::size_t> clip_job_;  // BatchRunner id -> job
     MetricsOptions metrics_options_;
-    // The pipeline (README.md "Many files"): the main thread reads (ahead, on `behind_`'s threads too) and runs
+    // The pipeline (docs/batches.md): the main thread reads (ahead, on `behind_`'s threads too) and runs
     // the models; `behind_` measures and writes each finished clip. state_ guards what they share.
     std::unique_ptr<WorkPool> behind_;
     std::mutex state_, pesq_lock_;
@@ -473,7 +473,7 @@ void ReconstructRun::start() {
 }
 
 // --jobs, or the default: on a GPU every core but the one feeding it; on the CPU one, beside the models'
-// own threads (README.md "Speed" has the measured split). One file has nothing to overlap.
+// own threads (docs/speed.md has the measured split). One file has nothing to overlap.
 int ReconstructRun::worker_threads() const {
     if (todo_ <= 1) return 0;
     if (a_.jobs >= 0) return a_.jobs;

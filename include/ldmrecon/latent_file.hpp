@@ -1,5 +1,5 @@
 // The .ldml latent file: what `ldmrecon encode` writes and `ldmrecon decode` reads. Documented byte by
-// byte in README.md ("Latent files"). Every file is treated as untrusted: the reader checks the checksum,
+// byte in docs/usage.md ("Latent files"). Every file is treated as untrusted: the reader checks the checksum,
 // every size against the header and the file, and allocates nothing from an unchecked number.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The bounds ldmrecon holds every input, option and file to, in one place, with the reasons (README.md,
+// The bounds ldmrecon holds every input, option and file to, in one place, with the reasons (docs/batches.md,
 // "Limits"). A value outside them is refused with one line before any work starts, never run for hours or
 // allocated until the machine runs out of memory.
 #pragma once
@@ -39,7 +39,7 @@ constexpr double kMaxGainMean = 1e12;
 
 // Resident bytes a run needs per sample of audio at the model rate, held for the run: the input and the
 // output, the input's and the decoded log-mel, STOI's 10 kHz copies and the stitching buffers. Measured:
-// README.md "Long audio" (1.3 GB per hour at 16 kHz = 23 B a sample); rounded up for safety.
+// docs/batches.md "Long audio" (1.3 GB per hour at 16 kHz = 23 B a sample); rounded up for safety.
 constexpr std::uint64_t kBytesPerModelSample = 32;
 // What a run needs besides (the models' working memory for one window, libraries): a floor, not a bound.
 constexpr std::uint64_t kBaseBytes = 512ull << 20;

@@ -2,7 +2,7 @@
 // (CARGAN, Morrison et al. ICLR 2022; reported by BigVGAN and Vocos). The tracker is YIN (de Cheveigné &
 // Kawahara 2002) computed exactly as librosa.yin does, so it can be held to that independent reference;
 // the voicing decision and the periodicity are YIN's aperiodicity (the normalised difference at the
-// chosen period), with a silence gate. README.md "Pitch" says why YIN and how this relates to the
+// chosen period), with a silence gate. docs/measures.md "Pitch" says why YIN and how this relates to the
 // torchcrepe-based figures those papers publish.
 #pragma once
 
@@ -23,7 +23,7 @@ struct PitchConfig {
     // A frame is voiced when its aperiodicity (cumulative-mean-normalised difference at the period) is
     // below this and it is within silence_db of the signal's loudest frame. 0.45: on this project's speech
     // (tests/data) it agrees with librosa.pyin's voiced flags on 91 % of frames and with Praat's on 90 %,
-    // as well as those two agree with each other (85-93 %); README.md "Pitch".
+    // as well as those two agree with each other (85-93 %); docs/measures.md "Pitch".
     double voicing_threshold = 0.45;
     double silence_db = -50.0;
 };

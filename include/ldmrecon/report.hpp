@@ -9,7 +9,7 @@
 
 namespace ldmrecon {
 
-// The keys of `ldmrecon metrics --json` (README.md lists them). Non-finite values become null.
+// The keys of `ldmrecon metrics --json` (docs/measures.md lists them). Non-finite values become null.
 nlohmann::json metrics_json(const Metrics& m);
 
 // A fixed-width table of every measure, one per line, with its unit and what it means for a vocoded

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Prints the figures test_quality.py pins, measured now with models/: run it after retraining the compact
-pair and paste its PINNED dict into test_quality.py (and the table into README).
+pair and paste its PINNED dict into test_quality.py (and the table into docs/models.md).
 
   /usr/bin/python3 tests/python/measure_quality.py      # from the repository root, after a build
   LDMRECON_COMPACT_MODELS=DIR ... measure_quality.py    # a candidate pair, before it replaces models/
@@ -30,7 +30,7 @@ def main() -> None:
             print(f'        "{name}": {{' + ", ".join(f'"{k}": {v:.4f}' for k, v in vals.items()) + "},")
         print("    },")
     print("}")
-    # SI-SDR goes in README's table but is not pinned: a vocoder does not keep the phase, so it sits near
+    # SI-SDR goes in docs/models.md's table but is not pinned: a vocoder does not keep the phase, so it sits near
     # -25 dB for every run here, Griffin-Lim included, and says nothing about a regression.
     for split, runs in CompactPair.runs.items():
         print(f"# SI-SDR dB, {split}: " + ", ".join(f"{n} {mean(r, 'si_sdr_db'):.1f}" for n, r in runs.items()))

@@ -207,7 +207,7 @@ class Windows(unittest.TestCase):
             run("decode", d / "z.ldml", "-o", d / "z.wav", "--models", TINY, check=True)
             self.assertEqual(len(sf.read(d / "z.wav")[0]), n)
             # The old plan's file: two windows of 256 frames, made here from a clip one hop longer with its
-            # header's length set to n (README's byte layout: u64 length at 24, CRC-32 of the rest at the end).
+            # header's length set to n (docs/usage.md's byte layout: u64 length at 24, CRC-32 of the rest at the end).
             sf.write(wav, np.concatenate([x, x[:160]]), 16000, subtype="FLOAT")
             run("encode", wav, "-o", d / "two.ldml", "--models", TINY, "--window-frames", "256", check=True)
             b = bytearray((d / "two.ldml").read_bytes())

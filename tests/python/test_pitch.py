@@ -119,7 +119,7 @@ class Measures(unittest.TestCase):
         """The compact vocoder's failure in miniature: a glide with an unvoiced stretch, resynthesised as a
         monotone buzz with the same partials and loudness contour. F0 RMSE and V/UV F1 say what is wrong.
         (STOI falls here too, to 0.35, since the partials cross its third-octave bands; on the real compact
-        vocoder it stays at 0.77 while F0 is 266 cents off: README.md "Pitch".)"""
+        vocoder it stays at 0.77 while F0 is 266 cents off: docs/measures.md "Pitch".)"""
         up = lambda t: 110 * 2 ** (t / 1.0)  # noqa: E731
         down = lambda t: 220 * 2 ** (-t / 1.0)  # noqa: E731
         gap = (0.05 * np.random.default_rng(3).standard_normal(int(0.4 * SR))).astype(np.float32)

@@ -2,7 +2,7 @@
 
 The clips in tests/data are Asterisk prompts never used in training (Italian and Russian: unseen
 languages; one held-out French prompt) and examples/example.wav (a held-out English prompt). The bounds
-are the figures measured when the pair was trained (README, "The compact model pair") with a margin, so a
+are the figures measured when the pair was trained (docs/models.md, "The compact model pair") with a margin, so a
 change that degrades the audio fails here.
 """
 import json
@@ -18,7 +18,7 @@ DATA = ROOT / "tests" / "data"
 UNSEEN = sorted(DATA.glob("it-*.flac")) + sorted(DATA.glob("ru-*.flac"))
 HELD_OUT = [DATA / "fr-dir-firstlast.flac", ROOT / "examples" / "example.wav"]
 
-# Measured means (see README) and the margins the tests allow.
+# Measured means (see docs/models.md) and the margins the tests allow.
 PINNED = {  # measured 2026-11-25 with the shipped models/ (v2 vocoder) by tests/python/measure_quality.py, both builds
     "unseen": {
         "full": {"stoi": 0.7603, "mel_l1": 0.5300, "mrstft": 1.4325, "vae_mel_l1": 0.2290,
@@ -89,7 +89,7 @@ class CompactPair(unittest.TestCase):
 
     def test_compact_vae_keeps_unseen_speech_intelligible(self):
         # The VAE's share of the issue's target: with Griffin-Lim as the vocoder the whole path keeps
-        # STOI >= 0.85 on unseen languages. (The compact HiFi-GAN does not reach it yet: README.)
+        # STOI >= 0.85 on unseen languages. (The compact HiFi-GAN does not reach it yet: docs/models.md.)
         self.assertGreaterEqual(mean(self.runs["unseen"]["vae_griffin_lim"], "stoi"), 0.85)
 
     def test_every_file_is_reconstructed_not_noise(self):

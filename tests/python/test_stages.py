@@ -140,7 +140,7 @@ class Plot(unittest.TestCase):
             frames = 1 + sf.info(SPEECH).frames // 160
             columns = frames if 400 <= frames <= 1600 else (min(frames, 1600) if frames > 1600 else
                                                             frames * -(-400 // frames))
-            self.assertEqual(width, 40 + columns + 10 + 10 + 4 + 30 + 4)  # README: plot area + colour bar
+            self.assertEqual(width, 40 + columns + 10 + 10 + 4 + 30 + 4)  # docs/usage.md: plot area + colour bar
             self.assertEqual(height, 6 + 3 * (12 + 192 + 18))
 
     def test_plot_with_many_inputs_is_a_usage_error(self):
