@@ -16,6 +16,7 @@
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/limits.hpp"
 #include "ldmrecon/outputs.hpp"
+#include "ldmrecon/streams.hpp"
 
 namespace fs = std::filesystem;
 
@@ -29,14 +30,48 @@ std::string explain_sndfile_error(const std::string& msg) {
     return "libsndfile: " + msg;
 }
 
+// A file in memory for libsndfile's virtual I/O: a stream read whole, or a WAV encoded for standard output.
+struct MemoryFile {
+    std::string bytes;
+    sf_count_t pos = 0;
+    static sf_count_t size(void* u) { return static_cast<sf_count_t>(static_cast<MemoryFile*>(u)->bytes.size()); }
+    static sf_count_t seek(sf_count_t off, int whence, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : size(u);
+        m->pos = std::max<sf_count_t>(0, base + off);
+        return m->pos;
+    }
+    static sf_count_t read(void* p, sf_count_t n, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const sf_count_t k = std::max<sf_count_t>(0, std::min(n, size(u) - m->pos));
+        std::memcpy(p, m->bytes.data() + m->pos, static_cast<std::size_t>(k));
+        m->pos += k;
+        return k;
+    }
+    static sf_count_t write(const void* p, sf_count_t n, void* u) {
+        auto* m = static_cast<MemoryFile*>(u);
+        const std::size_t end = static_cast<std::size_t>(m->pos + n);
+        if (m->bytes.size() < end) m->bytes.resize(end);
+        std::memcpy(m->bytes.data() + m->pos, p, static_cast<std::size_t>(n));
+        m->pos += n;
+        return n;
+    }
+    static sf_count_t tell(void* u) { return static_cast<MemoryFile*>(u)->pos; }
+};
+
 // An open libsndfile handle, closed on every path out. Refuses what no run could use before reading a
 // sample: not a regular file, a rate outside the limits, more audio than the memory limit holds.
 struct SndFile {
     SNDFILE* f = nullptr;
     SF_INFO info{};
+    MemoryFile stream;  // standard input or a FIFO, read whole (streams.hpp)
     SndFile(const std::string& path, int model_rate) {
-        check_input_file(path);
-        f = sf_open(path.c_str(), SFM_READ, &info);
+        if (is_stream_input(path)) {
+            open_stream(path);
+        } else {
+            check_input_file(path);
+            f = sf_open(path.c_str(), SFM_READ, &info);
+        }
         if (!f) throw InputError(path + ": not a readable audio file (" + explain_sndfile_error(sf_strerror(nullptr)) + ")");
         try {
             check_header(path, model_rate);
@@ -55,6 +90,20 @@ struct SndFile {
         const double out = static_cast<double>(info.frames) * (model_rate > 0 ? model_rate : info.samplerate) / info.samplerate;
         limits::check_audio_memory(path, out > 1.8e19 ? ~std::uint64_t{0} : static_cast<std::uint64_t>(out),
                                    model_rate > 0 ? model_rate : info.samplerate);
+    }
+    void open_stream(const std::string& path) {
+        // A quarter of the memory limit for the encoded bytes: the decoded floats and the run need the rest.
+        stream.bytes = read_stream(path, limits::memory_limit() / 4);
+        if (stream.bytes.empty()) throw InputError((path == "-" ? std::string("standard input") : path) + ": holds no audio samples");
+        const RawFormat& raw = raw_format();
+        if (!raw.given()) fix_streamed_wav_lengths(stream.bytes);
+        if (raw.given()) {  // headerless: the format the user said
+            info.samplerate = raw.rate;
+            info.channels = raw.channels;
+            info.format = SF_FORMAT_RAW | raw_subtype(raw.encoding);
+        }
+        SF_VIRTUAL_IO io{MemoryFile::size, MemoryFile::seek, MemoryFile::read, MemoryFile::write, MemoryFile::tell};
+        f = sf_open_virtual(&io, SFM_READ, &info, &stream);
     }
     ~SndFile() { sf_close(f); }
     SndFile(const SndFile&) = delete;
@@ -257,33 +306,6 @@ int sndfile_format(const std::string& path, SampleFormat format, int rate) {
 
 // A growing in-memory file for libsndfile's virtual I/O: a WAV for standard output needs its header's
 // sizes, which a pipe cannot seek back to write.
-struct MemoryFile {
-    std::string bytes;
-    sf_count_t pos = 0;
-    static sf_count_t size(void* u) { return static_cast<sf_count_t>(static_cast<MemoryFile*>(u)->bytes.size()); }
-    static sf_count_t seek(sf_count_t off, int whence, void* u) {
-        auto* m = static_cast<MemoryFile*>(u);
-        const sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : size(u);
-        m->pos = std::max<sf_count_t>(0, base + off);
-        return m->pos;
-    }
-    static sf_count_t read(void* p, sf_count_t n, void* u) {
-        auto* m = static_cast<MemoryFile*>(u);
-        const sf_count_t k = std::max<sf_count_t>(0, std::min(n, size(u) - m->pos));
-        std::memcpy(p, m->bytes.data() + m->pos, static_cast<std::size_t>(k));
-        m->pos += k;
-        return k;
-    }
-    static sf_count_t write(const void* p, sf_count_t n, void* u) {
-        auto* m = static_cast<MemoryFile*>(u);
-        const std::size_t end = static_cast<std::size_t>(m->pos + n);
-        if (m->bytes.size() < end) m->bytes.resize(end);
-        std::memcpy(m->bytes.data() + m->pos, p, static_cast<std::size_t>(n));
-        m->pos += n;
-        return n;
-    }
-    static sf_count_t tell(void* u) { return static_cast<MemoryFile*>(u)->pos; }
-};
 
 // Writes `n` frames to an open handle and closes it. Returns 0, or the errno of the failure.
 int write_and_close(SNDFILE* f, const float* data, std::size_t n) {

@@ -11,6 +11,7 @@
 
 #include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/streams.hpp"
 
 namespace fs = std::filesystem;
 
@@ -100,7 +101,9 @@ struct Expansion {
             return;
         }
         try {
-            check_input_file(arg);  // missing, a FIFO, a device: refused now, before the models load
+            // Missing, a device, a folder link: refused now, before the models load. Standard input ("-")
+            // and FIFOs are streams, read whole when their turn comes (streams.hpp).
+            if (!is_stream_input(arg)) check_input_file(arg);
         } catch (const Error& e) {
             out.push_back({arg, relative, e.what()});
             return;

@@ -23,6 +23,7 @@
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/files.hpp"
 #include "ldmrecon/limits.hpp"
+#include "ldmrecon/streams.hpp"
 
 using namespace ldmrecon;
 using cli::closest;
@@ -133,6 +134,7 @@ struct CommandLine {
     std::vector<Command> commands;
     bool verbose = false, quiet = false;
     std::string max_memory;
+    RawFormat raw;  // --raw-rate, --raw-channels, --raw-format
 };
 
 // The default command's options: inputs and outputs, models and runtime.
@@ -416,6 +418,7 @@ int command_word(const CLI::App& app, const CommandLine& cl) {
 // Runs the command the parsed line names and maps every error to its exit status, in one line.
 int run_parsed(const CLI::App& app, CommandLine& cl) {
     try {
+        set_raw_format(cl.raw);
         if (!cl.max_memory.empty()) limits::set_memory_limit(limits::parse_size(cl.max_memory, "--max-memory"));
         else limits::memory_limit();  // a bad $LDMRECON_MAX_MEMORY is a usage error now, not mid-run
         for (const auto& c : cl.commands)
@@ -497,6 +500,13 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", cl.quiet, "Only warnings and errors on stderr; no table");
     app.add_option("--max-memory", cl.max_memory, "Memory a run may plan to use, e.g. 16G (default: the machine's "
                    "physical memory, or $LDMRECON_MAX_MEMORY); longer inputs are refused before reading");
+    auto* raw = app.add_option_group("raw", "Headerless audio on standard input (-) or a FIFO");
+    raw->add_option("--raw-rate", cl.raw.rate, "Its sample rate (Hz); without it a stream must have a header (WAV, FLAC, ...)")
+        ->check(within(limits::kMinSampleRate, limits::kMaxSampleRate));
+    raw->add_option("--raw-channels", cl.raw.channels, "Its channels")->check(within(1, 64))->capture_default_str();
+    raw->add_option("--raw-format", cl.raw.encoding, "s8 | s16 | s24 | s32 | u8 | f32 | f64 (little-endian, sox's names)")
+        ->check(CLI::IsMember({"s8", "s16", "s24", "s32", "u8", "f32", "f64"}))
+        ->capture_default_str();
     app.fallthrough();  // -q, -v and --max-memory after a subcommand too
     add_reconstruct_options(app, cl.rec);
     add_stage_options(app, cl.rec);

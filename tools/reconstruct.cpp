@@ -411,6 +411,8 @@ void ReconstructRun::plan_job(std::size_t i, const InputFile& in, std::map<std::
     j.result.input = utf8_escaped(j.in.path);  // as the report holds it, so baselines match
     j.result.output = j.output;
     j.result.record = {{"input", j.in.path}, {"output", j.output}};
+    if (j.in.error.empty() && j.in.path == "-" && a_.output.empty())
+        j.in.error = "-: standard input has no name for --out-dir to mirror; give -o OUT.wav";
     if (!j.in.error.empty()) {
         fail(j, static_cast<int>(ExitCode::input), j.in.error);
     } else if (a_.skip_existing && !j.output.empty() && skip_existing_output(j.output)) {

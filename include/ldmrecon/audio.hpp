@@ -18,7 +18,8 @@ struct AudioBuffer {
 };
 
 // Throws InputError naming `path` unless it is an existing regular file: a folder, a FIFO or a device is
-// refused before anything opens it (a FIFO with no writer would block for ever).
+// refused before anything opens it (a FIFO with no writer would block for ever). For what must be a file
+// (lists, models, reports, latent files); audio inputs may also be streams (streams.hpp).
 void check_input_file(const std::string& path);
 
 // Reads any file libsndfile reads. Throws InputError (naming the file) when it is missing, not audio,
