@@ -277,9 +277,15 @@ const std::string& Models::backend() const { return impl_->backend_name; }
 const std::string& Models::backend_reason() const { return impl_->backend_reason; }
 
 
+std::string Models::description() const {
+    // An export's description may go on with advice after a ';' (ldmrecon info prints all of it): reports
+    // and tables, which repeat it for every file, keep what the models are.
+    const std::string d = impl_->vae_meta.value("description", std::string("models in ") + impl_->dir);
+    return d.substr(0, d.find("; "));
+}
+
 std::string Models::describe() const {
-    return impl_->vae_meta.value("description", std::string("models in ") + impl_->dir) + " [weights: " +
-           impl_->vae_meta.value("weights", std::string("unknown")) + "]";
+    return description() + " [weights: " + impl_->vae_meta.value("weights", std::string("unknown")) + "]";
 }
 
 }  // namespace ldmrecon

@@ -211,7 +211,7 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
     rec["models"] = nullptr;
     if (models)
         rec["models"] = {{"dir", dir},
-                         {"description", models->vae_metadata().value("description", "")},
+                         {"description", models->description()},
                          {"weights", models->vae_metadata().value("weights", "")},
                          {"source", models->vae_metadata().value("source", "")},
                          {"scaling_factor", models->scaling_factor()}};

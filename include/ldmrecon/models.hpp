@@ -62,7 +62,9 @@ public:
     std::uint64_t model_id() const;
     const nlohmann::json& vae_metadata() const;
     const nlohmann::json& vocoder_metadata() const;
-    std::string describe() const;  // one line: source and weights, for reports
+    std::string describe() const;  // one line: description() and the weights, for tables and logs
+    // The export's description up to its first "; " (what the models are, without the advice after it).
+    std::string description() const;
     std::uint64_t vocoder_id() const;         // FNV-1a 64 of the vocoder's embedded metadata
     const std::string& backend() const;        // "TorchScript" or "compiled (AOTInductor)"
     const std::string& backend_reason() const; // why that one, one line
