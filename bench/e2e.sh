@@ -43,6 +43,13 @@ print(f"{'':12} {'wall':>7} {'x real time':>12} {'models':>8} {'the rest':>9} {'
 print(f"{'ldmrecon':12} {c:7.2f} {audio / c:12.1f} {cmodel:8.2f} {crest:9.2f} {'':>9}")
 print(f"{'Python':12} {p:7.2f} {audio / p:12.1f} {pmodel:8.2f} {prest:9.2f} {py['start_up_seconds']:9.2f}")
 print(f"ratio (Python / ldmrecon wall): {p / c:.2f}")
+print("Seconds per stage (wall time of each), summed over the files (ldmrecon's read includes resampling; its")
+print("measures and writes run beside the models, on the pipeline's workers):")
+rows = [("read", ct["read"], pt["read"]), ("resample", None, pt["resample"]), ("feature", ct["feature"], pt["feature"]),
+        ("encode", ct["encode"], pt["encode"]), ("decode", ct["decode"], pt["decode"]),
+        ("vocode", ct["vocode"], pt["vocode"]), ("measures", ct["metrics"], pt["measures"]), ("write", ct["write"], pt["write"])]
+for name, a, b in rows:
+    print(f"  {name:10} {'' if a is None else f'{a:8.3f}':>8} {b:8.3f}")
 print(f"ldmrecon's bound: models + the rest / {cores} cores = {cmodel + crest / cores:.2f} s "
       f"(wall is {100 * (c / (cmodel + crest / cores) - 1):+.0f} % of it); the rest alone allows "
       f"{audio / crest * cores:.0f}x real time on {cores} cores")
