@@ -32,10 +32,11 @@ python=$("$scripts/find_python.sh" torch) || fail "no Python with torch"
 "$bin" info "$tmp/exported" >/dev/null || fail "info on the export"
 "$bin" "$src/examples/example.wav" -o "$tmp/out2.wav" --models "$tmp/exported" -q || fail "the export did not run"
 
-# The library: a CMake consumer (find_package(ldmrecon), ldmrecon::core) and a pkg-config one.
+# The libraries: CMake consumers (find_package(ldmrecon): ldmrecon::core, ldmrecon::models) and a pkg-config one.
 cmake -S "$src/tests/install" -B "$tmp/consumer" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null || fail "find_package(ldmrecon)"
 cmake --build "$tmp/consumer" >/dev/null || fail "building the CMake consumer"
 "$tmp/consumer/consumer" || fail "the CMake consumer"
+"$tmp/consumer/models_consumer" "$prefix/share/ldmrecon/models" || fail "the ldmrecon::models consumer"
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 # shellcheck disable=SC2046
 g++ -o "$tmp/pc_consumer" "$src/tests/install/consumer.cpp" $(pkg-config --cflags --libs ldmrecon) \
