@@ -29,7 +29,7 @@ PACKAGES=(
   libsndfile1-dev libfftw3-dev libsoxr-dev libpng-dev libcli11-dev libspdlog-dev nlohmann-json3-dev catch2
   python3 python3-torch python3-numpy python3-scipy python3-soundfile   # exports, fixtures, references
 )
-((tests)) && PACKAGES+=(clang libclang-rt-14-dev groff-base)   # libFuzzer + sanitizers; groff checks the man page
+((tests)) && PACKAGES+=(clang libclang-rt-14-dev groff-base zsh)   # fuzzers; the man page and zsh completion checks
 
 missing=()
 for p in "${PACKAGES[@]}"; do
