@@ -1,5 +1,5 @@
 """The man page names every option the binary's help lists, and renders cleanly; the bash and zsh completions
-completes commands, each command's options (read from the binary) and option values."""
+complete commands, each command's options (read from the binary) and option values."""
 import os
 import re
 import shutil
