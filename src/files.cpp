@@ -31,7 +31,12 @@ int claim_temp_slot(const std::string& path) {
     for (int i = 0; i < kTempSlots; ++i) {
         bool expected = false;
         if (g_slot_taken[i].compare_exchange_strong(expected, true)) {
-            std::memcpy(g_pending_temp[i], path.c_str(), path.size() + 1);
+            // The first byte last: a signal handler reading the slot half-written must see it empty, never
+            // a mix of this path and an older one (which could name someone's file).
+            char* slot = g_pending_temp[i];
+            std::memcpy(slot + 1, path.c_str() + 1, path.size());
+            std::atomic_signal_fence(std::memory_order_release);
+            slot[0] = path[0];
             return i;
         }
     }
