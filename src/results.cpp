@@ -56,6 +56,13 @@ std::vector<std::string> csv_record(const std::string& text, std::size_t& at, co
     return fields;
 }
 
+// Where a measure's key lives in a record: "vae_mel_l1" in its "vae" object as "mel_l1", every other key
+// in "metrics" as itself.
+std::pair<const char*, std::string> record_place(const std::string& key) {
+    if (key.rfind("vae_", 0) == 0) return {"vae", key.substr(4)};
+    return {"metrics", key};
+}
+
 // A --report .csv read back: the header names the columns, every metric column is a number or empty.
 std::vector<FileResult> read_csv_results(const std::string& text, const std::string& path) {
     std::size_t at = 0;
@@ -79,9 +86,12 @@ std::vector<FileResult> read_csv_results(const std::string& text, const std::str
             if (*end != '\0')
                 throw InputError(path + ": line " + std::to_string(line) + ": " + header[k] + " is '" +
                                  f[k].substr(0, 40) + "', not a number");
-            if (header[k] == "seconds") rec["input_audio"]["seconds"] = v;
-            else if (header[k].rfind("vae_", 0) == 0) rec["vae"][header[k].substr(4)] = v;
-            else rec["metrics"][header[k]] = v;
+            if (header[k] == "seconds") {
+                rec["input_audio"]["seconds"] = v;
+            } else {
+                const auto [section, name] = record_place(header[k]);
+                rec[section][name] = v;
+            }
         }
         if (f[0].empty()) throw InputError(path + ": line " + std::to_string(line) + " names no input");
         out.push_back(result_from_json(rec));
@@ -98,9 +108,7 @@ std::string fmt(double v) {
 // Whether a record holds `key` as null: computed, but undefined for that file (an F0 error with no frame
 // voiced in both). A key that is absent was not computed.
 bool holds_null(const FileResult& r, const std::string& key) {
-    const bool vae = key.rfind("vae_", 0) == 0;
-    const char* section = vae ? "vae" : "metrics";
-    const std::string k = vae ? key.substr(4) : key;
+    const auto [section, k] = record_place(key);
     return r.record.is_object() && r.record.contains(section) && r.record[section].is_object() &&
            r.record[section].contains(k) && r.record[section][k].is_null();
 }
