@@ -8,18 +8,23 @@ unpacks them and decodes every G.722 prompt to 16 kHz mono 16-bit WAV in a cache
 (default $LDMRECON_DATA, else ~/.cache/ldmrecon/data). Writes CACHE/manifest.tsv (one line per file:
 split, language, package, version, licence, seconds, path) and CACHE/licences/<package>.copyright.
 
-Synthetic speech for variety (male voices above all: every Asterisk training voice is female): flite's
-kal16, awb and rms voices and espeak-ng's en-us, es and fr voices read sentences of the GPL-3 text in
-/usr/share/common-licenses (manifest language "synthetic").
+Real male speech (every Asterisk training voice is female): Debian's ktuberling-data, about 1700 short words
+spoken in 20-odd languages by several speakers (GPL-2+; manifest language "kt-LANG", files under wav/kt/LANG/).
+Its Italian and Russian words stay out altogether, so that no Italian or Russian speech is trained on and the
+unseen split stays unseen.
+
+Synthetic speech for variety: flite's kal16, awb and rms voices, espeak-ng's en-us, es and fr voices and
+Festival's two male diphone voices built from real recordings (festvox-kallpc16k, festvox-kdlpc16k) read
+sentences of the GPL-3 text in /usr/share/common-licenses (manifest language "synthetic").
 
 Splits, fixed by file name so they never move between runs:
   train  English, Spanish, French prompts and the synthetic sentences (about 1 in 10 held out, by a hash
          of the name)
   test   that held-out tenth, plus the bundled example's source prompt (en tt-allbusy), always
-  unseen Italian and Russian prompts: never used for training
+  unseen Italian and Russian Asterisk prompts: never used for training
 
-Needs apt-get, dpkg-deb, ffmpeg, flite and espeak-ng (scripts/prepare_data.py says which is missing;
-they are installed with apt-get when running as root).
+Needs apt-get, dpkg-deb, ffmpeg, flite, espeak-ng, festival and its two voices (scripts/prepare_data.py says
+which is missing; they are installed with apt-get when running as root).
 """
 import argparse
 import os
@@ -42,19 +47,29 @@ def die(msg: str) -> None:
     sys.exit(1)
 
 
-TOOLS = {"ffmpeg": "decodes G.722", "flite": "synthetic speech", "espeak-ng": "synthetic speech"}
+TOOLS = {"ffmpeg": "decodes G.722 and Ogg", "flite": "synthetic speech", "espeak-ng": "synthetic speech",
+         "text2wave": "Festival's synthetic speech"}
+PACKAGES = {"ffmpeg": "ffmpeg", "flite": "flite", "espeak-ng": "espeak-ng", "text2wave": "festival"}
+FESTIVAL_VOICES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k"}
 SYNTH_VOICES = [("flite", "kal16"), ("flite", "awb"), ("flite", "rms"),
-                ("espeak-ng", "en-us+m3"), ("espeak-ng", "es+m1"), ("espeak-ng", "fr+f2")]
+                ("espeak-ng", "en-us+m3"), ("espeak-ng", "es+m1"), ("espeak-ng", "fr+f2"),
+                ("festival", "kal_diphone"), ("festival", "ked_diphone")]
+KTUBERLING = "ktuberling-data"
+KT_LEFT_OUT = ("it", "ru")  # the unseen split's languages
+KT_LICENCE = "GPL-2.0-or-later"
 SYNTH_SENTENCES = 60  # per voice
 SYNTH_TEXT = Path("/usr/share/common-licenses/GPL-3")
-SYNTH_LICENCE = "synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) reading the GPL-3 text (verbatim copies allowed)"
+SYNTH_LICENCE = ("synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) / Festival diphone voices (BSD-style) reading "
+                 "the GPL-3 text (verbatim copies allowed)")
 
 
 def need_tools() -> None:
     for tool in ("apt-get", "dpkg-deb"):
         if not shutil.which(tool):
             die(f"'{tool}' not found: this script needs a Debian system (apt-get, dpkg-deb)")
-    missing = [t for t in TOOLS if not shutil.which(t)]
+    missing = [PACKAGES[t] for t in TOOLS if not shutil.which(t)]
+    missing += [pkg for voice, pkg in FESTIVAL_VOICES.items()
+                if not Path(f"/usr/share/festival/voices/english/{voice}").is_dir()]
     if missing:
         if os.geteuid() == 0:
             print(f"prepare_data: installing {' '.join(missing)}", file=sys.stderr)
@@ -63,8 +78,8 @@ def need_tools() -> None:
             subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
                            check=True, env=env, stdout=subprocess.DEVNULL)
         else:
-            die(" and ".join(f"'{t}' not found ({TOOLS[t]})" for t in missing)
-                + f": install it (sudo apt-get install {' '.join(missing)})")
+            die(f"{', '.join(missing)} not installed (speech decoding and synthesis): "
+                f"install them (sudo apt-get install {' '.join(missing)})")
     if not SYNTH_TEXT.exists():
         die(f"{SYNTH_TEXT} not found (Debian's base-files has it): it is the text the synthetic voices read")
 
@@ -83,6 +98,10 @@ def synthesise(tool: str, voice: str, text: str, dst: Path) -> None:
     raw = dst.with_suffix(".raw.wav")
     if tool == "flite":
         cmd = ["flite", "-voice", voice, "-t", text, "-o", str(raw)]
+    elif tool == "festival":
+        txt = dst.with_suffix(".txt")
+        txt.write_text(text + "\n")
+        cmd = ["text2wave", "-eval", f"(voice_{voice})", "-o", str(raw), str(txt)]
     else:
         cmd = ["espeak-ng", "-v", voice, "-w", str(raw), text]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -90,6 +109,7 @@ def synthesise(tool: str, voice: str, text: str, dst: Path) -> None:
         die(f"{tool} -voice {voice} failed: {r.stderr.strip()}")
     decode(raw, dst, fmt=None)
     raw.unlink()
+    dst.with_suffix(".txt").unlink(missing_ok=True)
 
 
 def split_of(lang: str, name: str) -> str:
@@ -98,6 +118,36 @@ def split_of(lang: str, name: str) -> str:
     if (lang, name) in ALWAYS_TEST:
         return "test"
     return "test" if zlib.crc32(f"{lang}/{name}".encode()) % 10 == 0 else "train"
+
+
+def unpack(pkg: str, debs: Path, unpacked: Path, lic: Path):
+    """The package's files under unpacked/PKG (once), its copyright file copied to lic; (version, root)."""
+    deb = fetch(pkg, debs)
+    root = unpacked / pkg
+    if not (root / ".done").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        (root / ".done").touch()
+    copyright_file = root / "usr" / "share" / "doc" / pkg / "copyright"
+    if copyright_file.exists():
+        shutil.copyfile(copyright_file, lic / f"{pkg}.copyright")
+    return deb.name.split("_")[1].replace("%3a", ":"), root
+
+
+def ktuberling_words(debs: Path, unpacked: Path, lic: Path, wavs: Path):
+    """(source, destination) decode jobs and manifest rows for ktuberling's spoken words. The Serbian
+    variants (sr@latin, ...) are one speaker: they share a split by word."""
+    version, root = unpack(KTUBERLING, debs, unpacked, lic)
+    jobs, rows = [], []
+    for src in sorted((root / "usr" / "share" / "ktuberling" / "sounds").glob("*/*.ogg")):
+        lang = src.parent.name
+        if lang.split("@")[0] in KT_LEFT_OUT:
+            continue
+        dst = wavs / "kt" / lang / f"{src.stem}.wav"
+        jobs.append((src, dst))
+        rows.append([split_of("kt", f"{lang.split('@')[0]}/{src.stem}"), f"kt-{lang}", KTUBERLING, version,
+                     KT_LICENCE, dst])
+    return jobs, rows
 
 
 def fetch(pkg: str, debs: Path) -> Path:
@@ -137,23 +187,17 @@ def main() -> int:
     rows, jobs = [], []
     for lang in TRAIN_LANGUAGES + UNSEEN_LANGUAGES:
         pkg = f"asterisk-core-sounds-{lang}-g722"
-        deb = fetch(pkg, debs)
-        version = deb.name.split("_")[1]
-        root = unpacked / pkg
-        if not (root / ".done").exists():
-            shutil.rmtree(root, ignore_errors=True)
-            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-            (root / ".done").touch()
-        copyright_file = root / "usr" / "share" / "doc" / pkg / "copyright"
-        if copyright_file.exists():
-            shutil.copyfile(copyright_file, lic / f"{pkg}.copyright")
+        version, root = unpack(pkg, debs, unpacked, lic)
         sounds = root / "usr" / "share" / "asterisk" / "sounds"
         for src in sorted(sounds.rglob("*.g722")):
             rel = src.relative_to(sounds).with_suffix(".wav")
             name = src.relative_to(sounds).with_suffix("").as_posix().split("/", 1)[-1]
             dst = wavs / lang / rel
-            jobs.append((src, dst))
+            jobs.append((src, dst, "g722"))
             rows.append([split_of(lang, name), lang, pkg, version, LICENCE, dst])
+    kt_jobs, kt_rows = ktuberling_words(debs, unpacked, lic, wavs)
+    jobs += [(src, dst, None) for src, dst in kt_jobs]
+    rows += kt_rows
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda j: decode(*j), jobs))
 
@@ -167,6 +211,8 @@ def main() -> int:
             dst = wavs / "synthetic" / f"{name}.wav"
             synth.append((tool, voice, text, dst))
             rows.append([split_of("synthetic", name), "synthetic", tool, voice, SYNTH_LICENCE, dst])
+    for voice, pkg in FESTIVAL_VOICES.items():
+        shutil.copyfile(f"/usr/share/doc/{pkg}/copyright", lic / f"{pkg}.copyright")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda j: synthesise(*j), synth))
 

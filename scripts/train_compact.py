@@ -141,14 +141,24 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return (0.5 * x / (np.abs(x).max() + 1e-8)).astype(np.float32)
 
 
+SOURCES = ("asterisk", "ktuberling", "synthetic", "festival")
+
+
+def source_of(row) -> str:
+    """A manifest row's source for --sources: asterisk (en/es/fr prompts), ktuberling (real words, many
+    speakers), synthetic (flite, espeak-ng) or festival (its male diphone voices, also synthetic speech)."""
+    if row[1] == "synthetic":
+        return "festival" if row[2] == "festival" else "synthetic"
+    return "ktuberling" if row[2] == "ktuberling-data" else "asterisk"
+
+
 def manifest(data: Path, split: str, sources=("asterisk",)):
-    """(language, path) of the split's files from the chosen sources: asterisk (en/es/fr prompts), synthetic."""
+    """(language, path) of the split's files from the chosen sources (SOURCES)."""
     path = data / "manifest.tsv"
     if not path.exists():
         raise SystemExit(f"{path}: no manifest; run scripts/prepare_data.py first")
     rows = [ln.split("\t") for ln in path.read_text().splitlines()[1:] if ln]
-    return [(r[1], data / r[6]) for r in rows
-            if r[0] == split and ("synthetic" if r[1] == "synthetic" else "asterisk") in sources]
+    return [(r[1], data / r[6]) for r in rows if r[0] == split and source_of(r) in sources]
 
 
 def slowed(x: np.ndarray, factor: float) -> np.ndarray:
@@ -172,7 +182,7 @@ def training_stream(data: Path, sources, lowered: float = 0.0) -> torch.Tensor:
     for _, p in files:
         parts += [normalise(read_wav(p)), gap]
     for lang, p in files:
-        if lang != "synthetic" and rng.random() < lowered:
+        if lang in ("en", "es", "fr") and rng.random() < lowered:
             parts += [normalise(slowed(read_wav(p), rng.uniform(1.3, 1.8))), gap]
     return torch.from_numpy(np.concatenate(parts))
 
@@ -473,29 +483,33 @@ def export(args) -> None:
     man = [ln.split("\t") for ln in (args.data / "manifest.tsv").read_text().splitlines()[1:] if ln]
 
     def data_of(sources):
-        rows = [r for r in man if r[0] == "train" and ("synthetic" if r[1] == "synthetic" else "asterisk") in sources]
+        rows = [r for r in man if r[0] == "train" and source_of(r) in sources]
         return {"sources": list(sources), "files": len(rows), "minutes": round(sum(float(r[5]) for r in rows) / 60, 1),
                 "packages": sorted({r[2] if r[1] == "synthetic" else f"{r[2]} {r[3]}" for r in rows})}
 
+    used = set(runs["vae"].get("sources", ["asterisk"])) | set(runs["vocoder"].get("sources", ["asterisk"]))
     data = {"vae": data_of(runs["vae"].get("sources", ["asterisk"])),
             "vocoder": data_of(runs["vocoder"].get("sources", ["asterisk"])),
-            "licence": "Asterisk prompts CC-BY-SA-3.0; synthetic speech from flite/espeak-ng reading GPL-3's text "
-                       "(models/DATA.md, models/data-manifest.tsv)",
+            "licence": "Asterisk prompts CC-BY-SA-3.0; synthetic speech from flite/espeak-ng/Festival reading GPL-3's "
+                       "text" + ("; ktuberling-data's words GPL-2.0-or-later" if "ktuberling" in used else "")
+                       + " (models/DATA.md, models/data-manifest.tsv)",
             "held_out": "test split (1 in 10 files by name hash; en tt-allbusy always) and the it/ru packages"}
     # The manifest of everything the pair was trained on, with each file's licence, ships beside the models.
     args.out.mkdir(parents=True, exist_ok=True)
     header = "split\tlanguage\tpackage_or_tool\tversion_or_voice\tlicence\tseconds\tpath"
     (args.out / "data-manifest.tsv").write_text(
-        header + "\n" + "".join("\t".join(r) + "\n" for r in man if r[0] == "train"))
+        header + "\n" + "".join("\t".join(r) + "\n" for r in man if r[0] == "train" and source_of(r) in used))
     export_pair(vae, vae_cfg, voc, voc_cfg, args.out, audioldm2_feature(), sf,
                 source="scripts/train_compact.py",
                 extra={"weights": "trained by ldmrecon (compact pair), not AudioLDM2",
                        "description": "compact pair trained by this project on Debian's Asterisk speech prompts "
-                                      "(en/es/fr)" + (" and synthetic speech" if "synthetic" in
-                                                      data["vocoder"]["sources"] + data["vae"]["sources"] else "")
+                                      "(en/es/fr)" + (", ktuberling's spoken words" if "ktuberling" in used else "")
+                                      + (" and synthetic speech" if used & {"synthetic", "festival"} else "")
                                       + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
                                       "and pass --models DIR" + (f" ({args.note})" if args.note else ""),
-                       "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)",
+                       "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)" + (
+                           "; also trained on GPL-2.0-or-later recordings (ktuberling-data), shipped within this "
+                           "GPL-3.0-or-later project" if "ktuberling" in used else ""),
                        "training": {"vae": runs["vae"], "vocoder": runs["vocoder"], "kl_weight": KL_WEIGHT,
                                     "seed": SEED, "data": data}})
     print(f"exported to {args.out}: scaling factor {sf:.4f}")
@@ -509,7 +523,8 @@ def main() -> int:
     ap.add_argument("--run", type=Path, help="run folder (checkpoint, log) for vae/vocoder")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--sources", type=lambda v: tuple(v.split(",")), default=("asterisk",),
-                    help="training data: asterisk (en/es/fr prompts, default), synthetic, or both: asterisk,synthetic")
+                    help="training data, comma-separated: asterisk (en/es/fr prompts, default), ktuberling (real "
+                         "words, male speakers among them), synthetic (flite, espeak-ng), festival (male diphone voices)")
     ap.add_argument("--frames", type=int, help="frames per training crop (vae 256, vocoder 32)")
     ap.add_argument("--batch", type=int, help="crops per step (8)")
     ap.add_argument("--lr", type=float, help="peak learning rate (vae 5e-4, vocoder 1e-3)")
