@@ -319,6 +319,10 @@ int write_and_close(SNDFILE* f, const float* data, std::size_t n) {
 
 }  // namespace
 
+int sndfile_output_format(const std::string& path, SampleFormat format, int sample_rate) {
+    return sndfile_format(path, format, sample_rate);
+}
+
 void check_audio_output(const std::string& path, SampleFormat format, int sample_rate) {
     if (!is_discard(path)) sndfile_format(path, format, sample_rate);
 }

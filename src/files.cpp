@@ -50,13 +50,11 @@ void release_temp_slot(int slot) {
 }
 volatile std::sig_atomic_t g_writing_stdout = 0;
 
-struct StdoutWrite {
-    StdoutWrite() { g_writing_stdout = 1; }
-    ~StdoutWrite() { g_writing_stdout = 0; }
-};
 }  // namespace
 
 bool writing_to_standard_output() noexcept { return g_writing_stdout != 0; }
+StandardOutputWrite::StandardOutputWrite() noexcept { g_writing_stdout = 1; }
+StandardOutputWrite::~StandardOutputWrite() { g_writing_stdout = 0; }
 
 const char* file_kind(unsigned mode) {
     if (S_ISREG(mode)) return "a file";
@@ -121,7 +119,7 @@ void TempFile::commit() {
 void write_file_atomically(const std::string& path, const std::string& bytes) {
     if (is_discard(path)) return;
     if (is_standard_output(path)) {
-        const StdoutWrite writing;
+        const StandardOutputWrite writing;
         if (std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size() || std::fflush(stdout) != 0)
             throw OutputError("standard output: write failed (" + io_error_text(errno) + ")");
         return;

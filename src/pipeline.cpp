@@ -66,6 +66,20 @@ VocoderKind parse_vocoder(const std::string& name) {
     throw UsageError("unknown vocoder '" + name + "' (use hifigan or griffin-lim)");
 }
 
+WindowPlan parse_window_plan(const std::string& name) {
+    if (name == "end-aligned") return WindowPlan::end_aligned;
+    if (name == "streamed") return WindowPlan::streamed;
+    throw UsageError("--window-plan '" + name + "': use end-aligned or streamed");
+}
+
+bool parse_level(const std::string& name) {
+    if (name == "peak") return false;
+    if (name == "fixed") return true;
+    throw UsageError("--level '" + name + "': use peak (each input normalised by its own peak) or fixed");
+}
+
+const char* window_plan_name(WindowPlan p) { return p == WindowPlan::end_aligned ? "end-aligned" : "streamed"; }
+
 const char* stage_name(Stage s) { return s == Stage::full ? "full" : s == Stage::vae ? "vae" : "vocoder"; }
 const char* vocoder_name(VocoderKind v) { return v == VocoderKind::hifigan ? "hifigan" : "griffin-lim"; }
 
@@ -93,6 +107,15 @@ std::vector<Window> sliding_windows(std::size_t n, std::size_t hop, const Recons
     return w;
 }
 
+// The streamed plan: windows every step from the start while the previous ones end before n.
+std::vector<Window> streamed_windows(std::size_t n, std::size_t hop, const ReconstructOptions& o) {
+    const std::size_t W = static_cast<std::size_t>(o.window_frames);
+    const std::size_t step = (W - static_cast<std::size_t>(o.overlap_frames)) * hop;
+    std::vector<Window> w;
+    for (std::size_t s = 0; w.empty() || w.back().start + W * hop < n; s += step) w.push_back({s, W * hop - 1, W});
+    return w;
+}
+
 }  // namespace
 
 std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& o) {
@@ -108,6 +131,7 @@ std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const Rec
         const std::size_t p = padded_length(n, hop, multiple);
         return {{0, p, 1 + p / h}};
     }
+    if (o.plan == WindowPlan::streamed) return streamed_windows(n, h, o);
     // Exactly W hops (AudioLDM2's own 10.24 s clips): W + 1 frames, the last one centred on the end. AudioLDM2
     // truncates its feature to W frames; so does this one window, whose W * hop output samples still cover n.
     if (n == W * h) return {{0, n, W}};
@@ -135,6 +159,11 @@ struct BatchRunner::Clip {
     StageTimes times;
     std::string error;
     bool cancelled = false;
+    // A streamed clip (open_stream): `in` holds the normalised input from sample in_base on (what later
+    // windows still need), `out` the output from out_base on; output before final_end is final.
+    bool streamed = false, open = false;
+    std::vector<float> in;
+    std::size_t in_base = 0, out_base = 0, final_end = 0;
 };
 
 BatchRunner::BatchRunner(Models& models, const ReconstructOptions& opts)
@@ -180,22 +209,112 @@ std::size_t BatchRunner::add(const std::vector<float>& audio) {
     const auto t0 = Clock::now();
     clip->n = audio.size();
     std::vector<float> x = audio;
-    clip->gain = normalise_waveform(x);
-    clip->windows = plan_windows(clip->n, fc.hop_length, multiple_, opts_);
-    std::vector<float> slice;
-    for (const Window& w : clip->windows) {
-        // Zeros (silence) past the end of the signal, never a log-mel of 0: SPEC.md 1.
-        slice.assign(w.length, 0.f);
-        const std::size_t avail = w.start < clip->n ? std::min(w.length, clip->n - w.start) : 0;
-        std::copy_n(x.begin() + static_cast<long>(w.start), avail, slice.begin());
-        Matrix f = logmel_.compute(slice);
-        f.rows = w.frames;  // one fewer than computed for a clip of exactly one window's hops (plan_windows)
-        f.data.resize(f.rows * f.cols);
-        clip->features.push_back(std::move(f));
+    if (opts_.fixed_level) {
+        clip->gain = Gain{0.0, kFixedLevelScale};
+        for (float& v : x) v = static_cast<float>(v * kFixedLevelScale);
+    } else {
+        clip->gain = normalise_waveform(x);
     }
+    clip->windows = plan_windows(clip->n, fc.hop_length, multiple_, opts_);
+    for (const Window& w : clip->windows)
+        clip->features.push_back(window_feature(x.data() + w.start, w.start < clip->n ? clip->n - w.start : 0, w));
     if (clip->windows.size() > 1 && !opts_.latents_only) clip->full_feature = logmel_.compute(x);
     clip->times.feature = seconds_since(t0);
     return enqueue(std::move(clip));
+}
+
+// A window's feature from the signal at its start, of which `avail` samples exist: zeros (silence) past
+// the end of the signal, never a log-mel of 0 (SPEC.md 1).
+Matrix BatchRunner::window_feature(const float* x, std::size_t avail, const Window& w) {
+    std::vector<float> slice(w.length, 0.f);
+    std::copy_n(x, std::min(w.length, avail), slice.begin());
+    Matrix f = logmel_.compute(slice);
+    f.rows = w.frames;  // one fewer than computed for a clip of exactly one window's hops (plan_windows)
+    f.data.resize(f.rows * f.cols);
+    return f;
+}
+
+std::size_t BatchRunner::open_stream() {
+    if (latent_mode_) throw UsageError("a BatchRunner takes audio or latents, not both");
+    if (opts_.plan != WindowPlan::streamed || !opts_.fixed_level || opts_.latents_only)
+        throw UsageError("a stream runs with the streamed window plan and the fixed level");
+    audio_mode_ = true;
+    auto clip = std::make_unique<Clip>();
+    clip->streamed = clip->open = true;
+    clip->gain = Gain{0.0, kFixedLevelScale};
+    const std::size_t id = next_id_++;
+    clips_.emplace(id, std::move(clip));
+    return id;
+}
+
+void BatchRunner::feed(std::size_t id, const float* samples, std::size_t n) {
+    Clip& c = *clips_.at(id);
+    if (!c.open) throw UsageError("feed() after end_stream()");
+    const auto t0 = Clock::now();
+    for (std::size_t i = 0; i < n; ++i) c.in.push_back(static_cast<float>(samples[i] * kFixedLevelScale));
+    c.n += n;
+    queue_stream_windows(id, c);
+    c.times.feature += seconds_since(t0);
+}
+
+void BatchRunner::end_stream(std::size_t id) {
+    Clip& c = *clips_.at(id);
+    if (!c.open) return;
+    c.open = false;
+    const auto t0 = Clock::now();
+    queue_stream_windows(id, c);
+    c.times.feature += seconds_since(t0);
+}
+
+// Queues the streamed clip's windows whose samples are all in: while it is open, those of the streamed
+// plan of any length at least what has arrived; once ended, the rest of the plan of its length.
+void BatchRunner::queue_stream_windows(std::size_t id, Clip& c) {
+    const std::size_t hop = static_cast<std::size_t>(fc_.hop_length);
+    const std::size_t W = static_cast<std::size_t>(opts_.window_frames);
+    const std::size_t step = (W - static_cast<std::size_t>(opts_.overlap_frames)) * hop;
+    std::vector<Window> plan;
+    if (!c.open) {
+        if (c.n == 0) return;  // nothing arrived: the clip completes empty (collect_completed)
+        plan = plan_windows(c.n, fc_.hop_length, multiple_, opts_);
+    }
+    for (;;) {
+        const std::size_t k = c.windows.size();
+        Window w;
+        if (c.open) {
+            // Window 0 is a whole window once the input is known to be at least W hops long (shorter ones
+            // run as one padded window); every later window exists once its last sample has arrived.
+            w = {k * step, W * hop - 1, W};
+            if (c.n < (k == 0 ? W * hop : w.start + w.length)) break;
+        } else {
+            if (k >= plan.size()) break;
+            w = plan[k];
+        }
+        c.windows.push_back(w);
+        c.features.push_back(window_feature(c.in.data() + (w.start - c.in_base),
+                                            c.in_base + c.in.size() - w.start, w));
+        c.decoded.emplace_back();
+        c.waves.emplace_back();
+        c.latents.emplace_back();
+        c.arrived.push_back(false);
+        queue_.push_back({id, k});
+        // Later windows start at the next step or after: the input before it is no longer needed.
+        const std::size_t keep = std::min(w.start + step, c.in_base + c.in.size());
+        c.in.erase(c.in.begin(), c.in.begin() + static_cast<long>(keep - c.in_base));
+        c.in_base = keep;
+    }
+}
+
+std::vector<float> BatchRunner::take_output(std::size_t id) {
+    auto it = clips_.find(id);
+    if (it == clips_.end()) return {};
+    Clip& c = *it->second;
+    const std::size_t end = std::min(c.final_end, c.n);
+    if (end <= c.out_base) return {};
+    std::vector<float> y(c.out.begin(), c.out.begin() + static_cast<long>(end - c.out_base));
+    c.out.erase(c.out.begin(), c.out.begin() + static_cast<long>(end - c.out_base));
+    c.out_base = end;
+    restore_level(y, c.gain);
+    return y;
 }
 
 std::size_t BatchRunner::enqueue(std::unique_ptr<Clip> clip) {
@@ -479,7 +598,7 @@ struct BatchRunner::BatchWork {
             }
             c.arrived[k] = true;
             c.latent_shape = lshape;
-            if (c.windows.size() > 1) {
+            if (c.windows.size() > 1 || c.streamed) {
                 if (!c.features.empty()) c.features[k] = Matrix();
                 r.stitch_ready(c);
             }
@@ -488,7 +607,7 @@ struct BatchRunner::BatchWork {
 };
 
 std::vector<BatchRunner::Completed> BatchRunner::step() {
-    if (queue_.empty()) return {};
+    if (queue_.empty()) return collect_completed();  // a stream that ended with every window run
     const std::vector<Queued> batch = take_batch();
     const std::string where = this->where();
     StageTimes t;
@@ -527,7 +646,7 @@ std::vector<BatchRunner::Completed> BatchRunner::collect_completed() {
     std::vector<Completed> out;
     for (auto it = clips_.begin(); it != clips_.end();) {
         Clip& c = *it->second;
-        if (c.done < c.windows.size()) {
+        if (c.done < c.windows.size() || (c.streamed && c.open)) {
             ++it;
             continue;
         }
@@ -568,12 +687,37 @@ void BatchRunner::stitch_ready(Clip& c) {
             zb = w.start + (ov - zone) / 2;
             ze = zb + zone;
         }
+        if (audio && c.streamed) {
+            stitch_streamed(c, k, zb, ze);
+            continue;
+        }
         if (audio) crossfade(c.out.data(), c.out.size(), c.waves[k].data(), w.frames * hop, w.start, zb, ze, 1);
         crossfade(c.stitched_feature.data.data(), c.stitched_feature.rows, c.decoded[k].data.data(), w.frames,
                   w.start / hop, zb / hop, std::max(ze / hop, zb / hop + (ze > zb ? 1 : 0)), M);
         c.waves[k] = {};
         c.decoded[k] = Matrix();
     }
+}
+
+// A streamed clip's window k into its output, which holds samples from out_base on: the same cross-fade
+// as an offline clip's, on the part of the window at or after out_base (before it all is final).
+void BatchRunner::stitch_streamed(Clip& c, std::size_t k, std::size_t zb, std::size_t ze) {
+    const std::size_t hop = static_cast<std::size_t>(fc_.hop_length);
+    const Window& w = c.windows[k];
+    const std::size_t end = w.start + w.frames * hop;
+    if (c.out.size() < end - c.out_base) c.out.resize(end - c.out_base, 0.f);
+    const std::size_t skip = c.out_base > w.start ? c.out_base - w.start : 0;
+    crossfade(c.out.data(), c.out.size(), c.waves[k].data() + skip, w.frames * hop - skip, w.start + skip - c.out_base,
+              zb - c.out_base, ze - c.out_base, 1);
+    c.waves[k] = {};
+    c.decoded[k] = Matrix();
+    // What the next window will cross-fade starts at its zone: the streamed plan's next window is at the
+    // next step, with a zone placed as above.
+    const std::size_t W = static_cast<std::size_t>(opts_.window_frames);
+    const std::size_t step = (W - static_cast<std::size_t>(opts_.overlap_frames)) * hop;
+    const std::size_t next = w.start + step, ov = end > next ? end - next : 0;
+    const std::size_t zone = std::min(ov, static_cast<std::size_t>(opts_.overlap_frames) / 2 * hop);
+    c.final_end = (c.open || k + 1 < c.windows.size()) ? next + (ov - zone) / 2 : c.n;
 }
 
 Reconstruction BatchRunner::assemble(Clip& c) {
@@ -588,6 +732,12 @@ Reconstruction BatchRunner::assemble(Clip& c) {
     for (const Window& w : c.windows) r.padded_frames += w.frames;
     if (opts_.latents_only) {
         for (auto& l : c.latents) r.latents.insert(r.latents.end(), l.begin(), l.end());
+        return r;
+    }
+    if (c.streamed) {  // what take_output has not handed out yet, at the input's level
+        c.final_end = c.n;
+        r.output.assign(c.out.begin(), c.out.begin() + static_cast<long>(c.n - std::min(c.n, c.out_base)));
+        restore_level(r.output, r.gain);
         return r;
     }
     if (c.windows.size() == 1) {

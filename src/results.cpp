@@ -156,6 +156,7 @@ std::vector<FileResult> read_results(const std::string& path) {
                                      it.value().type_name() + " " + utf8_escaped(it.value().dump()).substr(0, 40) +
                                      ", not a number; give reports written by ldmrecon --report");
         }
+        if (r.value("status", "") == "interval") return;  // a stream's --report-every line, not a file's result
         out.push_back(result_from_json(r));
     };
     if (text.rfind("input,output,status", 0) == 0) return read_csv_results(text, path);

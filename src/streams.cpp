@@ -28,28 +28,40 @@ bool is_stream_input(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
+int open_stream_fd(const std::string& path, int writer_wait_seconds) {
+    if (path == "-") return STDIN_FILENO;
+    // Non-blocking, so that opening a FIFO nobody writes to returns; then wait (bounded) for the writer.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
+    if (fd < 0) throw InputError(path + ": cannot be read (" + std::strerror(errno) + ")");
+    pollfd p{fd, POLLIN, 0};
+    const int r = ::poll(&p, 1, writer_wait_seconds * 1000);
+    if (r < 0) {
+        const int e = errno;
+        ::close(fd);
+        if (e == EINTR) throw Cancelled();
+        throw InputError(path + ": cannot be read (" + std::strerror(e) + ")");
+    }
+    if (r == 0) {
+        ::close(fd);
+        throw InputError(path + ": is a FIFO (named pipe) that no program wrote to within " +
+                         std::to_string(writer_wait_seconds) + " s; start the writer first, or save the stream to a file");
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+std::size_t read_some(int fd, char* buf, std::size_t n, const std::string& name) {
+    for (;;) {
+        const ssize_t got = ::read(fd, buf, n);
+        if (got >= 0) return static_cast<std::size_t>(got);
+        if (errno == EINTR) throw Cancelled();  // a signal ends the read: the run stops as interrupted
+        throw InputError(name + ": read failed (" + std::strerror(errno) + ")");
+    }
+}
+
 std::string read_stream(const std::string& path, unsigned long long max_bytes, int writer_wait_seconds) {
     const std::string name = path == "-" ? std::string("standard input") : path;
-    int fd = STDIN_FILENO;
-    if (path != "-") {
-        // Non-blocking, so that opening a FIFO nobody writes to returns; then wait (bounded) for the writer.
-        fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
-        if (fd < 0) throw InputError(path + ": cannot be read (" + std::strerror(errno) + ")");
-        pollfd p{fd, POLLIN, 0};
-        const int r = ::poll(&p, 1, writer_wait_seconds * 1000);
-        if (r < 0) {
-            const int e = errno;
-            ::close(fd);
-            if (e == EINTR) throw Cancelled();
-            throw InputError(path + ": cannot be read (" + std::strerror(e) + ")");
-        }
-        if (r == 0) {
-            ::close(fd);
-            throw InputError(path + ": is a FIFO (named pipe) that no program wrote to within " +
-                             std::to_string(writer_wait_seconds) + " s; start the writer first, or save the stream to a file");
-        }
-        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    }
+    const int fd = open_stream_fd(path, writer_wait_seconds);
     struct Closer {
         int fd;
         ~Closer() { if (fd != STDIN_FILENO) ::close(fd); }
@@ -57,13 +69,9 @@ std::string read_stream(const std::string& path, unsigned long long max_bytes, i
     std::string bytes;
     char buf[1 << 16];
     for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
+        const std::size_t n = read_some(fd, buf, sizeof buf, name);
         if (n == 0) break;
-        if (n < 0) {
-            if (errno == EINTR) throw Cancelled();  // a signal ends the read: the run stops as interrupted
-            throw InputError(name + ": read failed (" + std::strerror(errno) + ")");
-        }
-        bytes.append(buf, static_cast<std::size_t>(n));
+        bytes.append(buf, n);
         if (bytes.size() > max_bytes)
             throw InputError(name + ": the stream is longer than the memory limit allows (" +
                              std::to_string(max_bytes >> 20) + " MB of it read); raise --max-memory or save it to a file");

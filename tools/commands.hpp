@@ -28,9 +28,15 @@ struct ReconstructArgs {
     double max_lag_ms = 100.0;
     std::string measures = "all";  // --metrics LIST
     int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
+    std::string window_plan = "end-aligned", level = "peak";  // --window-plan, --level
+    bool stream = false;           // --stream: tools/stream.cpp
+    double latency = 0;            // --stream --latency SECONDS: picks the window; 0: --window-frames
+    double report_every = 0;       // --stream --report-every SECONDS: interval lines in the report
 };
 // Reconstructs one file (-o) or many (--out-dir), batched, with reports, shards and baselines.
 int run_reconstruct(const ReconstructArgs& a);
+// --stream: one input reconstructed as it arrives, written as it goes (tools/stream.cpp).
+int run_stream(const ReconstructArgs& a);
 
 struct MergeArgs {
     std::vector<std::string> reports;

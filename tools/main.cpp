@@ -177,10 +177,27 @@ void add_window_and_batch_options(CLI::App& app, cli::ReconstructArgs& rec) {
     win->add_option("--overlap-frames", rec.pipeline.overlap_frames, "Frames shared by neighbouring windows")
         ->check(within(0, limits::kMaxWindowFrames / 2))
         ->capture_default_str();
+    win->add_option("--window-plan", rec.window_plan, "end-aligned (the last window ends at the input's end) | "
+                    "streamed (windows from the start, the last one padded: --stream's plan)")
+        ->check(CLI::IsMember({"end-aligned", "streamed"}))
+        ->capture_default_str();
+    win->add_option("--level", rec.level, "peak (each input normalised by its own mean and peak, as AudioLDM2 trains) | "
+                    "fixed (full scale to the models' 0.5, no offset taken off: --stream's level)")
+        ->check(CLI::IsMember({"peak", "fixed"}))
+        ->capture_default_str();
     rec.pipeline.batch_size = 0;
     win->add_option("--batch-size", rec.pipeline.batch_size, "Windows run together (0 = auto: 8 on CUDA, 1 on the CPU)")
         ->check(within(0, limits::kMaxBatchSize))
         ->capture_default_str();
+    auto* live = app.add_option_group("stream", "Streams and real time");
+    live->add_flag("--stream", rec.stream, "Read the input as it arrives (a file, - or a FIFO) and write the output as "
+                   "each window is final (-o OUT.wav or -o -: a WAV on standard output); fixed level, streamed plan");
+    live->add_option("--latency", rec.latency, "--stream: the longest a sample waits for its window, in seconds "
+                     "(picks --window-frames; the compute per window comes on top)")
+        ->check(CLI::Range(0.0, 3600.0));
+    live->add_option("--report-every", rec.report_every, "--stream: one --report line (.jsonl) every SECONDS of output "
+                     "with the measures that are sums over frames; the whole-signal ones come at the end")
+        ->check(CLI::Range(0.0, 86400.0));
     auto* many = app.add_option_group("batch", "Many files, many machines, CI");
     many->add_option("--shard", rec.shard, "K/N: take the K-th of N slices of the sorted input list (K from 1)")
         ->check(CLI::Validator([](std::string& t) { return t.empty() ? std::string("expected K/N, e.g. 3/8 (an empty "

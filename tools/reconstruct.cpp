@@ -18,6 +18,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "run_signals.hpp"
 #include "ldmrecon/audio.hpp"
 #include "ldmrecon/blas.hpp"
 #include "ldmrecon/errors.hpp"
@@ -40,36 +41,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-// First Ctrl-C (or SIGTERM): finish the batch in flight, write what is done, exit 130. A second one:
-// remove the temporary file being written, if any, and leave at once.
-extern "C" void on_signal(int) {
-    if (g_interrupted || writing_to_standard_output()) {
-        remove_pending_temp();
-        ::_exit(kExitInterrupted);
-    }
-    g_interrupted = 1;
-}
-
-// SIGHUP (the terminal or the job's session went away) ends a batch as SIGTERM does: with a report.
-struct SignalGuard {
-    static constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
-    struct sigaction old[3] {};
-    SignalGuard() {
-        struct sigaction sa {};
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        for (int i = 0; i < 3; ++i) {
-            sigaction(kSignals[i], nullptr, &old[i]);
-            if (old[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &sa, nullptr);  // nohup's ignored SIGHUP stays so
-        }
-    }
-    ~SignalGuard() {
-        for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &old[i], nullptr);
-    }
-};
 
 // A progress line on a terminal; nothing otherwise (the per-file log lines say enough).
 class Progress {
@@ -343,9 +314,11 @@ void ReconstructRun::read_options() {
         warn_repeated(a_.baseline, baseline_);
     }
     popts_ = a_.pipeline;
-    popts_.cancelled = [] { return g_interrupted != 0; };
+    popts_.cancelled = [] { return interrupted(); };
     popts_.stage = parse_stage(a_.stage);
     popts_.vocoder = parse_vocoder(a_.vocoder);
+    popts_.plan = parse_window_plan(a_.window_plan);
+    popts_.fixed_level = parse_level(a_.level);
     audio_out_ = popts_.stage != Stage::vae;  // --stage vae ends at the decoded feature
     need_models_ = !(popts_.stage == Stage::vocoder && popts_.vocoder == VocoderKind::griffin_lim);
     if (!audio_out_ && !a_.output.empty() && fs::path(a_.output).extension() != ".npy")
@@ -508,11 +481,11 @@ void ReconstructRun::feed_inputs() {
         return r;
     };
     auto fill = [&] {
-        for (; next < jobs_.size() && ahead.size() < depth && !g_interrupted; ++next)
+        for (; next < jobs_.size() && ahead.size() < depth && !interrupted(); ++next)
             if (jobs_[next].result.status == "ok")
                 ahead.emplace_back(next, std::async(std::launch::async, read, jobs_[next].in.path));
     };
-    for (std::size_t i = 0; i < jobs_.size() && !g_interrupted; ++i) {
+    for (std::size_t i = 0; i < jobs_.size() && !interrupted(); ++i) {
         Job& j = jobs_[i];
         if (j.result.status != "ok") continue;
         try {
@@ -542,11 +515,11 @@ void ReconstructRun::feed_inputs() {
             spdlog::error("{}", j.result.error);
             continue;
         }
-        while (!g_interrupted && (runner_->queued_windows() >= static_cast<std::size_t>(popts_.batch_size) ||
+        while (!interrupted() && (runner_->queued_windows() >= static_cast<std::size_t>(popts_.batch_size) ||
                                   runner_->clips_in_flight() >= max_in_flight))
             run_step();
     }
-    while (!g_interrupted && runner_->queued_windows() > 0) run_step();
+    while (!interrupted() && runner_->queued_windows() > 0) run_step();
     behind_->wait();  // what is in flight behind the models is finished, also after a signal
 }
 
@@ -598,7 +571,7 @@ void ReconstructRun::measure_skipped() {
     }
     std::unique_ptr<LogMel> feature;
     for (Job& j : jobs_) {
-        if (j.result.status != "skipped" || g_interrupted) continue;
+        if (j.result.status != "skipped" || interrupted()) continue;
         const auto it = earlier.find(j.result.input);
         if (it != earlier.end() && it->second.output == utf8_escaped(j.output)) {
             j.result = it->second;
@@ -749,7 +722,7 @@ int ReconstructRun::finish() {
         regressed = cmp.failed();
         *table_out_ << comparison_table(cmp);
     }
-    if (g_interrupted) {
+    if (interrupted()) {
         spdlog::warn("interrupted: {} of {} file(s) finished and written; run again with --skip-existing to resume",
                      summary.ok, todo_);
         return kExitInterrupted;
@@ -765,6 +738,9 @@ int ReconstructRun::finish() {
 }  // namespace
 
 int run_reconstruct(const ReconstructArgs& a) {
+    if (a.stream) return run_stream(a);
+    if (a.latency > 0 || a.report_every > 0)
+        throw UsageError(std::string(a.latency > 0 ? "--latency" : "--report-every") + " works with --stream only");
     SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
     return ReconstructRun(a).run();
 }

@@ -60,6 +60,8 @@ SampleFormat parse_sample_format(const std::string& name);  // "pcm16" | "pcm24"
 // (.flac .ogg .opus .aif(f) .caf .w64 .rf64 .au .mp3; WAV for .wav, "-" and any other name) with `format`
 // at `sample_rate`. Checked before any work, so a run does not fail at its first write.
 void check_audio_output(const std::string& path, SampleFormat format, int sample_rate);
+// The libsndfile format (SF_FORMAT_*) check_audio_output settles on for `path`.
+int sndfile_output_format(const std::string& path, SampleFormat format, int sample_rate);
 
 // Writes mono audio atomically, in the container `path`'s extension names (check_audio_output; lossy
 // ones take their codec and ignore `format`): to a temporary file beside `path`, then renamed over it,

@@ -35,6 +35,14 @@ void remove_pending_temp() noexcept;
 // that would let the work in flight finish exits at once instead: a reader that stopped reading would
 // keep that write, and the process, blocked for ever.
 bool writing_to_standard_output() noexcept;
+// Marks a write to standard output for writing_to_standard_output() while it lives (a stream's writer).
+class StandardOutputWrite {
+public:
+    StandardOutputWrite() noexcept;
+    ~StandardOutputWrite();
+    StandardOutputWrite(const StandardOutputWrite&) = delete;
+    StandardOutputWrite& operator=(const StandardOutputWrite&) = delete;
+};
 
 // Writes `bytes` to `path` atomically; "-" writes them to standard output, /dev/null discards them.
 // Throws OutputError naming `path`.

@@ -26,6 +26,19 @@ VocoderKind parse_vocoder(const std::string& name);       // hifigan | griffin-l
 const char* stage_name(Stage s);
 const char* vocoder_name(VocoderKind v);
 
+// How windows are laid over an input longer than one window. end_aligned (offline): every `step` frames,
+// the last one ending where the input ends. streamed: every `step` frames from the start until the input
+// is covered, the last one zero-padded past the end, so that no window depends on where the input ends
+// (--stream; offline, the same plan and a fixed level give the same samples).
+enum class WindowPlan { end_aligned, streamed };
+WindowPlan parse_window_plan(const std::string& name);  // end-aligned | streamed
+bool parse_level(const std::string& name);               // peak (false) | fixed (true): ReconstructOptions::fixed_level
+const char* window_plan_name(WindowPlan p);
+
+// The level a stream runs at, which cannot come from a peak it has not seen: no offset, full scale to
+// the training recipe's peak of 0.5.
+constexpr double kFixedLevelScale = 0.5;
+
 struct ReconstructOptions {
     Stage stage = Stage::full;
     VocoderKind vocoder = VocoderKind::hifigan;
@@ -39,6 +52,10 @@ struct ReconstructOptions {
     // frames, so memory stays flat however long the input; shorter ones run in one piece.
     int window_frames = 1024;
     int overlap_frames = 64;  // frames shared by neighbouring windows; the middle half is cross-faded
+    WindowPlan plan = WindowPlan::end_aligned;
+    // true: the input is scaled by kFixedLevelScale, not normalised by its own mean and peak (a stream's
+    // level; also offline, to reproduce a stream or to keep the input's level relations).
+    bool fixed_level = false;
     int batch_size = 1;       // windows run together on the device
     // Stop after the encoder and keep each window's scaled latent (`ldmrecon encode`): no decode, no audio.
     bool latents_only = false;
@@ -62,11 +79,12 @@ struct Window {
                              // window_frames hops, one fewer (its last frame dropped, as AudioLDM2 does)
 };
 
-// The windows covering n samples. One window of padded_length(n) when n has at most window_frames frames;
-// one window of window_frames frames when n is exactly window_frames hops (AudioLDM2's 10.24 s: 1025
-// frames, truncated to 1024 as AudioLDM2 truncates); else windows of exactly window_frames frames every
-// (window_frames - overlap_frames) frames, the last one aligned to the end. Throws UsageError for an
-// overlap outside [0, window_frames / 2].
+// The windows covering n samples. One window of padded_length(n) when n is shorter than window_frames
+// hops. End-aligned plan: one window of window_frames frames when n is exactly window_frames hops
+// (AudioLDM2's 10.24 s: 1025 frames, truncated to 1024 as AudioLDM2 truncates); else windows of exactly
+// window_frames frames every (window_frames - overlap_frames) frames, the last one aligned to the end.
+// Streamed plan: windows of window_frames frames at that step from the start until n is covered.
+// Throws UsageError for an overlap outside [0, window_frames / 2].
 std::vector<Window> plan_windows(std::size_t n, int hop, int multiple, const ReconstructOptions& opts);
 
 // The smallest length >= n whose frame count 1 + len / hop is a multiple of `multiple`.
@@ -103,6 +121,16 @@ public:
     // Prepares a clip (normalise, plan windows, compute their features) and queues its windows.
     // Returns an id. Throws InputError for an empty or all-zero (silent) signal.
     std::size_t add(const std::vector<float>& audio);
+    // A clip whose samples arrive in blocks (--stream); needs the streamed plan and the fixed level.
+    // feed() queues each window as soon as its samples are in; end_stream() queues the last ones.
+    // take_output() hands out the output samples no later window will change, at the input's level;
+    // the clip completes (step() returns it, with the rest of the output) after end_stream().
+    // The samples equal add()'s on the whole signal with the same options, however the blocks fall.
+    std::size_t open_stream();
+    void feed(std::size_t id, const float* samples, std::size_t n);  // mono, at the model rate
+    void end_stream(std::size_t id);
+    std::vector<float> take_output(std::size_t id);
+
     // Queues a latent file's windows for decoding (`ldmrecon decode`): the runner's window geometry must
     // be the file's. Throws ModelError when the file was encoded by another VAE (model id), InputError
     // naming `name` when the latents do not fit these models and windows.
@@ -119,7 +147,7 @@ public:
         Reconstruction result;
     };
     // Runs one batch: up to batch_size windows of one length, preferring a length that fills a whole
-    // batch, else the oldest queued window's. Returns the clips it completed (possibly none).
+    // batch, else the oldest queued window's. Returns the clips it completed (possibly none; with nothing queued, a stream that has ended).
     std::vector<Completed> step();
 
     std::size_t queued_windows() const { return queue_.size(); }
@@ -145,8 +173,11 @@ private:
     std::string where() const;
     struct BatchWork;  // one batch through the stages (pipeline.cpp: it holds the tensors)
     std::vector<Completed> collect_completed();
+    Matrix window_feature(const float* x, std::size_t avail, const Window& w);
+    void queue_stream_windows(std::size_t id, Clip& clip);
 
     void stitch_ready(Clip& clip);
+    void stitch_streamed(Clip& clip, std::size_t k, std::size_t zone_begin, std::size_t zone_end);
     Reconstruction assemble(Clip& clip);
 };
 

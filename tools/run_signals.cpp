@@ -1,0 +1,44 @@
+#include "run_signals.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+
+#include "commands.hpp"
+#include "ldmrecon/files.hpp"
+
+namespace ldmrecon::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+struct sigaction g_old[3] {};
+
+extern "C" void on_signal(int) {
+    if (g_interrupted || writing_to_standard_output()) {
+        remove_pending_temp();
+        ::_exit(kExitInterrupted);
+    }
+    g_interrupted = 1;
+}
+
+}  // namespace
+
+bool interrupted() noexcept { return g_interrupted != 0; }
+
+SignalGuard::SignalGuard() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < 3; ++i) {
+        sigaction(kSignals[i], nullptr, &g_old[i]);
+        if (g_old[i].sa_handler != SIG_IGN) sigaction(kSignals[i], &sa, nullptr);  // nohup's ignored SIGHUP stays so
+    }
+}
+
+SignalGuard::~SignalGuard() {
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &g_old[i], nullptr);
+}
+
+}  // namespace ldmrecon::cli
