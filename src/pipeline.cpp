@@ -646,7 +646,9 @@ std::vector<BatchRunner::Completed> BatchRunner::collect_completed() {
     std::vector<Completed> out;
     for (auto it = clips_.begin(); it != clips_.end();) {
         Clip& c = *it->second;
-        if (c.done < c.windows.size() || (c.streamed && c.open)) {
+        // A stream completes when it ended, or at once when a window failed (no later output can follow).
+        const bool failed = !c.error.empty() || c.cancelled;
+        if ((c.done < c.windows.size() && !(c.streamed && failed)) || (c.streamed && c.open && !failed)) {
             ++it;
             continue;
         }
@@ -665,6 +667,9 @@ std::vector<BatchRunner::Completed> BatchRunner::collect_completed() {
             done.error = c.cancelled ? "interrupted" : c.error;
         }
         out.push_back(std::move(done));
+        // A failed stream may still have windows queued: they go with it.
+        queue_.erase(std::remove_if(queue_.begin(), queue_.end(), [&](const Queued& q) { return q.clip == it->first; }),
+                     queue_.end());
         it = clips_.erase(it);
     }
     return out;

@@ -206,6 +206,26 @@ class Stream(unittest.TestCase):
         self.assertEqual((rec["window_frames"], rec["overlap_frames"]), (48, 12))
         self.assertIn(b"windows of 48 frames (0.480 s) every 36 frames", q.stderr)
 
+    def test_a_failing_model_ends_an_open_stream_at_once(self):
+        p = subprocess.Popen([str(BIN), "-", "--stream", "-o", str(self.d / "o.wav"), "--models",
+                              str(TINY.parent / "nan_vocoder"), *WINDOWS],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(SPEECH.read_bytes())  # and the stream stays open
+            p.stdin.flush()
+        except BrokenPipeError:
+            pass  # it ended before reading all of it: that is the point
+        err = p.stderr.read()
+        p.wait(timeout=120)
+        try:
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.assertEqual(p.returncode, 4, err)
+        self.assertIn(b"the vocoder returned NaN", err)
+        self.assertFalse((self.d / "o.wav").exists())
+        self.assertEqual([f.name for f in self.d.iterdir()], [])  # no temporary left
+
     def test_usage_errors(self):
         cases = [
             ([SPEECH, SPEECH, "--stream", "-o", self.d / "o.wav"], "--stream takes one input"),
