@@ -167,8 +167,10 @@ class Stream(unittest.TestCase):
         while len(got) < 44 + 2 * (half // 2 - 2 * 32 * 160) and time.monotonic() < deadline:
             time.sleep(0.05)
         p.send_signal(signal.SIGINT)
-        err = p.communicate(timeout=120)[1]
+        p.wait(timeout=120)  # not communicate(): it would read standard output beside drain()
         r.join()
+        err = p.stderr.read()
+        p.stdin.close()
         self.assertEqual(p.returncode, 130, err)
         out = samples_of_streamed_wav(bytes(got))
         rec = json.loads((self.d / "r.jsonl").read_text().splitlines()[-1])
