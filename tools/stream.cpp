@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <deque>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -39,11 +40,18 @@ struct RealTime {
     double compute_s = 0, worst_s = 0;
     std::size_t windows = 0, slow = 0;
     double warned_at = -1e9;
+    std::deque<double> recent;  // the last windows but the first (libtorch's profiling run makes it slow)
     void add(double s) {
         compute_s += s;
         worst_s = std::max(worst_s, s);
-        ++windows;
         slow += s > hop_s;
+        if (windows++ > 0) recent.push_back(s);
+        if (recent.size() > 8) recent.pop_front();
+    }
+    double recent_mean() const {
+        double sum = 0;
+        for (double v : recent) sum += v;
+        return recent.empty() ? 0.0 : sum / static_cast<double>(recent.size());
     }
 };
 
@@ -199,11 +207,11 @@ void StreamRun::completed(std::vector<BatchRunner::Completed> done) {
 }
 
 void StreamRun::warn_if_behind() {
-    const double last = rt_.windows ? rt_.compute_s / rt_.windows : 0;
+    const double last = rt_.recent_mean();
     const double now = seconds_since(t0_);
-    if (rt_.windows < 3 || last <= rt_.hop_s || now - rt_.warned_at < 5) return;
+    if (rt_.recent.size() < 3 || last <= rt_.hop_s || now - rt_.warned_at < 5) return;
     rt_.warned_at = now;
-    spdlog::warn("stream: falling behind real time: windows take {:.3f} s on average for {:.3f} s of new audio "
+    spdlog::warn("stream: falling behind real time: the last windows took {:.3f} s on average for {:.3f} s of new audio "
                  "({:.2f}x slower than real time, {:.3f} s later with every window); raise --latency or use a "
                  "faster device", last, rt_.hop_s, last / rt_.hop_s, last - rt_.hop_s);
 }
