@@ -73,19 +73,23 @@ struct StreamWriter::Impl {
     }
 };
 
-StreamWriter::StreamWriter(const std::string& path, int sample_rate, SampleFormat format)
+StreamWriter::StreamWriter(const std::string& path, int sample_rate, SampleFormat format, bool raw)
     : impl_(std::make_unique<Impl>()), path_(path), format_(format) {
     Impl& m = *impl_;
     SF_INFO info{};
     info.samplerate = sample_rate;
     info.channels = 1;
     info.format = sndfile_output_format(path, format, sample_rate);
+    if (raw) {
+        if (!is_standard_output(path)) throw UsageError("raw output is for standard output (-o -); a file's extension names its container");
+        info.format = SF_FORMAT_RAW | (info.format & SF_FORMAT_SUBMASK) | SF_ENDIAN_LITTLE;
+    }
     if (is_discard(path)) {
         m.discard = true;
     } else if (is_standard_output(path)) {
         SF_VIRTUAL_IO io{StdoutFile::size, StdoutFile::seek, StdoutFile::read, StdoutFile::write, StdoutFile::tell};
         m.f = sf_open_virtual(&io, SFM_WRITE, &info, &m.out);
-        if (!m.f) throw OutputError("standard output: cannot start the WAV (" + std::string(sf_strerror(nullptr)) + ")");
+        if (!m.f) throw OutputError("standard output: cannot start the stream (" + std::string(sf_strerror(nullptr)) + ")");
         // The header is out with the first samples; make it go now, so a player starts at once.
         sf_command(m.f, SFC_UPDATE_HEADER_NOW, nullptr, 0);
     } else {

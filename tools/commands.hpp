@@ -30,6 +30,7 @@ struct ReconstructArgs {
     int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
     std::string window_plan = "end-aligned", level = "peak";  // --window-plan, --level
     bool stream = false;           // --stream: tools/stream.cpp
+    bool raw_output = false;       // --stream --raw-output: -o - without a header
     double latency = 0;            // --stream --latency SECONDS: picks the window; 0: --window-frames
     double report_every = 0;       // --stream --report-every SECONDS: interval lines in the report
 };

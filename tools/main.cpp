@@ -192,6 +192,8 @@ void add_window_and_batch_options(CLI::App& app, cli::ReconstructArgs& rec) {
     auto* live = app.add_option_group("stream", "Streams and real time");
     live->add_flag("--stream", rec.stream, "Read the input as it arrives (a file, - or a FIFO) and write the output as "
                    "each window is final (-o OUT.wav or -o -: a WAV on standard output); fixed level, streamed plan");
+    live->add_flag("--raw-output", rec.raw_output, "--stream -o -: samples without a header (little-endian, 16 or 24-bit "
+                   "integers or 32-bit floats as --format says), for players that take raw audio");
     live->add_option("--latency", rec.latency, "--stream: the longest a sample waits for its window, in seconds "
                      "(picks --window-frames; the compute per window comes on top)")
         ->check(CLI::Range(0.0, 3600.0));

@@ -739,8 +739,9 @@ int ReconstructRun::finish() {
 
 int run_reconstruct(const ReconstructArgs& a) {
     if (a.stream) return run_stream(a);
-    if (a.latency > 0 || a.report_every > 0)
-        throw UsageError(std::string(a.latency > 0 ? "--latency" : "--report-every") + " works with --stream only");
+    if (a.latency > 0 || a.report_every > 0 || a.raw_output)
+        throw UsageError(std::string(a.latency > 0 ? "--latency" : a.raw_output ? "--raw-output" : "--report-every") +
+                         " works with --stream only");
     SignalGuard signals;  // from the start: a signal while the models load ends the run as cleanly
     return ReconstructRun(a).run();
 }

@@ -135,6 +135,8 @@ void StreamRun::check_args() {
     if (a_.report_every < 0) throw UsageError("--report-every must be positive");
     if (a_.report_every > 0 && (a_.report.empty() || (report_format(a_.report) != "jsonl" && !is_standard_output(a_.report))))
         throw UsageError("--report-every writes one JSON line per interval: give --report OUT.jsonl (or -)");
+    if (a_.raw_output && !is_standard_output(a_.output))
+        throw UsageError("--raw-output is for -o - (a file's extension names its container)");
     if (a_.latency > 0 && a_.pipeline.window_frames != ReconstructOptions{}.window_frames)
         throw UsageError("--latency picks the window: give --latency or --window-frames, not both");
     format_ = parse_sample_format(a_.format);
@@ -298,7 +300,7 @@ int StreamRun::run() {
     }
     keep_limit_ = static_cast<std::size_t>(limits::memory_limit() / 8 / sizeof(float));
     BlockReader reader(a_.inputs[0], fc_.sample_rate);
-    writer_ = std::make_unique<StreamWriter>(a_.output, fc_.sample_rate, format_);
+    writer_ = std::make_unique<StreamWriter>(a_.output, fc_.sample_rate, format_, a_.raw_output);
     report_ = std::make_unique<ReportLines>(a_.report);
     id_ = runner_->open_stream();
     std::signal(SIGPIPE, SIG_IGN);  // a reader that goes away is a write error with a message, not a silent death

@@ -1,7 +1,8 @@
 // Audio written as it is made (--stream). To a file: into a temporary beside it, renamed into place by
 // finish(), so no reader ever sees a half-written file (the container its extension names, as write_wav).
 // To standard output ("-"): a WAV whose header says its length is unknown (0xFFFFFFFF, as sox and ffmpeg
-// write to pipes), the samples following as they come.
+// write to pipes), the samples following as they come; or, `raw`, the samples alone (little-endian, the
+// sample format's width).
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,7 @@ class StreamWriter {
 public:
     // Throws UsageError for a container libsndfile cannot write, OutputError naming `path` when it cannot
     // be created.
-    StreamWriter(const std::string& path, int sample_rate, SampleFormat format);
+    StreamWriter(const std::string& path, int sample_rate, SampleFormat format, bool raw = false);
     // Not finished: a file's temporary is removed (a standard output stream just stops).
     ~StreamWriter();
     StreamWriter(const StreamWriter&) = delete;

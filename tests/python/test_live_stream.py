@@ -134,6 +134,17 @@ class Stream(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         want = self.offline(SPEECH, "offline")
         self.assertEqual(samples_of_streamed_wav(p.stdout).tolist(), sf.read(want, dtype="int16")[0].tolist())
+        # --raw-output: the same samples with no header, 16-bit or float as --format says.
+        for fmt, dtype in (("pcm16", "<i2"), ("float", "<f4")):
+            q = subprocess.run([str(BIN), str(SPEECH), "--stream", "-o", "-", "--raw-output", "--format", fmt,
+                                "--models", str(TINY), *WINDOWS], capture_output=True, timeout=300)
+            self.assertEqual(q.returncode, 0, q.stderr)
+            got = np.frombuffer(q.stdout, dtype=dtype)
+            if fmt == "pcm16":
+                self.assertEqual(got.tolist(), samples_of_streamed_wav(p.stdout).tolist())
+            else:
+                self.assertEqual(len(got), len(samples_of_streamed_wav(p.stdout)))
+                np.testing.assert_allclose(got, samples_of_streamed_wav(p.stdout) / 32767, atol=2e-4)
 
     def test_output_comes_before_the_input_ends_and_a_signal_flushes_it(self):
         x = pcm16(SPEECH)
@@ -237,6 +248,7 @@ class Stream(unittest.TestCase):
             ([SPEECH, "--stream", "-o", self.d / "o.wav", "--latency", "1", "--window-frames", "64"],
              "give --latency or --window-frames, not both"),
             ([SPEECH, "-o", self.d / "o.wav", "--latency", "1"], "--latency works with --stream only"),
+            ([SPEECH, "--stream", "-o", self.d / "o.wav", "--raw-output"], "--raw-output is for -o -"),
             ([SPEECH, "--stream", "-o", SPEECH], "input"),
         ]
         for args, message in cases:
