@@ -36,7 +36,8 @@ struct StdoutFile {
         }
         std::string bytes(static_cast<const char*>(p), static_cast<std::size_t>(n));
         if (f.end == 0) unknown_lengths(bytes);
-        const StandardOutputWrite writing;  // a signal while a reader that stopped reading blocks it: exit at once
+        // Not marked as writing_to_standard_output(): a first signal here must let the stream flush. A
+        // write that a stopped reader blocks returns EINTR and waits again; the second signal leaves.
         for (std::size_t at = 0; at < bytes.size();) {
             const ssize_t k = ::write(STDOUT_FILENO, bytes.data() + at, bytes.size() - at);
             if (k < 0 && errno == EINTR) continue;
