@@ -6,13 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
+# A test that hangs fails after 10 minutes (a test's own TIMEOUT, as python.upstream's, overrides it)
+# rather than holding the whole run past CI's limit.
+ctest_args=(--output-on-failure -j"$(nproc)" --timeout 600)
 for flavour in ${LDMRECON_FLAVOURS:-debian pip}; do
   echo "test.sh: flavour $flavour"
   scripts/setup.sh --tests --torch "$flavour"
   if [ "$flavour" = debian ]; then
-    ctest --test-dir "${LDMRECON_BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@" || status=1
+    ctest --test-dir "${LDMRECON_BUILD_DIR:-build}" "${ctest_args[@]}" "$@" || status=1
   else
-    ctest --test-dir "${LDMRECON_BUILD_DIR:-build-torch2}" --output-on-failure -j"$(nproc)" -E '^fuzz$' "$@" || status=1
+    ctest --test-dir "${LDMRECON_BUILD_DIR:-build-torch2}" "${ctest_args[@]}" -E '^fuzz$' "$@" || status=1
   fi
 done
 exit $status

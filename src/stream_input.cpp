@@ -184,22 +184,22 @@ struct PipeFile {
     static sf_count_t tell(void* u) { return of(u).pos; }
 };
 
-// A file, a raw stream (libsndfile reads raw from a pipe itself) or another container over PipeFile.
+// A file, or a stream (raw, or another container) over PipeFile. Never libsndfile on the descriptor itself:
+// its read(2) retries on EINTR, so a signal could not end a wait for input (read_some can, interrupt.hpp).
 struct SndfileSource : Source {
     SNDFILE* f = nullptr;
     std::unique_ptr<PipeFile> pipe;
     SndfileSource(const std::string& path, const std::string& name, int fd, std::string ahead) {
         SF_INFO info{};
-        const RawFormat& raw = raw_format();
         if (fd < 0) {
             check_input_file(path);
             f = sf_open(path.c_str(), SFM_READ, &info);
-        } else if (raw.given()) {
-            info.samplerate = raw.rate;
-            info.channels = raw.channels;
-            info.format = SF_FORMAT_RAW | raw_subtype(raw.encoding);
-            f = sf_open_fd(fd, SFM_READ, &info, 0);
         } else {
+            if (const RawFormat& raw = raw_format(); raw.given()) {
+                info.samplerate = raw.rate;
+                info.channels = raw.channels;
+                info.format = SF_FORMAT_RAW | raw_subtype(raw.encoding);
+            }
             pipe.reset(new PipeFile{ByteStream{fd, name, std::move(ahead)}, {}, 0, 0, false, limits::memory_limit() / 4});
             SF_VIRTUAL_IO io{PipeFile::size, PipeFile::seek, PipeFile::read, PipeFile::write, PipeFile::tell};
             f = sf_open_virtual(&io, SFM_READ, &info, pipe.get());

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/interrupt.hpp"
 
 namespace ldmrecon {
 
@@ -28,20 +29,35 @@ bool is_stream_input(const std::string& path) {
     return ::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
 }
 
+namespace {
+// Waits until `fd` is readable or `timeout_ms` passes (-1: no limit): true when readable, false on the
+// timeout. An interruption (interrupt.hpp) is Cancelled, whichever thread its signal landed on.
+bool wait_readable(int fd, int timeout_ms, const std::string& name) {
+    for (;;) {
+        pollfd p[2] = {{fd, POLLIN, 0}, {interrupt_fd(), POLLIN, 0}};
+        if (interrupt_notified()) throw Cancelled();
+        const int r = ::poll(p, p[1].fd >= 0 ? 2 : 1, timeout_ms);
+        if (interrupt_notified()) throw Cancelled();
+        if (r > 0) return true;
+        if (r == 0) return false;
+        if (errno != EINTR) throw InputError(name + ": cannot be read (" + std::strerror(errno) + ")");
+    }
+}
+}  // namespace
+
 int open_stream_fd(const std::string& path, int writer_wait_seconds) {
     if (path == "-") return STDIN_FILENO;
     // Non-blocking, so that opening a FIFO nobody writes to returns; then wait (bounded) for the writer.
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK);
     if (fd < 0) throw InputError(path + ": cannot be read (" + std::strerror(errno) + ")");
-    pollfd p{fd, POLLIN, 0};
-    const int r = ::poll(&p, 1, writer_wait_seconds * 1000);
-    if (r < 0) {
-        const int e = errno;
+    bool written;
+    try {
+        written = wait_readable(fd, writer_wait_seconds * 1000, path);
+    } catch (...) {
         ::close(fd);
-        if (e == EINTR) throw Cancelled();
-        throw InputError(path + ": cannot be read (" + std::strerror(e) + ")");
+        throw;
     }
-    if (r == 0) {
+    if (!written) {
         ::close(fd);
         throw InputError(path + ": is a FIFO (named pipe) that no program wrote to within " +
                          std::to_string(writer_wait_seconds) + " s; start the writer first, or save the stream to a file");
@@ -52,9 +68,10 @@ int open_stream_fd(const std::string& path, int writer_wait_seconds) {
 
 std::size_t read_some(int fd, char* buf, std::size_t n, const std::string& name) {
     for (;;) {
+        wait_readable(fd, -1, name);  // the read below then returns at once
         const ssize_t got = ::read(fd, buf, n);
         if (got >= 0) return static_cast<std::size_t>(got);
-        if (errno == EINTR) throw Cancelled();  // a signal ends the read: the run stops as interrupted
+        if (errno == EINTR || errno == EAGAIN) continue;  // an interruption is seen by the wait above
         throw InputError(name + ": read failed (" + std::strerror(errno) + ")");
     }
 }

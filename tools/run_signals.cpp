@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "ldmrecon/files.hpp"
+#include "ldmrecon/interrupt.hpp"
 
 namespace ldmrecon::cli {
 
@@ -21,6 +22,7 @@ extern "C" void on_signal(int) {
         ::_exit(kExitInterrupted);
     }
     g_interrupted = 1;
+    notify_interrupt();  // wakes a read blocked on a quiet pipe, in whichever thread it waits
 }
 
 }  // namespace
@@ -28,6 +30,7 @@ extern "C" void on_signal(int) {
 bool interrupted() noexcept { return g_interrupted != 0; }
 
 SignalGuard::SignalGuard() {
+    prepare_interrupt_notice();
     struct sigaction sa {};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -13,14 +13,15 @@ bool is_stream_input(const std::string& path);
 
 // Every byte of the stream. A FIFO that no program opens for writing within `writer_wait_seconds` is an
 // InputError, never a hang; so is a stream longer than `max_bytes` (the memory limit's share), and a
-// signal while reading is Cancelled.
+// interruption while reading is Cancelled.
 std::string read_stream(const std::string& path, unsigned long long max_bytes, int writer_wait_seconds = 5);
 
 // A file descriptor reading the stream: standard input's for "-"; a FIFO opened, waiting up to
-// `writer_wait_seconds` for a writer (InputError after that, Cancelled on a signal). The caller closes a
-// FIFO's descriptor.
+// `writer_wait_seconds` for a writer (InputError after that, Cancelled on an interruption, interrupt.hpp).
+// The caller closes a FIFO's descriptor.
 int open_stream_fd(const std::string& path, int writer_wait_seconds = 5);
-// One read(2) of up to n bytes: 0 at the end; Cancelled on a signal, InputError naming `name` on failure.
+// One read(2) of up to n bytes: 0 at the end; Cancelled once an interruption is notified (interrupt.hpp),
+// even one that came before the call; InputError naming `name` on failure.
 std::size_t read_some(int fd, char* buf, std::size_t n, const std::string& name);
 
 // A WAV written to a pipe cannot go back to fill in its lengths: it says 0 or 0xFFFFFFFF. In a stream

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -40,3 +41,27 @@ def run(*args, check=False, env=None):
 
 def tmpdir():
     return tempfile.TemporaryDirectory(prefix="ldmrecon-test-")
+
+
+def in_background(target):
+    """A started daemon thread: one left blocked by a failing test cannot keep the test run from ending."""
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t
+
+
+def wait_or_kill(p, timeout=120):
+    """p's exit status. One still running after `timeout` s is killed and the test fails: never a hang."""
+    try:
+        return p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise AssertionError(f"{p.args[0]} was still running {timeout} s later, and was killed") from None
+
+
+def kill_if_running(p):
+    """For addCleanup: a process a failed test left behind does not outlive it."""
+    if p.poll() is None:
+        p.kill()
+        p.wait()

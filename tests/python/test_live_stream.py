@@ -7,7 +7,6 @@ import os
 import signal
 import struct
 import subprocess
-import threading
 import time
 import unittest
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import AUDIO, BIN, TINY, run, tmpdir
+from common import AUDIO, BIN, TINY, in_background, kill_if_running, run, tmpdir, wait_or_kill
 
 SPEECH = AUDIO / "speech16k.wav"
 STEREO = AUDIO / "speech44k_stereo.wav"
@@ -126,11 +125,10 @@ class Stream(unittest.TestCase):
                         f.flush()
                         time.sleep(0.01)
 
-        t = threading.Thread(target=writer)
-        t.start()
+        t = in_background(writer)
         p = subprocess.run([str(BIN), str(self.d / "in.wav"), "--stream", "-o", "-", "--models", str(TINY), *WINDOWS],
                            capture_output=True, timeout=300)
-        t.join()
+        t.join(timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
         want = self.offline(SPEECH, "offline")
         self.assertEqual(samples_of_streamed_wav(p.stdout).tolist(), sf.read(want, dtype="int16")[0].tolist())
@@ -152,34 +150,41 @@ class Stream(unittest.TestCase):
         p = subprocess.Popen([str(BIN), "-", "--stream", "-o", "-", "--models", str(TINY), "--raw-rate", "16000",
                               "--report", str(self.d / "r.jsonl"), *WINDOWS],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(kill_if_running, p)
         half = len(raw) // 2
 
         def feed():  # beside the reading below: ldmrecon writes while it reads, and a full pipe blocks it
             p.stdin.write(raw[:half])
             p.stdin.flush()
 
-        t = threading.Thread(target=feed)
-        t.start()
+        t = in_background(feed)
         got = bytearray()
 
         def drain():  # all along, so that ldmrecon never blocks on a full pipe
             while chunk := os.read(p.stdout.fileno(), 65536):
                 got.extend(chunk)
 
-        r = threading.Thread(target=drain)
-        r.start()
+        r = in_background(drain)
         deadline = time.monotonic() + 120
         while len(got) < 44 + 2 * 16000 and time.monotonic() < deadline:  # a second of output, input still open
             time.sleep(0.05)
         self.assertGreaterEqual(len(got), 44 + 2 * 16000, "no output while the input was still open")
         seen = len(got)
-        t.join()
+        t.join(timeout=120)
         # Once the output is within a window of what was sent, ldmrecon is waiting for more input.
         while len(got) < 44 + 2 * (half // 2 - 2 * 32 * 160) and time.monotonic() < deadline:
             time.sleep(0.05)
+        # Then a second with no output: it is blocked reading a quiet pipe, which a handler's flag alone
+        # cannot end (and libsndfile's own reads of a raw stream retry on EINTR).
+        quiet_since, last = time.monotonic(), len(got)
+        while time.monotonic() - quiet_since < 1.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if len(got) != last:
+                quiet_since, last = time.monotonic(), len(got)
         p.send_signal(signal.SIGINT)
-        p.wait(timeout=120)  # not communicate(): it would read standard output beside drain()
-        r.join()
+        # One SIGINT must end it, whichever thread it lands on; not communicate(): drain() reads stdout.
+        wait_or_kill(p, 120)
+        r.join(timeout=60)
         err = p.stderr.read()
         p.stdin.close()
         self.assertEqual(p.returncode, 130, err)
@@ -223,13 +228,14 @@ class Stream(unittest.TestCase):
         p = subprocess.Popen([str(BIN), "-", "--stream", "-o", str(self.d / "o.wav"), "--models",
                               str(TINY.parent / "nan_vocoder"), *WINDOWS],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(kill_if_running, p)
         try:
             p.stdin.write(SPEECH.read_bytes())  # and the stream stays open
             p.stdin.flush()
         except BrokenPipeError:
             pass  # it ended before reading all of it: that is the point
+        wait_or_kill(p, 120)  # with its input still open
         err = p.stderr.read()
-        p.wait(timeout=120)
         try:
             p.stdin.close()
         except BrokenPipeError:

@@ -3,16 +3,16 @@ raw streams give the outputs and measures of the same audio read from a file; a 
 a stream over the memory limit are one-line errors, never a hang."""
 import json
 import os
+import signal
 import struct
 import subprocess
-import threading
 import time
 import unittest
 from pathlib import Path
 
 import soundfile as sf
 
-from common import AUDIO, BIN, TINY, run, tmpdir
+from common import AUDIO, BIN, TINY, in_background, kill_if_running, run, tmpdir, wait_or_kill
 
 SPEECH = AUDIO / "speech16k.wav"
 STEREO = AUDIO / "speech44k_stereo.wav"
@@ -108,13 +108,25 @@ class Fifo(unittest.TestCase):
                     for k in range(0, len(data), 1000):  # in odd-sized pieces
                         f.write(data[k:k + 1000])
 
-            t = threading.Thread(target=writer)
-            t.start()
+            t = in_background(writer)
             p = run(d / "pipe.wav", "-o", d / "o.wav", "--models", TINY, "-q", "--report", d / "r.json")
-            t.join()
+            t.join(timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
             q = run(SPEECH, "-o", d / "f.wav", "--models", TINY, "-q", check=True)
             self.assertEqual((d / "o.wav").read_bytes(), (d / "f.wav").read_bytes(), q.stderr)
+
+    def test_one_sigint_ends_a_wait_on_a_quiet_standard_input(self):
+        with tmpdir() as d:
+            d = Path(d)
+            p = subprocess.Popen([BIN, "-", "-o", str(d / "o.wav"), "--models", str(TINY)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.addCleanup(kill_if_running, p)
+            self.addCleanup(p.stdin.close)
+            time.sleep(1.5)  # started and blocked reading: nothing is written and the pipe stays open
+            p.send_signal(signal.SIGINT)
+            wait_or_kill(p, 30)
+            self.assertEqual(p.returncode, 130, p.stderr.read())
+            self.assertEqual(list(d.iterdir()), [])
 
     def test_a_fifo_nobody_writes_to_is_an_error_not_a_hang(self):
         with tmpdir() as d:
