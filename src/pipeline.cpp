@@ -10,16 +10,14 @@
 
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/griffinlim.hpp"
+#include "ldmrecon/stopwatch.hpp"
 #include "models_impl.hpp"
 
 namespace ldmrecon {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr double kPi = 3.14159265358979323846;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 void sync(const torch::Device& d) {
     if (d.is_cuda()) torch::cuda::synchronize(d.index());

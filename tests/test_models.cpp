@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "fixture_models.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/pipeline.hpp"
@@ -35,7 +36,6 @@ std::string model_error(const nlohmann::json& meta) {
     return "";
 }
 
-const char* fixture_models() { return std::getenv("LDMRECON_TEST_MODELS"); }
 
 }  // namespace
 
@@ -79,10 +79,6 @@ TEST_CASE("models folder resolution", "[models]") {
 }
 
 TEST_CASE("pipeline on the tiny fixture", "[pipeline]") {
-    if (!fixture_models()) {
-        WARN("LDMRECON_TEST_MODELS not set: run through ctest, which makes the fixtures first");
-        return;
-    }
     RuntimeOptions rt;
     rt.device = "cpu";
     rt.threads = 2;
@@ -120,7 +116,6 @@ TEST_CASE("pipeline on the tiny fixture", "[pipeline]") {
 }
 
 TEST_CASE("bf16 on the CPU: close to fp32 where libtorch supports it, refused with advice where not", "[pipeline]") {
-    if (!fixture_models()) return;
     RuntimeOptions rt;
     rt.device = "cpu";
     Models f32(fixture_models(), rt);
@@ -141,7 +136,6 @@ TEST_CASE("bf16 on the CPU: close to fp32 where libtorch supports it, refused wi
 }
 
 TEST_CASE("device and dtype errors", "[models]") {
-    if (!fixture_models()) return;
     RuntimeOptions rt;
     rt.device = "tpu";
     CHECK_THROWS_AS(Models(fixture_models(), rt), UsageError);
@@ -153,11 +147,7 @@ TEST_CASE("device and dtype errors", "[models]") {
 }
 
 TEST_CASE("export metadata is read from the zip without libtorch, and damaged archives are refused", "[models]") {
-    const char* dir = fixture_models();
-    if (!dir) {
-        WARN("LDMRECON_TEST_MODELS not set: run through ctest, which makes the fixtures first");
-        return;
-    }
+    const std::string dir = fixture_models();
     const std::string vae = (fs::path(dir) / "vae.pt").string();
     const nlohmann::json meta = read_export_metadata(vae);
     CHECK(meta.value("kind", "") == "vae");

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "fixture_models.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/pipeline.hpp"
@@ -14,7 +15,6 @@ using namespace ldmrecon;
 
 namespace {
 
-const char* fixture_models() { return std::getenv("LDMRECON_TEST_MODELS"); }
 
 ReconstructOptions stream_options(int window, int overlap) {
     ReconstructOptions o;
@@ -89,10 +89,6 @@ TEST_CASE("the streamed plan: windows every step from the start until the input 
 }
 
 TEST_CASE("a streamed clip equals the offline run, for any blocks and any length", "[pipeline]") {
-    if (!fixture_models()) {
-        WARN("LDMRECON_TEST_MODELS not set: run through ctest, which makes the fixtures first");
-        return;
-    }
     RuntimeOptions rt;
     rt.device = "cpu";
     rt.threads = 2;
@@ -118,7 +114,6 @@ TEST_CASE("a streamed clip equals the offline run, for any blocks and any length
 }
 
 TEST_CASE("a stream needs the streamed plan and the fixed level", "[pipeline]") {
-    if (!fixture_models()) return;
     RuntimeOptions rt;
     rt.device = "cpu";
     Models models(fixture_models(), rt);

@@ -22,15 +22,13 @@
 #include "ldmrecon/flops.hpp"
 #include "ldmrecon/pipeline.hpp"
 #include "ldmrecon/report.hpp"
+#include "ldmrecon/stopwatch.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ldmrecon::cli {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());

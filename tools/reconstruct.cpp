@@ -31,6 +31,7 @@
 #include "ldmrecon/report.hpp"
 #include "ldmrecon/plot.hpp"
 #include "ldmrecon/results.hpp"
+#include "ldmrecon/stopwatch.hpp"
 #include "ldmrecon/work_pool.hpp"
 
 namespace fs = std::filesystem;
@@ -38,9 +39,6 @@ namespace fs = std::filesystem;
 namespace ldmrecon::cli {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // A progress line on a terminal; nothing otherwise (the per-file log lines say enough).
 class Progress {

@@ -6,9 +6,8 @@
 
 #include <chrono>
 #include <csignal>
-#include <deque>
 #include <cmath>
-#include <filesystem>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -21,18 +20,14 @@
 #include "ldmrecon/metrics.hpp"
 #include "ldmrecon/outputs.hpp"
 #include "ldmrecon/report.hpp"
+#include "ldmrecon/stopwatch.hpp"
 #include "ldmrecon/stream_input.hpp"
 #include "ldmrecon/stream_output.hpp"
 #include "run_signals.hpp"
 
-namespace fs = std::filesystem;
-
 namespace ldmrecon::cli {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // What a stream costs in real time: each window's compute against the new audio it brings.
 struct RealTime {

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,6 +42,15 @@ def run(*args, check=False, env=None):
 
 def tmpdir():
     return tempfile.TemporaryDirectory(prefix="ldmrecon-test-")
+
+
+class InTempDir(unittest.TestCase):
+    """A test case whose every test has a fresh folder, self.d, removed after it."""
+
+    def setUp(self):
+        tmp = tmpdir()
+        self.addCleanup(tmp.cleanup)
+        self.d = Path(tmp.name)
 
 
 def in_background(target):

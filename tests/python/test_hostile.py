@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import AUDIO, BIN, MODELS, TINY, run, tmpdir
+from common import AUDIO, BIN, MODELS, TINY, InTempDir, run
 
 SPEECH = AUDIO / "speech16k.wav"
 TEMP = re.compile(r"\.tmp-\d+$")
@@ -43,7 +43,7 @@ def error_lines(stderr):
     return [l for l in stderr.splitlines() if l.startswith("ldmrecon: error:")]
 
 
-class BatteryBase(unittest.TestCase):
+class BatteryBase(InTempDir):
     """Each case: set up files in a fresh folder, run, check the common promises, then the case's own.
     No tests of its own: test_hostile_second.py builds on it too."""
 
@@ -92,12 +92,8 @@ class BatteryBase(unittest.TestCase):
         return p
 
     def setUp(self):
-        self._tmp = tmpdir()
-        self.d = Path(self._tmp.name)
+        super().setUp()
         shutil.copy(SPEECH, self.d / "in.wav")
-
-    def tearDown(self):
-        self._tmp.cleanup()
 
     def latent(self, patch):
         """Encodes in.wav, then rewrites header fields (offset -> struct format, value) with a valid CRC."""

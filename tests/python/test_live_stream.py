@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import AUDIO, BIN, TINY, in_background, kill_if_running, run, tmpdir, wait_or_kill
+from common import AUDIO, BIN, TINY, InTempDir, in_background, kill_if_running, run, wait_or_kill
 
 SPEECH = AUDIO / "speech16k.wav"
 STEREO = AUDIO / "speech44k_stereo.wav"
@@ -45,14 +45,7 @@ def without_timings(rec: dict) -> dict:
     return rec
 
 
-class Stream(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tmpdir()
-        self.d = Path(self.tmp.name)
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
+class Stream(InTempDir):
     def stream(self, source, name, *extra, data=None, check=True):
         out, rep = self.d / f"{name}.wav", self.d / f"{name}.jsonl"
         args = [str(BIN), str(source), "--stream", "-o", str(out), "--models", str(TINY), "--report", str(rep),

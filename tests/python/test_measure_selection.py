@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import AUDIO, TINY, run, tmpdir
+from common import AUDIO, TINY, InTempDir, run, tmpdir
 
 SPEECH = AUDIO / "speech16k.wav"
 SAMPLE = {"snr_db", "mse", "pearson", "si_sdr_db"}
@@ -80,15 +80,8 @@ class Selection(unittest.TestCase):
             self.assertEqual(float(rows[0]["mel_l1"]), 0.0)
 
 
-class Checks(unittest.TestCase):
+class Checks(InTempDir):
     """--require and --baseline on measures a run did not compute never pass silently."""
-
-    def setUp(self):
-        self.tmp = tmpdir()
-        self.d = Path(self.tmp.name)
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def reconstruct(self, *extra, inp=SPEECH):
         return run(inp, "--out-dir", self.d / "out", "--models", TINY, "-q", *extra)

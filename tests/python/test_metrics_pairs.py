@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from common import AUDIO, run, tmpdir
+from common import AUDIO, InTempDir, run
 
 SPEECH = AUDIO / "speech16k.wav"
 
@@ -17,10 +17,9 @@ def jsonl(path):
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
 
-class ManyPairs(unittest.TestCase):
+class ManyPairs(InTempDir):
     def setUp(self):
-        self.tmp = tmpdir()
-        self.d = Path(self.tmp.name)
+        super().setUp()
         x = sf.read(SPEECH, dtype="float32")[0]
         rng = np.random.default_rng(3)
         for k in range(6):
@@ -30,9 +29,6 @@ class ManyPairs(unittest.TestCase):
             sf.write(self.d / "ref" / f"{name}.flac", x, 16000, subtype="PCM_24")
             noisy = x + rng.normal(0, 0.01 * (k + 1), x.shape).astype(np.float32)
             sf.write(self.d / "est" / f"{name}.wav", noisy, 16000, subtype="FLOAT")  # as ldmrecon names outputs
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def test_folders_mirror_and_values_equal_single_runs(self):
         p = run("metrics", self.d / "ref", self.d / "est", "--report", self.d / "r.jsonl", "--jobs", "2")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from common import AUDIO, TINY, run, tmpdir
+from common import AUDIO, TINY, InTempDir, run, tmpdir
 
 SPEECH = AUDIO / "speech16k.wav"
 
@@ -16,20 +16,16 @@ def jsonl(path):
     return [json.loads(l) for l in Path(path).read_text().splitlines() if l.strip()]
 
 
-class CachedRegressionChecks(unittest.TestCase):
+class CachedRegressionChecks(InTempDir):
     """--skip-existing with --baseline / --require: a skipped file is still checked, or the run fails."""
 
     def setUp(self):
-        self.tmp = tmpdir()
-        self.d = Path(self.tmp.name)
+        super().setUp()
         (self.d / "in").mkdir()
         for n in ("a.wav", "b.wav"):
             sf.write(self.d / "in" / n, sf.read(SPEECH, dtype="float32")[0], 16000, subtype="FLOAT")
         self.args = [self.d / "in", "--out-dir", self.d / "out", "--models", TINY, "-q"]
         run(*self.args, "--report", self.d / "base.jsonl", check=True)
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def test_skipped_files_are_compared_from_the_earlier_report(self):
         # The cached job: every output exists and so does the report of the run that made them.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from common import AUDIO, BIN, TINY, in_background, kill_if_running, run, tmpdir, wait_or_kill
+from common import AUDIO, BIN, TINY, InTempDir, in_background, kill_if_running, run, tmpdir, wait_or_kill
 
 SPEECH = AUDIO / "speech16k.wav"
 STEREO = AUDIO / "speech44k_stereo.wav"
@@ -34,14 +34,7 @@ def streamed(wav_bytes, length):
     return bytes(b)
 
 
-class Stdin(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tmpdir()
-        self.d = Path(self.tmp.name)
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
+class Stdin(InTempDir):
     def reconstruct(self, source, name, *extra, data=None):
         out, rep = self.d / f"{name}.wav", self.d / f"{name}.json"
         args = [source, "-o", out, "--models", TINY, "--report", rep, "-q", *extra]
