@@ -128,8 +128,13 @@ void StreamRun::check_args() {
         if (given) throw UsageError(std::string(what) + " does not work with --stream: run it on the written output");
     if (a_.stage == "vae") throw UsageError("--stream writes audio: --stage vae has none");
     if (a_.report_every < 0) throw UsageError("--report-every must be positive");
-    if (a_.report_every > 0 && (a_.report.empty() || (report_format(a_.report) != "jsonl" && !is_standard_output(a_.report))))
+    if (a_.report_every > 0 && a_.report.empty())
         throw UsageError("--report-every writes one JSON line per interval: give --report OUT.jsonl (or -)");
+    if (!a_.report.empty() && !is_standard_output(a_.report) && report_format(a_.report) != "jsonl")
+        throw UsageError("--stream writes its report as JSON Lines (its intervals, then the whole stream): give "
+                         "--report OUT.jsonl (or -)");
+    if (a_.json && (is_standard_output(a_.output) || is_standard_output(a_.report)))
+        throw UsageError("--json prints on standard output, which an output given as - already takes");
     if (a_.raw_output && !is_standard_output(a_.output))
         throw UsageError("--raw-output is for -o - (a file's extension names its container)");
     if (a_.latency > 0 && a_.pipeline.window_frames != ReconstructOptions{}.window_frames)
@@ -334,8 +339,10 @@ int StreamRun::run() {
     }
     if (!output_lost_) writer_->finish();
     report_intervals(true);
-    report_->line(final_record(stopped));
+    const nlohmann::json record = final_record(stopped);
+    report_->line(record);
     report_->finish();
+    if (a_.json) std::cout << json_text(record) << std::endl;  // as the offline run's --json: the one record
     spdlog::info("stream: {:.2f} s of audio in {} windows; compute {:.2f} s ({:.1f}x real time; worst window {:.3f} s "
                  "against a hop of {:.3f} s, {} slower than real time){}",
                  in_total_ / static_cast<double>(fc_.sample_rate), rt_.windows, rt_.compute_s,

@@ -249,6 +249,9 @@ class Stream(InTempDir):
             ([SPEECH, "-o", self.d / "o.wav", "--latency", "1"], "--latency works with --stream only"),
             ([SPEECH, "--stream", "-o", self.d / "o.wav", "--raw-output"], "--raw-output is for -o -"),
             ([SPEECH, "--stream", "-o", SPEECH], "input"),
+            ([SPEECH, "--stream", "-o", self.d / "o.wav", "--report", self.d / "r.csv"], "as JSON Lines"),
+            ([SPEECH, "--stream", "-o", "-", "--json"], "--json prints on standard output"),
+            ([SPEECH, "--stream", "-o", self.d / "o.wav", "--json", "--report", "-"], "--json prints on standard output"),
         ]
         for args, message in cases:
             with self.subTest(message=message):
@@ -257,6 +260,12 @@ class Stream(InTempDir):
                 self.assertIn(message, p.stderr)
                 self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertFalse((self.d / "o.wav").exists())
+        self.assertFalse((self.d / "r.csv").exists())
+        # --json: the final record on standard output, as an offline run prints its one record.
+        p = run(SPEECH, "--stream", "-o", self.d / "o.wav", "--json", "--models", TINY, *WINDOWS, check=True)
+        rec = json.loads(p.stdout)
+        self.assertFalse(rec["stream"]["interrupted"])
+        self.assertEqual(rec["output"], str(self.d / "o.wav"))
 
 
 if __name__ == "__main__":
