@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 
+#include "bench_kernels.hpp"
 #include "commands.hpp"
 #include "ldmrecon/audio.hpp"
 #include "ldmrecon/blas.hpp"
@@ -277,6 +278,9 @@ int run_bench(const BenchArgs& a) {
         for (const Timing& t : rows) run["runners"].push_back(timing_json(t, B, audio_s, eager));
         report["runs"].push_back(run);
     }
+    if (a.kernels && models.device_name() == "cpu")
+        report["onednn"] = probe_kernels(dir, tmp.string(), a.runtime,
+                                         a.backends.empty() ? a.runtime.backend : a.backends.front(), threads);
     fs::remove(tmp);
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);

@@ -89,6 +89,7 @@ struct BenchArgs {
     std::vector<int> batch_sizes{1};
     int repeat = 3, warmup = 1;
     bool python = true;
+    bool kernels = true;                // on the CPU: which oneDNN kernels each stage group runs
     std::vector<std::string> backends;  // C++ backends to time, each loaded once; empty: runtime.backend
     std::string python_compile;         // "", "default" or "max-autotune": also time torch.compile
 };

@@ -323,6 +323,7 @@ void add_bench(CLI::App& app, CommandLine& cl) {
         ->capture_default_str();
     bench_cmd->add_option("--warmup", bench.warmup, "Untimed runs first")->check(within(0, 100))->capture_default_str();
     bench_cmd->add_flag("!--no-python", bench.python, "Leave out the Python eager comparison");
+    bench_cmd->add_flag("!--no-kernels", bench.kernels, "Leave out the probe of which oneDNN kernels run (CPU)");
     bench_cmd->add_option("--backends", bench.backends, "C++ backends to time side by side, e.g. torchscript compiled "
                           "(default: the one --backend picks)")
         ->check(CLI::IsMember({"auto", "torchscript", "compiled"}));

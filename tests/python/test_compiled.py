@@ -214,6 +214,31 @@ class BenchClip(unittest.TestCase):
         self.assertEqual(rep["frames"], 1024)
         self.assertAlmostEqual(rep["audio_seconds"], 1023 * 160 / 16000, places=9)
 
+    def test_bench_says_which_onednn_kernels_ran(self):
+        flags = next(ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")).split()
+        dtypes = ["fp32"] + (["bf16"] if TORCH2 and "avx512_bf16" in flags else [])
+        for dt in dtypes:
+            with self.subTest(dtype=dt), tmpdir() as d:
+                out = Path(d) / "bench.json"
+                p = run("bench", "--models", TINY, "--seconds", "1", "--repeat", "1", "--warmup", "0", "--no-python",
+                        "--dtype", dt, "--json", out, check=True)
+                self.assertIn("oneDNN kernels, one pass of the clip", p.stdout)
+                rep = json.loads(out.read_text())["onednn"]
+                self.assertTrue(rep["isa"])
+                self.assertEqual(rep["cpu_has"]["amx_bf16"], "amx_bf16" in flags)
+                for stage in ("vae", "vocoder"):
+                    kernels = rep[stage]["kernels"]
+                    self.assertIn("convolution", {k["primitive"] for k in kernels})
+                    self.assertAlmostEqual(sum(rep[stage]["share"].values()), 1.0, places=6)
+                    self.assertAlmostEqual(rep[stage]["kernel_ms"] + rep[stage]["reorder_ms"],
+                                           sum(k["ms"] for k in kernels), places=3)
+                # bf16 where the CPU has it takes the bf16 (or AMX) kernels, not fp32's AVX-512 ones.
+                fast = rep["vae"]["share"]["AMX"] + rep["vae"]["share"]["AVX-512 BF16"]
+                if dt == "bf16":
+                    self.assertGreater(fast, 0.5, rep["vae"])
+                else:
+                    self.assertEqual(fast, 0.0, rep["vae"])
+
 
 @unittest.skipIf(TORCH2, "the Debian build's behaviour")
 class DebianBuild(unittest.TestCase):
