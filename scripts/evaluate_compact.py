@@ -42,19 +42,29 @@ def by_voice(records, data: Path) -> dict:
     return {v: dict(means(rs), files=len(rs)) for v, rs in sorted(groups.items())}
 
 
-def main() -> int:
+def common_arguments(description: str, default_bin: str, default_every: int) -> argparse.ArgumentParser:
+    """The options every evaluation over prepare_data.py's manifest takes (this script, precision_cost.py)."""
     default_data = os.environ.get("LDMRECON_DATA") or str(Path.home() / ".cache" / "ldmrecon" / "data")
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(default_data))
     ap.add_argument("--models", type=Path, default=ROOT / "models")
-    ap.add_argument("--bin", default=os.environ.get("LDMRECON_BIN", str(ROOT / "build" / "ldmrecon")))
-    ap.add_argument("--every", type=int, default=1, help="take every N-th file of each split (sorted)")
+    ap.add_argument("--bin", default=os.environ.get("LDMRECON_BIN", str(ROOT / default_bin / "ldmrecon")))
+    ap.add_argument("--every", type=int, default=default_every, help="take every N-th file of each split (sorted)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
-    args = ap.parse_args()
-    man = args.data / "manifest.tsv"
+    return ap
+
+
+def manifest_rows(data: Path) -> list:
+    """prepare_data.py's manifest, a list of fields per file (split first, the path under DATA seventh)."""
+    man = data / "manifest.tsv"
     if not man.exists():
         raise SystemExit(f"{man}: missing; run scripts/prepare_data.py first")
-    rows = [ln.split("\t") for ln in man.read_text().splitlines()[1:] if ln]
+    return [ln.split("\t") for ln in man.read_text().splitlines()[1:] if ln]
+
+
+def main() -> int:
+    args = common_arguments(__doc__, "build", 1).parse_args()
+    rows = manifest_rows(args.data)
     results = {}
     with tempfile.TemporaryDirectory(prefix="ldmrecon-eval-") as tmp:
         for split in ("test", "unseen"):
