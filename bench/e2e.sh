@@ -3,7 +3,9 @@
 # (bench/python_job.py), alternating, best of N, and where each spends its time. Figures only (never a
 # test); run it on an idle machine.
 #   bench/e2e.sh MODELS_DIR FILE... [-- N=2]      (LDMRECON=binary, PYTHON=a Python with torch, librosa,
-#                                                  pystoi, soxr: scripts/python_env.sh bench makes one)
+#                                                  pystoi, soxr: scripts/python_env.sh bench makes one on
+#                                                  Debian's torch, scripts/python_env.sh torch on torch 2)
+# bench/make_clips.py makes the clips docs/speed.md's tables were measured on.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 models=$1; shift

@@ -4,7 +4,8 @@
 # agreements and builds stay reproducible; a second run reuses the environment.
 #   scripts/python_env.sh reference   librosa (YIN, pYIN), praat-parselmouth, pesq: the tests' references
 #   scripts/python_env.sh torch       PyTorch 2 (a CUDA build; its libtorch is the second build flavour),
-#                                     diffusers and transformers (the upstream models, for parity tests)
+#                                     diffusers and transformers (the upstream models, for parity tests),
+#                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2)
 #   scripts/python_env.sh bench       Debian's Python and torch (1.13, the Debian build's libtorch) with
 #                                     librosa, pystoi and soxr: the plain-Python job of bench/e2e.sh
 set -euo pipefail
@@ -12,7 +13,8 @@ name=${1:?usage: python_env.sh reference|torch}
 common=(numpy==2.4.6 scipy==1.17.1 soundfile==0.14.0)
 case $name in
   reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4) ;;
-  torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0) ;;
+  torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0
+                  librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
   # On top of Debian's own numpy, scipy and torch (--system-site-packages), so the same libtorch runs.
   bench) packages=(librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
   *) echo "python_env.sh: unknown environment '$name' (reference, torch or bench)" >&2; exit 2 ;;
@@ -39,10 +41,16 @@ if [ -z "$maker" ]; then
   echo "python_env.sh: no Python can make a virtual environment (apt-get install python3-venv)" >&2
   exit 1
 fi
-echo "python_env.sh: creating $venv (${packages[*]})" >&2
-rm -rf "$venv"
-mkdir -p "$root"
-"$maker" -m venv "${venv_args[@]}" "$venv" >&2
+# An environment whose list changed is brought up to it in place (pip keeps what already matches: torch
+# is not downloaded again for one package more); a broken one is made afresh.
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import sys" 2>/dev/null; then
+  echo "python_env.sh: updating $venv (${packages[*]})" >&2
+else
+  echo "python_env.sh: creating $venv (${packages[*]})" >&2
+  rm -rf "$venv"
+  mkdir -p "$root"
+  "$maker" -m venv "${venv_args[@]}" "$venv" >&2
+fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}" >&2
 echo "${packages[*]}" >"$stamp"
 echo "$venv/bin/python"
