@@ -505,6 +505,8 @@ void ReconstructRun::feed_inputs() {
             clip_job_[runner_->add(j.input)] = i;
             const std::lock_guard<std::mutex> lock(state_);
             progress_->update(finished_, audio_done_, j.in.path);  // the file now going in, from the first
+        } catch (const Cancelled&) {
+            break;  // a signal while reading (a quiet pipe): this input, like those in flight, is not reported
         } catch (const Error& e) {
             const std::lock_guard<std::mutex> lock(state_);
             fail(j, static_cast<int>(e.code()), name_error(j.in.path, e.what()));

@@ -115,11 +115,15 @@ class Fifo(unittest.TestCase):
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.addCleanup(kill_if_running, p)
             self.addCleanup(p.stdin.close)
+            self.addCleanup(p.stderr.close)
             time.sleep(1.5)  # started and blocked reading: nothing is written and the pipe stays open
             p.send_signal(signal.SIGINT)
             wait_or_kill(p, 30)
-            self.assertEqual(p.returncode, 130, p.stderr.read())
+            err = p.stderr.read().decode()
+            self.assertEqual(p.returncode, 130, err)
             self.assertEqual(list(d.iterdir()), [])
+            self.assertNotIn("error:", err)  # an interruption, not a failed input
+            self.assertIn("interrupted: 0 of 1 file(s) finished", err)
 
     def test_a_fifo_nobody_writes_to_is_an_error_not_a_hang(self):
         with tmpdir() as d:
