@@ -3,9 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+
 #include <limits.h>
 
 #include "commands.hpp"
@@ -69,21 +73,31 @@ nlohmann::json stage_json(const KernelLog& log) {
 
 nlohmann::json probe_kernels(const std::string& models_dir, const std::string& wav, const RuntimeOptions& rt,
                              const std::string& backend, int threads) {
-    const std::string stem = (fs::temp_directory_path() / ("ldmrecon-bench-kernels-" + std::to_string(::getpid()))).string();
+    // The probe's outputs go to a folder of its own, made here and removed after: nothing else is touched.
+    std::string folder = (fs::temp_directory_path() / "ldmrecon-bench-kernels-XXXXXX").string();
+    if (!::mkdtemp(folder.data())) {
+        spdlog::warn("the kernel probe needs a temporary folder ({}); it is left out", std::strerror(errno));
+        return nullptr;
+    }
+    struct Remove {
+        std::string dir;
+        ~Remove() {
+            std::error_code ec;
+            fs::remove_all(dir, ec);
+        }
+    } remove{folder};
     nlohmann::json j = {{"isa", nullptr}, {"cpu_has", {{"amx_bf16", cpu_flag("amx_bf16")}, {"amx_int8", cpu_flag("amx_int8")},
                                                        {"avx512_bf16", cpu_flag("avx512_bf16")},
                                                        {"avx512_vnni", cpu_flag("avx512_vnni")}}}};
     std::printf("\n  oneDNN kernels, one pass of the clip (ONEDNN_VERBOSE=1); this CPU has AMX: %s, AVX-512 BF16: %s\n",
                 j["cpu_has"]["amx_bf16"].get<bool>() ? "yes" : "no", j["cpu_has"]["avx512_bf16"].get<bool>() ? "yes" : "no");
     for (const char* stage : {"vae", "vocoder"}) {
-        const fs::path out = stem + (std::string(stage) == "vae" ? ".npy" : ".wav");  // --stage vae writes the feature
+        const fs::path out = fs::path(folder) / (std::string(stage) == "vae" ? "probe.npy" : "probe.wav");  // vae: the feature
         const std::string cmd = "ONEDNN_VERBOSE=1 " + sh_quote(this_binary()) + " " + sh_quote(wav) + " -o " +
                                 sh_quote(out.string()) + " --models " + sh_quote(models_dir) + " --device cpu --dtype " +
                                 sh_quote(rt.dtype) + " --backend " + sh_quote(backend) + " --threads " +
                                 std::to_string(threads) + " --stage " + stage + " --metrics none -q 2>/dev/null";
         const KernelLog log = parse_onednn_verbose(command_output(cmd));
-        std::error_code ec;
-        fs::remove(out, ec);
         if (log.uses.empty()) {
             spdlog::warn("the kernel probe (--stage {}) logged no oneDNN kernels; it ran: {}", stage, cmd);
             return nullptr;

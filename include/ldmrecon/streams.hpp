@@ -12,7 +12,7 @@ namespace ldmrecon {
 bool is_stream_input(const std::string& path);
 
 // Every byte of the stream. A FIFO that no program opens for writing within `writer_wait_seconds` is an
-// InputError, never a hang; so is a stream longer than `max_bytes` (the memory limit's share), and a
+// InputError, never a hang; so is a stream longer than `max_bytes` (the memory limit's share), and an
 // interruption while reading is Cancelled.
 std::string read_stream(const std::string& path, unsigned long long max_bytes, int writer_wait_seconds = 5);
 
