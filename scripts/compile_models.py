@@ -11,8 +11,10 @@ Writes OUT_DIR/{encode,decode,vocoder}.pt2 and OUT_DIR/manifest.json. Each stage
 to 1024 and any length ldmrecon's windows use (VAE frames a multiple of its time multiple, up to 16384).
 Beside them, OUT_DIR/{stage}-window.pt2: the same stage for exactly one full window (batch 1, --window-frames),
 where static shapes let Inductor specialise its loops. Every package is then timed against the TorchScript
-export on one full window, and the manifest keeps, per stage, whichever measured faster here: "use" says
-compiled or TorchScript for any shape, "window" names the stages whose full-window package beats both
+export on one full window, in interleaved rounds, and the manifest keeps, per stage, a package only where
+it measured reliably faster here (medians further apart than the timings' own spread; "too_noisy" names
+the stages where they were not, which keep TorchScript): "use" says compiled or TorchScript for any
+shape, "window" names the stages whose full-window package reliably beats both
 (the others' window packages are deleted, unless LDMRECON_KEEP_WINDOW_PACKAGES=1: the tests hold every
 package to TorchScript, whichever measured faster).
 """
@@ -51,14 +53,40 @@ class Stage(torch.nn.Module):
         return self.fn(x)
 
 
-def median_seconds(fn, x, repeat=5) -> float:
-    fn(x)  # warm-up
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def interleaved_seconds(runners: dict, x, rounds: int = 7) -> dict:
+    """Each runner's call times on x, taken in turn (a round times every runner once, in a rotating order),
+    so that a machine growing busier mid-way slows them all alike instead of the one timed last."""
+    names = list(runners)
+    for fn in runners.values():
+        fn(x)  # warm-up (and the profiling executor's first runs)
         fn(x)
-        times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    times = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            runners[n](x)
+            times[n].append(time.perf_counter() - t0)
+    return times
+
+
+def median(v) -> float:
+    v = sorted(v)
+    return v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+
+
+def spread(v) -> float:
+    """The interquartile range: how far apart the middle half of the timings lie."""
+    v = sorted(v)
+    return v[(3 * len(v)) // 4] - v[len(v) // 4]
+
+
+def faster(a, b) -> str:
+    """"a" when the timings a are reliably faster than b, "b" when b are, None when the two medians are
+    closer than either set's own spread: too noisy to choose."""
+    ma, mb = median(a), median(b)
+    if abs(ma - mb) <= max(spread(a), spread(b)):
+        return None
+    return "a" if ma < mb else "b"
 
 
 def cpu_isa() -> str:
@@ -118,20 +146,31 @@ def choose(manifest: dict, specs: dict, models: Path, out: Path, device, dtype) 
     ts = {"encode": lambda x: ts_vae.encode(x), "decode": lambda x: ts_vae.decode(x), "vocoder": ts_voc}
     manifest["use"], manifest["window_ms"] = {}, {}
     manifest["window"] = {"frames": manifest["window_frames"], "batch": 1, "stages": []}
+    manifest["too_noisy"] = []
     for name, (_, _, _, window_shape) in specs.items():
         x = (torch.randn(*window_shape) * 2 - 5).to(device, dtype)
-        ms = {"compiled": median_seconds(torch._inductor.aoti_load_package(str(out / f"{name}.pt2")), x),
-              "window": median_seconds(torch._inductor.aoti_load_package(str(out / f"{name}-window.pt2")), x),
-              "torchscript": median_seconds(ts[name], x)}
+        times = interleaved_seconds({"compiled": torch._inductor.aoti_load_package(str(out / f"{name}.pt2")),
+                                     "window": torch._inductor.aoti_load_package(str(out / f"{name}-window.pt2")),
+                                     "torchscript": ts[name]}, x)
+        ms = {k: median(v) for k, v in times.items()}
         manifest["window_ms"][name] = {k: round(1e3 * v, 2) for k, v in ms.items()}
-        manifest["use"][name] = "compiled" if ms["compiled"] <= ms["torchscript"] else "torchscript"
-        if ms["window"] < min(ms["compiled"], ms["torchscript"]):
+        manifest["window_ms"][name]["spread"] = {k: round(1e3 * spread(v), 2) for k, v in times.items()}
+        # A package replaces TorchScript only when reliably faster: when the timings cannot tell (a busy
+        # machine), TorchScript stays, so the compiled backend is never the slower one by a guess.
+        verdict = faster(times["compiled"], times["torchscript"])
+        manifest["use"][name] = "compiled" if verdict == "a" else "torchscript"
+        window_wins = faster(times["window"], times[manifest["use"][name]]) == "a"
+        if verdict is None:
+            manifest["too_noisy"].append(name)
+        if window_wins:
             manifest["window"]["stages"].append(name)
         elif os.environ.get("LDMRECON_KEEP_WINDOW_PACKAGES") != "1":
             (out / f"{name}-window.pt2").unlink()
         print(f"compile_models.py: {name} on a {manifest['window_frames']}-frame window: compiled {1e3 * ms['compiled']:.1f}"
               f" ms, window package {1e3 * ms['window']:.1f} ms, TorchScript {1e3 * ms['torchscript']:.1f} ms -> "
-              f"{manifest['use'][name]}{', window package' if name in manifest['window']['stages'] else ''}", flush=True)
+              f"{manifest['use'][name]}{', window package' if window_wins else ''}"
+              f"{' (too noisy to tell: timings overlap; run compile again on an idle machine)' if name in manifest['too_noisy'] else ''}",
+              flush=True)
 
 
 def main() -> int:
