@@ -145,7 +145,9 @@ std::string describe_backend(const nlohmann::json& mf) {
     const std::string win = stages_where([&](const char* s) { return has_window_package(mf, s); });
     const std::string compiled = stages_where([&](const char* s) { return uses_compiled(use, s); });
     std::string d = compiled.empty() ? "TorchScript" : "compiled " + compiled;
-    if (!ts.empty()) d += (compiled.empty() ? " every stage" : "; TorchScript " + ts) + " (measured faster here by compile)";
+    if (!ts.empty())
+        d += (compiled.empty() ? " every stage" : "; TorchScript " + ts) +
+             " (compile did not find the package reliably faster here)";
     if (!win.empty())
         d += "; full " + std::to_string(window_frames(mf)) +
              "-frame windows at batch 1 from static packages for " + win;
