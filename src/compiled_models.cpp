@@ -111,6 +111,11 @@ public:
         return p ? p->run({mel.contiguous()})[0] : voc_.forward({mel}).toTensor();
     }
 
+    bool compiled(const std::string& stage) const override {
+        const StagePackages& p = stage == "encode" ? encode_ : stage == "decode" ? decode_ : vocoder_;
+        return p.any || p.window;
+    }
+
 private:
     static StagePackages open(const std::string& dir, const nlohmann::json& mf, const char* stage,
                               c10::DeviceIndex device, int time_dim, std::int64_t window_length) {

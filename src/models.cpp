@@ -275,6 +275,7 @@ std::uint64_t Models::model_id() const { return impl_->vae_id; }
 std::uint64_t Models::vocoder_id() const { return impl_->vocoder_id; }
 const std::string& Models::backend() const { return impl_->backend_name; }
 const std::string& Models::backend_reason() const { return impl_->backend_reason; }
+bool Models::runs_compiled(const std::string& stage) const { return impl_->backend->compiled(stage); }
 
 
 std::string Models::description() const {

@@ -17,6 +17,8 @@ public:
     virtual torch::Tensor encode(const torch::Tensor& mel) = 0;  // [B, 1, T, M] -> moments [B, 2C, T/m, M/m]
     virtual torch::Tensor decode(const torch::Tensor& z) = 0;    // [B, C, T/m, M/m] -> [B, 1, T, M]
     virtual torch::Tensor vocode(const torch::Tensor& mel) = 0;  // [B, T, M] -> [B, >= T * hop]
+    // Whether `stage` ("encode", "decode", "vocoder") runs a compiled package for some inputs.
+    virtual bool compiled(const std::string& stage) const { (void)stage; return false; }
 };
 
 // A compiled backend when `choice` allows it ("auto" or "compiled") and a package matching this runtime,

@@ -13,6 +13,7 @@
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <tuple>
 
 #include "bench_kernels.hpp"
 #include "commands.hpp"
@@ -184,6 +185,28 @@ nlohmann::json timing_json(const Timing& t, int B, double audio_s, const Timing*
     return j;
 }
 
+// The stages whose compiled package ran over 10 % slower than TorchScript in this run (both backends
+// timed): `compile` chose them on timings this machine no longer bears out. Printed, and returned.
+nlohmann::json slower_packages(const std::vector<std::unique_ptr<Models>>& backends, const std::vector<Timing>& rows) {
+    nlohmann::json out = nlohmann::json::array();
+    const Timing* ts = nullptr;
+    for (std::size_t i = 0; i < backends.size(); ++i)
+        if (backends[i]->backend() == "TorchScript") ts = &rows[i];
+    if (!ts) return out;
+    for (std::size_t i = 0; i < backends.size(); ++i) {
+        const Timing& t = rows[i];
+        for (const auto& [stage, mine, theirs] : {std::tuple<const char*, double, double>{"encode", t.encode, ts->encode},
+                                                  {"vocoder", t.vocode, ts->vocode}, {"decode", t.decode, ts->decode}}) {
+            if (!backends[i]->runs_compiled(stage) || mine <= 1.1 * theirs) continue;
+            std::printf("  %s: the compiled package `compile` chose ran %.0f %% slower than TorchScript here (%.1f against "
+                        "%.1f ms); run `ldmrecon compile` again on an idle machine, or use --backend torchscript\n",
+                        stage, 100 * (mine / theirs - 1), 1e3 * mine, 1e3 * theirs);
+            out.push_back({{"stage", stage}, {"compiled_s", mine}, {"torchscript_s", theirs}});
+        }
+    }
+    return out;
+}
+
 // The C++ backends to time: each --backends entry, or the one --backend picks.
 std::vector<std::unique_ptr<Models>> load_backends(const std::string& dir, const BenchArgs& a, double* t_load) {
     std::vector<std::string> names = a.backends;
@@ -276,6 +299,7 @@ int run_bench(const BenchArgs& a) {
         const Timing* eager = python_eager(rows);
         nlohmann::json run = {{"batch_size", B}, {"runners", nlohmann::json::array()}};
         for (const Timing& t : rows) run["runners"].push_back(timing_json(t, B, audio_s, eager));
+        run["slower_packages"] = slower_packages(backends, rows);
         report["runs"].push_back(run);
     }
     if (a.kernels && models.device_name() == "cpu")

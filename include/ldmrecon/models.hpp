@@ -68,6 +68,8 @@ public:
     std::uint64_t vocoder_id() const;         // FNV-1a 64 of the vocoder's embedded metadata
     const std::string& backend() const;        // "TorchScript" or "compiled (AOTInductor)"
     const std::string& backend_reason() const; // why that one, one line
+    // Whether `stage` ("encode", "decode", "vocoder") runs a compiled package for some inputs.
+    bool runs_compiled(const std::string& stage) const;
 
     // The device's measured arithmetic rate in this dtype (GFLOP/s), the best of a 1024^3 matrix product
     // (BLAS) and a 256-channel 3x3 convolution (oneDNN/cuDNN): the ceiling a benchmark compares each stage

@@ -181,6 +181,22 @@ class Compiled(unittest.TestCase):
         for name in ("C++ TorchScript", "C++ compiled (AOTInductor)"):
             self.assertIn(name, p.stdout)
 
+    def test_bench_names_a_package_slower_than_torchscript(self):
+        # Every stage forced to its package; whichever then ran over 10 % slower than TorchScript in this
+        # run is named, in the JSON and on stdout, and no other.
+        with tmpdir() as d:
+            m = self.forced(d, use={"encode": "compiled", "decode": "compiled", "vocoder": "compiled"})
+            out = Path(d) / "bench.json"
+            p = run("bench", "--models", m, "--seconds", "1", "--repeat", "1", "--warmup", "0", "--no-python",
+                    "--no-kernels", "--backends", "torchscript", "compiled", "--json", out, check=True)
+            run_ = json.loads(out.read_text())["runs"][0]
+        ts, comp = (r["seconds"] for r in run_["runners"])
+        want = [s for s, k in (("encode", "encode"), ("vocoder", "vocode"), ("decode", "decode"))
+                if comp[k] > 1.1 * ts[k]]
+        self.assertEqual([e["stage"] for e in run_["slower_packages"]], want)
+        for stage in want:
+            self.assertIn(f"{stage}: the compiled package `compile` chose ran", p.stdout)
+
     def test_a_package_of_other_exports_is_refused(self):
         with tmpdir() as d:
             m = Path(d) / "m"
