@@ -1,7 +1,6 @@
 #include "bench_kernels.hpp"
 
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <limits.h>
 
 #include "commands.hpp"
 #include "ldmrecon/kernel_log.hpp"
@@ -29,9 +27,9 @@ std::string sh_quote(const std::string& s) {
 }
 
 std::string this_binary() {
-    char buf[PATH_MAX];
-    const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string("ldmrecon");
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string("ldmrecon") : exe.string();
 }
 
 // /proc/cpuinfo's flags name it (amx_bf16, avx512_bf16, avx512_vnni).

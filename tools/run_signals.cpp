@@ -12,22 +12,22 @@ namespace ldmrecon::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 struct sigaction g_old[3] {};
 
+// The library's interruption notice is the one flag: it also wakes a read blocked on a quiet pipe, in
+// whichever thread it waits.
 extern "C" void on_signal(int) {
-    if (g_interrupted || writing_to_standard_output()) {
+    if (interrupt_notified() || writing_to_standard_output()) {
         remove_pending_temp();
         ::_exit(kExitInterrupted);
     }
-    g_interrupted = 1;
-    notify_interrupt();  // wakes a read blocked on a quiet pipe, in whichever thread it waits
+    notify_interrupt();
 }
 
 }  // namespace
 
-bool interrupted() noexcept { return g_interrupted != 0; }
+bool interrupted() noexcept { return interrupt_notified(); }
 
 SignalGuard::SignalGuard() {
     prepare_interrupt_notice();
