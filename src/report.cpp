@@ -119,6 +119,13 @@ nlohmann::json metrics_json(const Metrics& m) {
         j["voiced_frames_both"] = m.pitch.voiced_both;
     }
     put("pesq", m.pesq);
+    put("crepe_f0_rmse_cents", m.crepe.f0_rmse_cents);
+    put("crepe_periodicity_rmse", m.crepe.periodicity_rmse);
+    put("crepe_vuv_f1", m.crepe.vuv_f1);
+    if (sel.computes(g::crepe)) {
+        j["crepe_frames"] = m.crepe.frames;
+        j["crepe_voiced_frames_both"] = m.crepe.voiced_both;
+    }
     return j;
 }
 
@@ -169,6 +176,12 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     row("f0_fine_rmse_cents", "F0 fine RMSE", format_number(m.pitch.f0_fine_rmse_cents, 1) + " cents", "over the frames that are not gross errors");
     row("vuv_f1", "V/UV F1", format_number(m.pitch.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
     row("periodicity_error", "periodicity error", format_number(m.pitch.periodicity_error, 4), "RMS of the periodicity difference; lower is better");
+    char crepe_voiced[96];
+    std::snprintf(crepe_voiced, sizeof crepe_voiced, "over %zu frames voiced in both", m.crepe.voiced_both);
+    section("pitch (CREPE, 10 ms, 50-550 Hz, as Vocos's periodicity metrics; undithered)");
+    row("crepe_f0_rmse_cents", "CREPE F0 RMSE", format_number(m.crepe.f0_rmse_cents, 1) + " cents", crepe_voiced);
+    row("crepe_periodicity_rmse", "CREPE periodicity", format_number(m.crepe.periodicity_rmse, 4), "RMS of the periodicity difference; lower is better");
+    row("crepe_vuv_f1", "CREPE V/UV F1", format_number(m.crepe.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
     if (vae) {
         section("VAE alone (its decoded feature vs the feature it was given, before the vocoder)");
         row("vae_mel_l1", "VAE log-mel L1", format_number(vae->l1, 4), "ln units");

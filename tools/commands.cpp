@@ -44,40 +44,82 @@ int run_mel(const MelArgs& a) {
     return 0;
 }
 
+namespace {
+
+void write_text(const std::string& output, const std::string& text) {
+    if (output.empty() || is_standard_output(output))
+        std::cout << text;
+    else
+        write_file_atomically(output, text);
+}
+
+// A pitch track as text: JSON (`header`, then arrays per frame) or CSV (a row a frame). `estimate_key`
+// names the tracker's estimate in every frame; f0_hz is null (JSON) or empty (CSV) where unvoiced.
+struct TrackText {
+    const std::vector<double>& f0;
+    std::vector<double> periodicity;
+    const std::vector<char>& voiced;
+    double first_time, hop_seconds;  // frame f's time: first_time + f * hop_seconds
+};
+
+std::string track_text(bool json, nlohmann::json header, const std::string& estimate_key, const TrackText& t) {
+    const std::size_t frames = t.f0.size();
+    if (json) {
+        header[estimate_key] = t.f0;
+        header["periodicity"] = t.periodicity;
+        header["f0_hz"] = nlohmann::json::array();
+        header["voiced"] = nlohmann::json::array();
+        for (std::size_t f = 0; f < frames; ++f) {
+            header["f0_hz"].push_back(t.voiced[f] ? nlohmann::json(t.f0[f]) : nlohmann::json(nullptr));
+            header["voiced"].push_back(t.voiced[f] != 0);
+        }
+        return json_text(header) + "\n";
+    }
+    std::string text = "time_s,f0_hz," + estimate_key + ",periodicity,voiced\n";
+    char row[128];
+    for (std::size_t f = 0; f < frames; ++f) {
+        char f0[32] = "";
+        if (t.voiced[f]) std::snprintf(f0, sizeof f0, "%.4f", t.f0[f]);
+        std::snprintf(row, sizeof row, "%.3f,%s,%.4f,%.6f,%d\n", t.first_time + double(f) * t.hop_seconds, f0, t.f0[f],
+                      t.periodicity[f], t.voiced[f] ? 1 : 0);
+        text += row;
+    }
+    return text;
+}
+
+// `pitch --crepe FILE`: CREPE's track as the crepe measures see it (16 kHz, frames not centred: frame k
+// covers samples [160 k, 160 k + 1024), its time is that span's centre).
+int run_pitch_crepe(const PitchArgs& a) {
+    if (a.sample_rate != crepe::kSampleRate) throw UsageError("pitch --crepe runs at 16 kHz, CREPE's rate (--sample-rate 16000)");
+    load_model_module();  // before anything is read: the process may start again
+    const auto net = load_crepe_network(a.crepe, "auto");
+    const MonoAudio in = read_mono(a.input, crepe::kSampleRate);
+    const CrepeConfig cc;
+    const CrepeTrack t = track_crepe(in.samples.data(), in.samples.size(), *net, cc);
+    const nlohmann::json header = {{"input", a.input}, {"tracker", net->description()}, {"sample_rate", crepe::kSampleRate},
+                                   {"hop_length", cc.hop_length}, {"frame_length", crepe::kWindow}, {"fmin", cc.fmin},
+                                   {"fmax", cc.fmax}, {"unvoiced_below", cc.unvoiced_below}};
+    const double rate = crepe::kSampleRate;
+    const TrackText tt{t.f0, {t.periodicity.begin(), t.periodicity.end()}, t.voiced, crepe::kWindow / 2.0 / rate,
+                       cc.hop_length / rate};
+    write_text(a.output, track_text(a.json, header, "crepe_f0_hz", tt));
+    return 0;
+}
+
+}  // namespace
+
 int run_pitch(const PitchArgs& a) {
     check_outputs({a.input}, "-", {{"-o", a.output, true, FileKind::report}});
+    if (!a.crepe.empty()) return run_pitch_crepe(a);
     MonoAudio in = read_mono(a.input, a.sample_rate);
     const PitchConfig pc = pitch_config_for(a.sample_rate);
     const PitchTrack t = track_pitch(in.samples.data(), in.samples.size(), pc);
-    std::string text;
-    if (a.json) {
-        nlohmann::json j = {{"input", a.input}, {"sample_rate", pc.sample_rate}, {"hop_length", pc.hop_length},
-                            {"frame_length", pc.frame_length}, {"fmin", pc.fmin}, {"fmax", pc.fmax},
-                            {"voicing_threshold", pc.voicing_threshold}, {"yin_f0_hz", t.f0},
-                            {"periodicity", t.periodicity}};
-        // f0_hz: null where the frame is unvoiced (as pYIN gives NaN); yin_f0_hz: YIN's estimate in every frame.
-        j["f0_hz"] = nlohmann::json::array();
-        j["voiced"] = nlohmann::json::array();
-        for (std::size_t f = 0; f < t.frames(); ++f) {
-            j["f0_hz"].push_back(t.voiced[f] ? nlohmann::json(t.f0[f]) : nlohmann::json(nullptr));
-            j["voiced"].push_back(t.voiced[f] != 0);
-        }
-        text = json_text(j) + "\n";
-    } else {
-        text = "time_s,f0_hz,yin_f0_hz,periodicity,voiced\n";  // f0_hz empty where unvoiced
-        char row[128];
-        for (std::size_t f = 0; f < t.frames(); ++f) {
-            char f0[32] = "";
-            if (t.voiced[f]) std::snprintf(f0, sizeof f0, "%.4f", t.f0[f]);
-            std::snprintf(row, sizeof row, "%.3f,%s,%.4f,%.4f,%d\n", double(f * pc.hop_length) / pc.sample_rate, f0,
-                          t.f0[f], t.periodicity[f], t.voiced[f] ? 1 : 0);
-            text += row;
-        }
-    }
-    if (a.output.empty() || is_standard_output(a.output))
-        std::cout << text;
-    else
-        write_file_atomically(a.output, text);
+    const nlohmann::json header = {{"input", a.input}, {"sample_rate", pc.sample_rate}, {"hop_length", pc.hop_length},
+                                   {"frame_length", pc.frame_length}, {"fmin", pc.fmin}, {"fmax", pc.fmax},
+                                   {"voicing_threshold", pc.voicing_threshold}};
+    // f0_hz: null where the frame is unvoiced (as pYIN gives NaN); yin_f0_hz: YIN's estimate in every frame.
+    const TrackText tt{t.f0, t.periodicity, t.voiced, 0.0, double(pc.hop_length) / pc.sample_rate};
+    write_text(a.output, track_text(a.json, header, "yin_f0_hz", tt));
     return 0;
 }
 
@@ -86,6 +128,8 @@ int run_metrics(const MetricsArgs& a) {
         std::cout << measure_list_text();
         return 0;
     }
+    // CREPE runs in libtorch: its module loads (and the process may start again) before anything is read.
+    if (measure_selection(a.measures, a.pesq, {}).computes(measure_group::crepe)) load_model_module();
     std::error_code ec;
     if (!a.pairs.empty() || (fs::is_directory(a.reference, ec) && fs::is_directory(a.estimate, ec)))
         return run_metrics_batch(a);
@@ -93,6 +137,7 @@ int run_metrics(const MetricsArgs& a) {
         throw UsageError("metrics: give REF EST (two files or two folders), or --pairs LIST");
     if (!a.report.empty()) throw UsageError("metrics --report is for many pairs (--pairs or two folders); use --json for one");
     const MeasureSelection measures = measure_selection(a.measures, a.pesq, {});
+    const auto crepe_net = crepe_for(measures, a.crepe, "", "auto", a.sample_rate);  // a missing export fails before any reading
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);
@@ -104,6 +149,7 @@ int run_metrics(const MetricsArgs& a) {
     MetricsOptions mo;
     mo.max_lag_ms = a.max_lag_ms;
     mo.measures = measures;
+    mo.crepe = crepe_net;
     Metrics m = compare_signals(ref.samples, est.samples, LogMel(fc), mo);
     if (auto pesq = start_pesq(measures.computes(measure_group::pesq))) {
         m.pesq = pesq->score(ref.samples, est.samples, fc.sample_rate);

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "ldmrecon/crepe.hpp"
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/outputs.hpp"
 #include "ldmrecon/pesq.hpp"
@@ -27,6 +28,7 @@ struct ReconstructArgs {
     bool json = false, quiet = false, skip_existing = false, pesq = false;
     double max_lag_ms = 100.0;
     std::string measures = "all";  // --metrics LIST
+    std::string crepe;             // --crepe FILE: the CREPE export for the crepe group
     int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
     std::string window_plan = "end-aligned", level = "peak";  // --window-plan, --level
     bool stream = false;           // --stream: tools/stream.cpp
@@ -53,6 +55,7 @@ int run_mel(const MelArgs& a);
 
 struct PitchArgs {
     std::string input, output;
+    std::string crepe;  // --crepe FILE: CREPE's track instead of YIN's
     int sample_rate = 16000;
     bool json = false;
 };
@@ -68,6 +71,7 @@ struct MetricsArgs {
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
     std::string measures = "all";  // --metrics LIST
+    std::string crepe;             // --crepe FILE
 };
 int run_metrics(const MetricsArgs& a);
 // Many pairs (--pairs, or two folders) on `jobs` threads: per-pair records, a summary, exit 6 when some
@@ -144,6 +148,9 @@ std::string runtime_description();
 int run_in_model_module(const std::string& command, const void* args);
 // The module's own runtime_description(), loading it: what --version --verbose prints.
 std::string module_runtime_description();
+// Loads the model module without running a command in it (a model-free command that needs a network,
+// as `metrics --metrics crepe`). Defined in the binary only.
+void load_model_module();
 
 // Where scripts/ is: installed beside the binary, else the source tree's.
 std::string scripts_dir();
@@ -152,6 +159,12 @@ std::string scripts_dir();
 std::string command_output(const std::string& command);
 // The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
 std::unique_ptr<PesqHelper> start_pesq(bool wanted);
+
+// The CREPE network when `sel` computes the crepe group (else nullptr): `file`, else crepe_full.pt in the
+// models folder `models` resolves to. Throws ModelError saying how to export it when it is missing, and
+// UsageError when the comparison's rate is not CREPE's 16 kHz.
+std::shared_ptr<const CrepeNetwork> crepe_for(const MeasureSelection& sel, const std::string& file,
+                                              const std::string& models, const std::string& device, int sample_rate);
 
 // --metrics LIST, with --pesq adding the pesq group; throws UsageError when a --require names a measure
 // the list leaves out (it could never be checked).

@@ -237,6 +237,8 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
     out->add_option("--metrics", rec.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                     "all; none (`ldmrecon metrics --list` names them)")
         ->capture_default_str();
+    out->add_option("--crepe", rec.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the models "
+                    "folder; scripts/export_measure_models.py makes it)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -263,6 +265,8 @@ void add_pitch(CLI::App& app, CommandLine& cl) {
     pitch_cmd->add_option("input", pit.input, "Audio file")->required();
     pitch_cmd->add_option("-o,--output", pit.output, "Write here instead of standard output");
     pitch_cmd->add_flag("--json", pit.json, "One JSON object (arrays per frame) instead of CSV");
+    pitch_cmd->add_option("--crepe", pit.crepe, "CREPE's track instead (this TorchScript export, "
+                          "scripts/export_measure_models.py; loads libtorch)");
     pitch_cmd->add_option("--sample-rate", pit.sample_rate, "Rate the file is resampled to first")
         ->check(within(limits::kMinMeasureSampleRate, limits::kMaxSampleRate))
         ->capture_default_str();
@@ -286,6 +290,8 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
     met_cmd->add_option("--metrics", met.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                         "all; none")
         ->capture_default_str();
+    met_cmd->add_option("--crepe", met.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
+                        "default models folder; scripts/export_measure_models.py makes it)");
     met_cmd->add_flag("--list", met.list, "Print every measure's key, group, unit and direction, and exit");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
         ->check(within(0, limits::kMaxLagMs))

@@ -125,4 +125,6 @@ int run_in_model_module(const std::string& command, const void* args) { return m
 
 std::string module_runtime_description() { return model_module().runtime(); }
 
+void load_model_module() { model_module(); }
+
 }  // namespace ldmrecon::cli

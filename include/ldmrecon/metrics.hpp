@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "ldmrecon/crepe.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/measures.hpp"
 #include "ldmrecon/pitch.hpp"
@@ -72,6 +73,7 @@ MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::s
 struct MetricsOptions {
     double max_lag_ms = 100.0;                     // delay search window, +- this many milliseconds
     MeasureSelection measures = all_measures();  // which groups to compute (pesq is the caller's)
+    std::shared_ptr<const CrepeNetwork> crepe;   // needed by the crepe group (16 kHz only)
 };
 
 // Everything `ldmrecon metrics` and the reconstruction report print.
@@ -93,6 +95,7 @@ struct Metrics {
     // (no frame voiced in both: f0; no voiced frame in either: vuv_f1).
     PitchMeasures pitch;
     double pesq = std::numeric_limits<double>::quiet_NaN();  // wide-band PESQ, filled by pesq.hpp on request
+    CrepeMeasures crepe;  // on the delay-compensated overlap, as pitch; NaN when not computed
 };
 
 // The pitch tracker's settings at a sample rate: 64 ms frames, 10 ms hop.

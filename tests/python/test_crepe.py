@@ -1,0 +1,172 @@
+"""CREPE pitch and the crepe measures against their references, called directly: torchcrepe.predict
+(0.0.24, its Viterbi decoder, dither off) for every frame, and Vocos's calculate_periodicity_metrics
+(gemelo-ai/vocos metrics/periodicity.py) for the three keys. Run in the PyTorch 2 environment
+(scripts/python_env.sh torch), which has torchcrepe."""
+import json
+import subprocess
+import sys
+import types
+import unittest
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from common import BIN, ROOT, run, tmpdir
+
+for _name in ("torchaudio", "resampy"):  # imported at torchcrepe's top, unused here (export_measure_models.py)
+    try:
+        __import__(_name)
+    except ImportError:
+        sys.modules[_name] = types.ModuleType(_name)
+import librosa  # noqa: E402
+import torchcrepe  # noqa: E402
+from torchcrepe.loudness import REF_DB  # noqa: E402
+
+torchcrepe.convert.dither = lambda cents: cents  # the reference undithered, as ldmrecon reports it
+SPEECH = sorted((ROOT / "tests" / "data").glob("*.flac"))
+SR = 16000
+
+
+def reference_track(audio, capacity):
+    """Vocos predict_pitch (metrics/periodicity.py lines 16-67), its spectrogram through torch.stft (what
+    torchaudio.functional.spectrogram with power=2, normalized=False, center=False computes)."""
+    x = torch.tensor(audio, dtype=torch.float32)[None]
+    pitch, periodicity = torchcrepe.predict(x, fmin=50.0, fmax=550, sample_rate=SR, model=capacity,
+                                            return_periodicity=True, device="cpu", pad=False)
+    pitch, periodicity = pitch.numpy(), periodicity.numpy()
+    stft = torch.stft(x, n_fft=1024, hop_length=160, win_length=1024, window=torch.hann_window(1024),
+                      center=False, return_complex=True).abs().pow(2)
+    freqs = librosa.fft_frequencies(sr=SR, n_fft=1024)
+    silence = (librosa.perceptual_weighting(stft.numpy(), freqs) - REF_DB).mean(axis=1) < -60
+    periodicity[silence] = 0
+    pitch[periodicity < 0.21] = np.nan
+    return pitch[0], periodicity[0]
+
+
+def reference_measures(y, y_hat, capacity):
+    """Vocos calculate_periodicity_metrics (lines 70-105)."""
+    true_pitch, true_periodicity = reference_track(y, capacity)
+    pred_pitch, pred_periodicity = reference_track(y_hat, capacity)
+    true_voiced, pred_voiced = ~np.isnan(true_pitch), ~np.isnan(pred_pitch)
+    periodicity_loss = np.sqrt(((pred_periodicity - true_periodicity) ** 2).mean())
+    voiced = true_voiced & pred_voiced
+    pitch_loss = np.sqrt(((1200 * (np.log2(true_pitch[voiced]) - np.log2(pred_pitch[voiced]))) ** 2).mean())
+    tp = (true_voiced & pred_voiced).sum()
+    fp = (~true_voiced & pred_voiced).sum()
+    fn = (true_voiced & ~pred_voiced).sum()
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return {"crepe_f0_rmse_cents": pitch_loss, "crepe_periodicity_rmse": periodicity_loss,
+            "crepe_vuv_f1": 2 * precision * recall / (precision + recall)}
+
+
+def degraded(y, kind, seed=0):
+    if kind == "noise":  # white noise 15 dB below the speech
+        rng = np.random.default_rng(seed)
+        return (y + rng.standard_normal(len(y)) * np.sqrt(np.mean(y ** 2)) * 10 ** (-15 / 20)).astype(np.float32)
+    spec = np.fft.rfft(y)  # low-pass at 1 kHz: the harmonics above it gone
+    spec[int(1000 / (SR / 2) * (len(spec) - 1)):] = 0
+    return np.fft.irfft(spec, len(y)).astype(np.float32)
+
+
+class Crepe(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tmpdir()
+        cls.dir = cls.tmp.name
+        subprocess.run([sys.executable, str(ROOT / "scripts" / "export_measure_models.py"), "-o", cls.dir,
+                        "--crepe", "full", "tiny"], check=True, capture_output=True)
+        cls.model = {c: str(Path(cls.dir) / f"crepe_{c}.pt") for c in ("full", "tiny")}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def track(self, path, capacity):
+        return json.loads(run("pitch", path, "--crepe", self.model[capacity], "--json", check=True).stdout)
+
+    def assert_same_track(self, path, audio, capacity):
+        ours = self.track(path, capacity)
+        pitch, periodicity = reference_track(audio, capacity)
+        self.assertEqual(len(ours["crepe_f0_hz"]), len(pitch), path)
+        np.testing.assert_allclose(ours["periodicity"], periodicity, atol=1e-4, err_msg=str(path))
+        voiced = ~np.isnan(pitch)
+        self.assertEqual(ours["voiced"], voiced.tolist(), path)
+        f0 = np.array([np.nan if v is None else v for v in ours["f0_hz"]])
+        np.testing.assert_allclose(f0[voiced], pitch[voiced], rtol=1e-4, err_msg=str(path))
+
+    def test_every_frame_equals_torchcrepe_tiny(self):
+        for path in SPEECH:
+            self.assert_same_track(path, sf.read(path, dtype="float32")[0], "tiny")
+
+    def test_every_frame_equals_torchcrepe_full(self):
+        # CREPE full is 20 GFLOP a second of audio: two seconds of one file.
+        y = sf.read(SPEECH[1], dtype="float32")[0][: 2 * SR]
+        with tmpdir() as d:
+            p = Path(d) / "two_seconds.wav"
+            sf.write(p, y, SR, subtype="FLOAT")
+            self.assert_same_track(p, y, "full")
+
+    def test_measures_equal_vocos(self):
+        for path in SPEECH[:3]:
+            y = sf.read(path, dtype="float32")[0]
+            for kind in ("noise", "lowpass"):
+                with tmpdir() as d:
+                    est = Path(d) / "est.wav"
+                    sf.write(est, degraded(y, kind), SR, subtype="FLOAT")
+                    ours = json.loads(run("metrics", path, est, "--metrics", "crepe", "--max-lag-ms", "0",
+                                          "--crepe", self.model["tiny"], "--json", check=True).stdout)
+                ref = reference_measures(y, degraded(y, kind), "tiny")
+                for key, value in ref.items():
+                    # torchcrepe's F0 is float32: its cents carry about 1e-4 of rounding
+                    delta = 1e-3 if key == "crepe_f0_rmse_cents" else 1e-6
+                    self.assertAlmostEqual(ours[key], value, delta=delta, msg=f"{path.name} {kind} {key}")
+                self.assertGreater(ours["crepe_voiced_frames_both"], 50)
+
+    def test_reconstruction_and_pairs_report_what_metrics_computes(self):
+        # The whole path (the shipped compact pair) with the crepe group; then the same pair through
+        # `metrics --pairs` beside a pair that cannot be read, which fails alone.
+        with tmpdir() as d:
+            out = Path(d) / "out.wav"
+            rec = json.loads(run(SPEECH[0], "-o", out, "--format", "float", "--metrics", "sample,crepe", "--crepe",
+                                 self.model["tiny"], "--json", check=True).stdout)
+            m = rec["files"][0]["metrics"] if "files" in rec else rec["metrics"]
+            pairs = Path(d) / "pairs.tsv"
+            pairs.write_text(f"{SPEECH[0]}\t{out}\n{SPEECH[0]}\t{Path(d) / 'missing.wav'}\n")
+            report = Path(d) / "r.jsonl"
+            r = run("metrics", "--pairs", pairs, "--metrics", "crepe", "--crepe", self.model["tiny"], "--report", report)
+            self.assertEqual(r.returncode, 6, r.stderr)
+            records = [json.loads(line) for line in report.read_text().splitlines()]
+        self.assertEqual([x["status"] for x in records], ["ok", "failed"])
+        for key in ("crepe_f0_rmse_cents", "crepe_periodicity_rmse", "crepe_vuv_f1"):
+            self.assertAlmostEqual(records[0]["metrics"][key], m[key], delta=1e-6, msg=key)
+        self.assertIn("snr_db", m)
+
+    def test_identical_signals(self):
+        ours = json.loads(run("metrics", SPEECH[0], SPEECH[0], "--metrics", "crepe", "--crepe", self.model["tiny"],
+                              "--json", check=True).stdout)
+        self.assertEqual(ours["crepe_f0_rmse_cents"], 0.0)
+        self.assertEqual(ours["crepe_periodicity_rmse"], 0.0)
+        self.assertEqual(ours["crepe_vuv_f1"], 1.0)
+
+    def test_not_in_the_default_and_missing_model_is_one_line(self):
+        default = json.loads(run("metrics", SPEECH[0], SPEECH[1], "--json", check=True).stdout)
+        self.assertFalse([k for k in default if k.startswith("crepe")])
+        with tmpdir() as d:
+            r = run("metrics", SPEECH[0], SPEECH[0], "--metrics", "crepe", "--crepe", str(Path(d) / "none.pt"))
+        self.assertNotEqual(r.returncode, 0)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("export_measure_models.py", lines[0])
+        self.assertIn("none.pt", lines[0])
+
+    def test_wrong_rate_is_refused(self):
+        r = run("metrics", SPEECH[0], SPEECH[1], "--metrics", "crepe", "--crepe", self.model["tiny"],
+                "--sample-rate", "22050")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("16 kHz", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
