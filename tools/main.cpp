@@ -237,8 +237,10 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
     out->add_option("--metrics", rec.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                     "all; none (`ldmrecon metrics --list` names them)")
         ->capture_default_str();
-    out->add_option("--crepe", rec.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the models "
-                    "folder; scripts/export_measure_models.py makes it)");
+    out->add_option("--crepe", rec.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
+                    "models folder; scripts/export_measure_models.py makes it)");
+    out->add_option("--distillmos", rec.networks.distillmos, "DistillMOS export for --metrics distillmos (default: "
+                    "distillmos.pt in the models folder)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -290,7 +292,9 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
     met_cmd->add_option("--metrics", met.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                         "all; none")
         ->capture_default_str();
-    met_cmd->add_option("--crepe", met.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
+    met_cmd->add_option("--distillmos", met.networks.distillmos, "DistillMOS export for --metrics distillmos "
+                        "(default: distillmos.pt in the default models folder)");
+    met_cmd->add_option("--crepe", met.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
                         "default models folder; scripts/export_measure_models.py makes it)");
     met_cmd->add_flag("--list", met.list, "Print every measure's key, group, unit and direction, and exit");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")

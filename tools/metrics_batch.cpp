@@ -129,7 +129,7 @@ int run_metrics_batch(const MetricsArgs& a) {
     MetricsOptions mo;
     mo.max_lag_ms = a.max_lag_ms;
     mo.measures = measure_selection(a.measures, a.pesq, {});
-    mo.crepe = crepe_for(mo.measures, a.crepe, "", "auto", a.sample_rate);
+    attach_measure_networks(mo, a.networks, "", "auto", a.sample_rate);
     auto pesq = start_pesq(mo.measures.computes(measure_group::pesq));
     std::mutex pesq_lock;
     const auto t0 = std::chrono::steady_clock::now();

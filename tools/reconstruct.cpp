@@ -426,7 +426,7 @@ void ReconstructRun::start() {
         load_models();
     }
     if (audio_out_ && todo_ > 0)  // at the models' rate
-        metrics_options_.crepe = crepe_for(metrics_options_.measures, a_.crepe, a_.models, a_.runtime.device, fc_.sample_rate);
+        attach_measure_networks(metrics_options_, a_.networks, a_.models, a_.runtime.device, fc_.sample_rate);
     if (todo_ > 0 && !a_.out_dir.empty()) make_folders(a_.out_dir);
     if (jobs_.size() > 1)
         spdlog::info("{} input(s): {} to do, {} skipped (output exists), {} unusable", jobs_.size(), todo_,

@@ -292,9 +292,9 @@ int StreamRun::run() {
     whole_opts_.max_lag_ms = interval_opts_.max_lag_ms = a_.max_lag_ms;
     whole_opts_.measures = measure_selection(a_.measures, false, {});
     whole_opts_.measures.groups &= ~measure_group::vae;  // no decoded feature is kept in a stream
-    if (whole_opts_.measures.computes(measure_group::crepe))
-        throw UsageError("--stream does not compute the crepe measures; run `ldmrecon metrics --metrics crepe` on the "
-                         "input and the written output");
+    if (needs_measure_networks(whole_opts_.measures))
+        throw UsageError("--stream does not compute the crepe and distillmos measures; run `ldmrecon metrics --metrics "
+                         "crepe,distillmos` on the input and the written output");
     interval_opts_.measures = whole_opts_.measures;
     interval_opts_.measures.groups &= ~(measure_group::stoi | measure_group::pesq);
     for (auto it = interval_opts_.measures.keys.begin(); it != interval_opts_.measures.keys.end();) {

@@ -1,6 +1,6 @@
 // CREPE pitch and periodicity, and the vocoder measures the papers compute from them (CARGAN's, in the form
 // of Vocos's metrics/periodicity.py calculate_periodicity_metrics, as BigVGAN and Vocos report them).
-// The network runs in the model module (libtorch); everything around it is here: the frames, the
+// The network runs in the model module (measure_network.hpp); everything around it is here: the frames, the
 // Viterbi decoding of torchcrepe 0.0.24 (librosa.sequence.viterbi), the silence gate and the measures.
 // docs/measures.md "CREPE pitch" says how this relates to torchcrepe's own dithered output.
 #pragma once
@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "ldmrecon/measure_network.hpp"
+
 namespace ldmrecon {
 
 namespace crepe {
@@ -20,17 +22,6 @@ constexpr int kBins = 360;          // PITCH_BINS
 constexpr double kCentsPerBin = 20;               // CENTS_PER_BIN
 constexpr double kCentsOffset = 1997.3794084376191;  // convert.bins_to_cents
 }  // namespace crepe
-
-// CREPE's network, behind an interface so that the core does not need libtorch: the model module makes
-// one (crepe_network.cpp). Safe to call from several threads.
-class CrepeNetwork {
-public:
-    virtual ~CrepeNetwork() = default;
-    // `count` frames of crepe::kWindow samples at 16 kHz, as they are (the export normalises each frame as
-    // torchcrepe.preprocess does): count x crepe::kBins sigmoid outputs, frame-major.
-    virtual std::vector<float> probabilities(const float* frames, std::size_t count) const = 0;
-    virtual std::string description() const = 0;  // "CREPE full (path)"
-};
 
 // Settings of Vocos's predict_pitch (metrics/periodicity.py): 50-550 Hz, 10 ms, pad=False, a -60 dB
 // perceptually weighted silence gate, unvoiced below periodicity 0.21.
@@ -66,7 +57,9 @@ std::vector<int> crepe_viterbi(const std::vector<float>& probabilities, std::siz
 std::vector<char> crepe_silent_frames(const float* x, std::size_t n, int hop_length, double silence_db);
 
 // The whole track of a 16 kHz signal.
-CrepeTrack track_crepe(const float* x, std::size_t n, const CrepeNetwork& net, const CrepeConfig& cfg = {});
+// `net`: CREPE's export, crepe::kWindow samples in (as they are: the export normalises each frame as
+// torchcrepe.preprocess does), crepe::kBins sigmoid outputs out.
+CrepeTrack track_crepe(const float* x, std::size_t n, const MeasureNetwork& net, const CrepeConfig& cfg = {});
 
 // ref: Vocos calculate_periodicity_metrics. f0 RMSE in cents over frames voiced in both (NaN if none),
 // periodicity RMSE over every frame (NaN if no frame), V/UV F1 = 2 tp / (2 tp + fp + fn) (NaN if no frame
@@ -77,11 +70,7 @@ struct CrepeMeasures {
 };
 CrepeMeasures compare_crepe(const CrepeTrack& reference, const CrepeTrack& estimate);
 
-// Where the network comes from: the model module registers a loader when it loads; the binary asks for
-// the network through it. `path` is a TorchScript export of scripts/export_measure_models.py.
-using CrepeLoader = std::shared_ptr<const CrepeNetwork> (*)(const std::string& path, const std::string& device);
-void set_crepe_loader(CrepeLoader loader);
-// Throws ModelError when no loader is registered (the model module did not load).
-std::shared_ptr<const CrepeNetwork> load_crepe_network(const std::string& path, const std::string& device);
+// CREPE's export at `path` on `device`, checked to be one.
+std::shared_ptr<const MeasureNetwork> load_crepe_network(const std::string& path, const std::string& device);
 
 }  // namespace ldmrecon

@@ -21,6 +21,7 @@ enum : unsigned {
     vae = 1u << 7,       // the VAE's own error in its feature space (reconstruction only)
     pesq = 1u << 8,      // wide-band PESQ through Python's pesq package: never in "all"
     crepe = 1u << 9,     // CREPE pitch and periodicity: needs the exported network, never in "all"
+    distillmos = 1u << 10,  // DistillMOS of the input and the output: needs the exported network, never in "all"
 };
 constexpr unsigned all = sample | aligned | spectral | mel | mrstft | stoi | pitch | vae;
 }  // namespace measure_group
@@ -49,7 +50,7 @@ struct MeasureSelection {
     bool computes(unsigned group) const { return (groups & group) != 0; }
     bool reports(const std::string& key) const { return keys.count(key) != 0; }
 };
-// The default: every group but pesq and crepe (they need Python or an exported network).
+// The default: every group but pesq, crepe and distillmos (they need Python or an exported network).
 MeasureSelection all_measures();
 // "all", "none", or a comma-separated list of groups and single keys ("sample,spectral,stoi", "mel_l1,stoi",
 // "all,pesq"). Throws UsageError on an unknown name, with the closest known one.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ldmrecon/crepe.hpp"
+#include "ldmrecon/distillmos.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/measures.hpp"
 #include "ldmrecon/pitch.hpp"
@@ -73,7 +74,8 @@ MultiResolutionStft multi_resolution_stft(const float* x, const float* y, std::s
 struct MetricsOptions {
     double max_lag_ms = 100.0;                     // delay search window, +- this many milliseconds
     MeasureSelection measures = all_measures();  // which groups to compute (pesq is the caller's)
-    std::shared_ptr<const CrepeNetwork> crepe;   // needed by the crepe group (16 kHz only)
+    std::shared_ptr<const MeasureNetwork> crepe;       // needed by the crepe group (16 kHz only)
+    std::shared_ptr<const MeasureNetwork> distillmos;  // needed by the distillmos group (16 kHz only)
 };
 
 // Everything `ldmrecon metrics` and the reconstruction report print.
@@ -96,6 +98,7 @@ struct Metrics {
     PitchMeasures pitch;
     double pesq = std::numeric_limits<double>::quiet_NaN();  // wide-band PESQ, filled by pesq.hpp on request
     CrepeMeasures crepe;  // on the delay-compensated overlap, as pitch; NaN when not computed
+    double distillmos_in = 0, distillmos_out = 0;  // DistillMOS of each signal as compared; NaN when not computed
 };
 
 // The pitch tracker's settings at a sample rate: 64 ms frames, 10 ms hop.

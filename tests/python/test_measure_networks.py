@@ -1,7 +1,7 @@
-"""CREPE pitch and the crepe measures against their references, called directly: torchcrepe.predict
-(0.0.24, its Viterbi decoder, dither off) for every frame, and Vocos's calculate_periodicity_metrics
-(gemelo-ai/vocos metrics/periodicity.py) for the three keys. Run in the PyTorch 2 environment
-(scripts/python_env.sh torch), which has torchcrepe."""
+"""The learned measures against their references, called directly: CREPE against torchcrepe.predict
+(0.0.24, its Viterbi decoder, dither off) for every frame and Vocos's calculate_periodicity_metrics
+(gemelo-ai/vocos metrics/periodicity.py) for the three keys; DistillMOS against the distillmos package's
+model (0.9.1). Run in the PyTorch 2 environment (scripts/python_env.sh torch), which has both packages."""
 import json
 import subprocess
 import sys
@@ -15,12 +15,13 @@ import torch
 
 from common import BIN, ROOT, run, tmpdir
 
-for _name in ("torchaudio", "resampy"):  # imported at torchcrepe's top, unused here (export_measure_models.py)
+for _name in ("torchaudio", "resampy"):  # imported at the packages' tops, unused here (export_measure_models.py)
     try:
         __import__(_name)
     except ImportError:
         sys.modules[_name] = types.ModuleType(_name)
 import librosa  # noqa: E402
+import distillmos  # noqa: E402
 import torchcrepe  # noqa: E402
 from torchcrepe.loudness import REF_DB  # noqa: E402
 
@@ -70,19 +71,73 @@ def degraded(y, kind, seed=0):
     return np.fft.irfft(spec, len(y)).astype(np.float32)
 
 
-class Crepe(unittest.TestCase):
+EXPORTS = {}
+
+
+def setUpModule():
+    """The exports of scripts/export_measure_models.py, made once for every test here."""
+    tmp = tmpdir()
+    EXPORTS["tmp"] = tmp
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "export_measure_models.py"), "-o", tmp.name,
+                    "--crepe", "full", "tiny"], check=True, capture_output=True)
+
+
+def tearDownModule():
+    EXPORTS["tmp"].cleanup()
+
+
+class Exported(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tmpdir()
-        cls.dir = cls.tmp.name
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "export_measure_models.py"), "-o", cls.dir,
-                        "--crepe", "full", "tiny"], check=True, capture_output=True)
-        cls.model = {c: str(Path(cls.dir) / f"crepe_{c}.pt") for c in ("full", "tiny")}
+        d = Path(EXPORTS["tmp"].name)
+        cls.model = {c: str(d / f"crepe_{c}.pt") for c in ("full", "tiny")}
+        cls.distillmos = str(d / "distillmos.pt")
 
+
+class DistillMos(Exported):
     @classmethod
-    def tearDownClass(cls):
-        cls.tmp.cleanup()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.reference = distillmos.ConvTransformerSQAModel().eval()  # segmenting_in_forward=True, as its CLI
 
+    def package(self, audio):
+        with torch.no_grad():
+            return self.reference(torch.tensor(audio, dtype=torch.float32)[None]).item()
+
+    def metrics(self, ref, est):
+        return json.loads(run("metrics", ref, est, "--metrics", "distillmos", "--distillmos", self.distillmos,
+                              "--json", check=True).stdout)
+
+    def test_equals_the_package_on_real_speech_and_its_degradations(self):
+        for path in SPEECH:  # 4-6 s each: one segment, zero-padded to 7.68 s
+            y = sf.read(path, dtype="float32")[0]
+            with tmpdir() as d:
+                est = Path(d) / "est.wav"
+                sf.write(est, degraded(y, "noise"), SR, subtype="FLOAT")
+                ours = self.metrics(path, est)
+            self.assertAlmostEqual(ours["distillmos_in"], self.package(y), delta=1e-4, msg=path.name)
+            self.assertAlmostEqual(ours["distillmos_out"], self.package(degraded(y, "noise")), delta=1e-4, msg=path.name)
+            self.assertGreater(ours["distillmos_in"], ours["distillmos_out"] + 0.3, path.name)  # noise costs
+
+    def test_long_signal_is_cut_as_the_package_cuts_it(self):
+        # 24 s: ceil((384000 - 122880) / 16000) + 1 = 18 overlapping segments, averaged
+        y = np.concatenate([sf.read(p, dtype="float32")[0] for p in SPEECH])
+        with tmpdir() as d:
+            p = Path(d) / "long.wav"
+            sf.write(p, y, SR, subtype="FLOAT")
+            ours = self.metrics(p, p)
+        self.assertAlmostEqual(ours["distillmos_in"], self.package(y), delta=1e-4)
+        self.assertEqual(ours["distillmos_in"], ours["distillmos_out"])
+
+    def test_missing_export_is_one_line(self):
+        with tmpdir() as d:
+            r = run("metrics", SPEECH[0], SPEECH[0], "--metrics", "distillmos", "--distillmos", str(Path(d) / "no.pt"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("export_measure_models.py", r.stderr)
+
+
+class Crepe(Exported):
     def track(self, path, capacity):
         return json.loads(run("pitch", path, "--crepe", self.model[capacity], "--json", check=True).stdout)
 
@@ -101,7 +156,7 @@ class Crepe(unittest.TestCase):
             self.assert_same_track(path, sf.read(path, dtype="float32")[0], "tiny")
 
     def test_every_frame_equals_torchcrepe_full(self):
-        # CREPE full is 20 GFLOP a second of audio: two seconds of one file.
+        # CREPE full is about 280 GFLOP a second of audio: two seconds of one file.
         y = sf.read(SPEECH[1], dtype="float32")[0][: 2 * SR]
         with tmpdir() as d:
             p = Path(d) / "two_seconds.wav"
