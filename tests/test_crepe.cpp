@@ -1,6 +1,6 @@
 // CREPE's decoding, gate and measures on inputs whose answer is known, and the Viterbi pass against a
 // plain dynamic programme over every state pair. (Agreement with torchcrepe and Vocos on real speech, with
-// the exported network: tests/python/test_crepe.py.)
+// the exported network: tests/python/test_measure_networks.py.)
 #include <catch2/catch.hpp>
 
 #include <cfloat>
