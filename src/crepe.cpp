@@ -9,7 +9,9 @@
 #include <map>
 
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/feature.hpp"
 #include "fft_plans.hpp"
+#include "measure_kernels.hpp"
 
 namespace ldmrecon {
 
@@ -154,14 +156,12 @@ void each_power_spectrum(const float* x, std::size_t frames, int hop, Use use) {
     double* in = fftw_alloc_real(N);
     fftw_complex* spec = fftw_alloc_complex(bins);
     const fftw_plan plan = fft::r2c(N);
-    std::vector<double> window(N), power(bins);
-    constexpr double kPi = 3.14159265358979323846;
-    for (int i = 0; i < N; ++i) window[i] = 0.5 - 0.5 * std::cos(2 * kPi * i / N);  // torch.hann_window: periodic
+    const std::vector<double> window = stft_window(N, N);  // periodic Hann, as torch.hann_window
+    std::vector<double> power(bins);
     for (std::size_t f = 0; f < frames; ++f) {
-        const float* s = x + f * static_cast<std::size_t>(hop);
-        for (int i = 0; i < N; ++i) in[i] = window[i] * s[i];
+        kernels::windowed(x + f * static_cast<std::size_t>(hop), window.data(), in, N);
         fftw_execute_dft_r2c(plan, in, spec);
-        for (int k = 0; k < bins; ++k) power[k] = spec[k][0] * spec[k][0] + spec[k][1] * spec[k][1];
+        kernels::power_spectrum(reinterpret_cast<const double*>(spec), power.data(), bins);
         use(f, power);
     }
     fftw_free(in);

@@ -265,12 +265,14 @@ void spectral_measures(const float* x, const float* y, std::size_t n, const LogM
     if (want_mel) m.mel = mel.result();
 }
 
-CrepeMeasures crepe_measures(const float* x, const float* y, std::size_t n, int sample_rate, const MetricsOptions& opts) {
-    if (!opts.crepe) throw UsageError("the crepe measures need the CREPE network (--crepe FILE)");
-    if (sample_rate != crepe::kSampleRate)
-        throw UsageError("the crepe measures run at 16 kHz, CREPE's rate; this comparison is at " +
+// A learned measure's network, which must be given and runs at 16 kHz (CREPE's and DistillMOS's rate).
+const MeasureNetwork& required_network(const std::shared_ptr<const MeasureNetwork>& net, const char* group,
+                                       const char* option, int sample_rate) {
+    if (!net) throw UsageError(std::string("the ") + group + " measures need their network (" + option + " FILE)");
+    if (sample_rate != 16000)
+        throw UsageError(std::string("the ") + group + " measures run at 16 kHz, their network's rate; this comparison is at " +
                          std::to_string(sample_rate) + " Hz");
-    return compare_crepe(track_crepe(x, n, *opts.crepe), track_crepe(y, n, *opts.crepe));
+    return *net;
 }
 
 }  // namespace
@@ -324,12 +326,14 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         const PitchConfig pc = pitch_config_for(m.sample_rate);
         m.pitch = compare_pitch(track_pitch(x + x0, len, pc), track_pitch(y + y0, len, pc));
     }
-    if (m.measures.computes(g::crepe)) m.crepe = crepe_measures(x + x0, y + y0, len, m.sample_rate, opts);
+    if (m.measures.computes(g::crepe)) {
+        const MeasureNetwork& net = required_network(opts.crepe, "crepe", "--crepe", m.sample_rate);
+        m.crepe = compare_crepe(track_crepe(x + x0, len, net), track_crepe(y + y0, len, net));
+    }
     if (m.measures.computes(g::distillmos)) {
-        if (!opts.distillmos) throw UsageError("the distillmos measures need DistillMOS's network (--distillmos FILE)");
-        if (m.sample_rate != distillmos::kSampleRate) throw UsageError("the distillmos measures run at 16 kHz");
-        m.distillmos_in = distillmos_score(x, n, *opts.distillmos);
-        m.distillmos_out = distillmos_score(y, n, *opts.distillmos);
+        const MeasureNetwork& net = required_network(opts.distillmos, "distillmos", "--distillmos", m.sample_rate);
+        m.distillmos_in = distillmos_score(x, n, net);
+        m.distillmos_out = distillmos_score(y, n, net);
     }
     return m;
 }
