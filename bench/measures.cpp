@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
         const LogMel feature{FeatureConfig{}};
         std::printf("%.1f s of audio at 16 kHz, best of %d, one thread\n%-28s %10s %14s\n", seconds, repeat, "measures",
                     "ms", "ms per s audio");
-        for (const char* list : {"sample", "aligned", "spectral,mel", "mrstft", "stoi", "pitch", "all"}) {
+        for (const char* list : {"sample", "aligned", "spectral,mel", "mrstft", "stoi", "pitch", "all", "visqol", "visqol_audio"}) {
             MetricsOptions mo;
             mo.measures = parse_measure_selection(list);
             double best = 1e300;

@@ -2,7 +2,8 @@
 # Creates (once) and prints the path of the Python of one of the project's virtual environments, under
 # ~/.cache/ldmrecon/ (or $LDMRECON_VENV_ROOT), never the system Python. Versions are pinned so that pinned
 # agreements and builds stay reproducible; a second run reuses the environment.
-#   scripts/python_env.sh reference   librosa (YIN, pYIN), praat-parselmouth, pesq: the tests' references
+#   scripts/python_env.sh reference   librosa (YIN, pYIN), praat-parselmouth, pesq, visqol-python (with
+#                                     libsvm-official, its audio mode's SVR): the tests' references
 #   scripts/python_env.sh torch       PyTorch 2 (a CUDA build; its libtorch is the second build flavour),
 #                                     diffusers and transformers (the upstream models, for parity tests),
 #                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2),
@@ -17,7 +18,8 @@ common=(numpy==2.4.6 scipy==1.17.1 soundfile==0.14.0)
 # called by the exports or the tests. xls-r-sqa is distillmos's own model code.
 nodeps=()
 case $name in
-  reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4) ;;
+  reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4 visqol-python==3.8.0
+                      libsvm-official==3.37.0) ;;
   torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0
                   librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0)
          nodeps=(torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0) ;;

@@ -57,6 +57,28 @@ void windowed(const float* x, const double* window, double* out, std::size_t n) 
 }
 
 LDMRECON_SIMD_CLONES
+void cascade_energy(const double* x, std::size_t n, const BiquadCascades& c, double* energy) {
+    const std::size_t B = c.bands;
+    double z0[4 * kMaxCascadeBands] = {}, z1[4 * kMaxCascadeBands] = {}, e[kMaxCascadeBands] = {};
+    for (std::size_t k = 0; k < n; ++k) {
+        const double in = x[k];
+#pragma omp simd
+        for (std::size_t b = 0; b < B; ++b) {
+            double v = in;
+            for (std::size_t s = 0; s < 4; ++s) {
+                const std::size_t i = s * B + b;
+                const double y = c.b0[i] * v + z0[i];
+                z0[i] = c.b1[i] * v - c.a1[b] * y + z1[i];
+                z1[i] = c.b2[i] * v - c.a2[b] * y;
+                v = y;
+            }
+            e[b] += v * v;
+        }
+    }
+    for (std::size_t b = 0; b < B; ++b) energy[b] = e[b];
+}
+
+LDMRECON_SIMD_CLONES
 double dot(const float* a, const double* b, std::size_t n) {
     double s = 0;
 #pragma omp simd reduction(+ : s)

@@ -32,4 +32,16 @@ void windowed(const float* x, const double* window, double* out, std::size_t n);
 // sum_i a[i] * b[i]
 double dot(const float* a, const double* b, std::size_t n);
 
+// `bands` parallel cascades of four biquads (direct form II transposed, denominators 1 + a1 z^-1 + a2 z^-2
+// shared by a band's stages), each started from rest on the same n samples x: energy[b] = sum_k y_b[k]^2 of
+// the last stage's output. Numerators b0, b1, b2 hold 4 x bands values, stage-major (b0[s * bands + b]);
+// a1, a2 hold bands. The bands run in vector lanes; each band's arithmetic is the scalar recursion's.
+// At most kMaxCascadeBands bands. ViSQOL's gammatone filterbank.
+constexpr std::size_t kMaxCascadeBands = 64;
+struct BiquadCascades {
+    const double *b0, *b1, *b2, *a1, *a2;
+    std::size_t bands;
+};
+void cascade_energy(const double* x, std::size_t n, const BiquadCascades& c, double* energy);
+
 }  // namespace ldmrecon::kernels

@@ -19,7 +19,8 @@ struct GroupName {
 constexpr GroupName kGroups[] = {{g::sample, "sample"}, {g::aligned, "aligned"}, {g::spectral, "spectral"},
                                  {g::mel, "mel"},       {g::mrstft, "mrstft"},   {g::stoi, "stoi"},
                                  {g::pitch, "pitch"},   {g::vae, "vae"},         {g::pesq, "pesq"},
-                                 {g::crepe, "crepe"},   {g::distillmos, "distillmos"}};
+                                 {g::crepe, "crepe"},   {g::distillmos, "distillmos"}, {g::visqol, "visqol"},
+                                 {g::visqol_audio, "visqol_audio"}};
 
 std::set<std::string> keys_of(unsigned groups) {
     std::set<std::string> keys;
@@ -65,6 +66,10 @@ const std::vector<MetricSpec>& metric_specs() {
         {"crepe_vuv_f1", true, 0.002, g::crepe, "", "F1 of CREPE's voicing decisions, the reference's as truth"},
         {"distillmos_in", true, 0.01, g::distillmos, "MOS", "DistillMOS of the reference (non-intrusive, 1..5)"},
         {"distillmos_out", true, 0.01, g::distillmos, "MOS", "DistillMOS of the estimate (non-intrusive, 1..5)"},
+        {"visqol_speech", true, 0.01, g::visqol, "MOS", "ViSQOL v3 speech mode, 16 kHz, exponential mapping (MOS-LQO 1..5)"},
+        {"visqol_speech_nsim", true, 0.001, g::visqol, "", "ViSQOL speech mode's mean NSIM over bands and patches"},
+        {"visqol_audio", true, 0.01, g::visqol_audio, "MOS", "ViSQOL v3 audio mode, 48 kHz, Google's SVR (MOS-LQO 1..5)"},
+        {"visqol_audio_nsim", true, 0.001, g::visqol_audio, "", "ViSQOL audio mode's mean NSIM over bands and patches"},
     };
     return specs;
 }
@@ -114,7 +119,8 @@ MeasureSelection parse_measure_selection(const std::string& list) {
             s.keys.insert(m->key);
         } else {
             throw UsageError("--metrics: unknown measure '" + name + "' (groups: all, none, sample, aligned, spectral, "
-                             "mel, mrstft, stoi, pitch, vae, pesq, crepe, distillmos; `ldmrecon metrics --list` prints every key)");
+                             "mel, mrstft, stoi, pitch, vae, pesq, crepe, distillmos, visqol, visqol_audio; `ldmrecon metrics --list` prints "
+                             "every key)");
         }
     }
     if (!any) throw UsageError("--metrics: empty list (give 'none' to compute no measure, 'all' for every one)");
@@ -136,18 +142,19 @@ std::shared_ptr<const MeasureNetwork> load_measure_network(const MeasureNetworkR
 std::string measure_list_text() {
     std::ostringstream o;
     char line[256];
-    std::snprintf(line, sizeof line, "%-22s %-9s %-9s %-7s %-9s %s\n", "key", "group", "unit", "better", "tolerance", "meaning");
+    std::snprintf(line, sizeof line, "%-22s %-12s %-9s %-7s %-9s %s\n", "key", "group", "unit", "better", "tolerance", "meaning");
     o << line;
     for (const auto& m : metric_specs()) {
-        std::snprintf(line, sizeof line, "%-22s %-9s %-9s %-7s %-9g %s\n", m.key, measure_group_name(m.group),
+        std::snprintf(line, sizeof line, "%-22s %-12s %-9s %-7s %-9g %s\n", m.key, measure_group_name(m.group),
                       *m.unit ? m.unit : "-", m.higher_is_better ? "higher" : "lower", m.tolerance, m.what);
         o << line;
     }
     o << "\ngroups: sample, aligned, spectral, mel, mrstft, stoi, pitch, vae (reconstruction only), pesq (needs Python),\n"
-         "crepe and distillmos (need the exports of scripts/export_measure_models.py)\n"
+         "crepe and distillmos (need the exports of scripts/export_measure_models.py), visqol and visqol_audio\n"
+         "(ViSQOL v3's speech mode at 16 kHz and audio mode at 48 kHz: built in, but slow)\n"
          "--metrics takes groups and keys, comma-separated: 'sample,spectral,stoi', 'mel_l1,stoi', 'all', 'none',\n"
          "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq,\n"
-         "crepe and distillmos).\n";
+         "crepe, distillmos, visqol and visqol_audio).\n";
     return o.str();
 }
 

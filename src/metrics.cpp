@@ -8,8 +8,10 @@
 #include <cmath>
 #include <limits>
 
+#include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/stoi.hpp"
+#include "ldmrecon/visqol.hpp"
 #include "fft_plans.hpp"
 #include "measure_kernels.hpp"
 
@@ -275,6 +277,25 @@ const MeasureNetwork& required_network(const std::shared_ptr<const MeasureNetwor
     return *net;
 }
 
+// ViSQOL of the two whole signals (it aligns them itself, as on two files), at its mode's rate; NaN where
+// it is undefined.
+void visqol_measure(const std::vector<float>& x, const std::vector<float>& y, int rate, VisqolMode mode, double& mos,
+                    double& nsim) {
+    const int to = visqol_rate(mode);
+    std::vector<float> a = x, b = y;
+    if (rate != to) {
+        a = resample(a, rate, to);
+        b = resample(b, rate, to);
+    }
+    try {
+        const VisqolResult r = visqol(a.data(), a.size(), b.data(), b.size(), to, mode);
+        mos = r.mos;
+        nsim = r.nsim;
+    } catch (const InputError&) {
+        mos = nsim = std::numeric_limits<double>::quiet_NaN();
+    }
+}
+
 }  // namespace
 
 Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>& est, const LogMel& feature,
@@ -293,6 +314,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.pitch.f0_rmse_cents = m.pitch.f0_gross_error = m.pitch.f0_fine_rmse_cents = nan;
     m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     m.crepe.f0_rmse_cents = m.crepe.periodicity_rmse = m.crepe.vuv_f1 = m.distillmos_in = m.distillmos_out = nan;
+    m.visqol_speech = m.visqol_speech_nsim = m.visqol_audio = m.visqol_audio_nsim = nan;
     const float* x = ref.data();
     const float* y = est.data();
     if (m.measures.computes(g::sample)) {
@@ -335,6 +357,10 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         m.distillmos_in = distillmos_score(x, n, net);
         m.distillmos_out = distillmos_score(y, n, net);
     }
+    if (m.measures.computes(g::visqol))
+        visqol_measure(ref, est, m.sample_rate, VisqolMode::speech, m.visqol_speech, m.visqol_speech_nsim);
+    if (m.measures.computes(g::visqol_audio))
+        visqol_measure(ref, est, m.sample_rate, VisqolMode::audio, m.visqol_audio, m.visqol_audio_nsim);
     return m;
 }
 

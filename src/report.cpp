@@ -124,6 +124,10 @@ nlohmann::json metrics_json(const Metrics& m) {
     put("crepe_vuv_f1", m.crepe.vuv_f1);
     put("distillmos_in", m.distillmos_in);
     put("distillmos_out", m.distillmos_out);
+    put("visqol_speech", m.visqol_speech);
+    put("visqol_speech_nsim", m.visqol_speech_nsim);
+    put("visqol_audio", m.visqol_audio);
+    put("visqol_audio_nsim", m.visqol_audio_nsim);
     if (sel.computes(g::crepe)) {
         j["crepe_frames"] = m.crepe.frames;
         j["crepe_voiced_frames_both"] = m.crepe.voiced_both;
@@ -187,6 +191,11 @@ std::string metrics_table(const Metrics& m, const MelDistance* vae) {
     section("speech quality predicted without a reference (MOS, 1..5, higher is better)");
     row("distillmos_in", "DistillMOS input", format_number(m.distillmos_in, 3), "Stahl & Gamper, distillmos 0.9.1");
     row("distillmos_out", "DistillMOS output", format_number(m.distillmos_out, 3), "");
+    section("ViSQOL v3 (MOS-LQO 1..5 and mean NSIM 0..1, higher is better; n/a: silent or too short)");
+    row("visqol_speech", "ViSQOL speech", format_number(m.visqol_speech, 3), "speech mode, 16 kHz, exponential mapping");
+    row("visqol_speech_nsim", "ViSQOL speech NSIM", format_number(m.visqol_speech_nsim, 4), "");
+    row("visqol_audio", "ViSQOL audio", format_number(m.visqol_audio, 3), "audio mode, 48 kHz, Google's SVR");
+    row("visqol_audio_nsim", "ViSQOL audio NSIM", format_number(m.visqol_audio_nsim, 4), "");
     if (vae) {
         section("VAE alone (its decoded feature vs the feature it was given, before the vocoder)");
         row("vae_mel_l1", "VAE log-mel L1", format_number(vae->l1, 4), "ln units");

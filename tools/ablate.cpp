@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "commands.hpp"
@@ -45,9 +46,22 @@ struct Column {
     const char* header;
     int width, decimals;
 };
+// Without --metrics: the measures that tell the combinations apart, under short headings.
 const Column kColumns[] = {{"mel_l1", "mel L1", 8, 4},     {"lsd_db", "LSD dB", 8, 2},      {"mrstft", "MR-STFT", 8, 4},
                            {"stoi", "STOI", 7, 4},         {"estoi", "ESTOI", 7, 4},        {"si_sdr_db", "SI-SDR dB", 9, 2},
                            {"f0_rmse_cents", "F0 cents", 9, 1}, {"vuv_f1", "V/UV F1", 8, 4}, {"vae_mel_l1", "VAE L1", 8, 4}};
+
+// With --metrics: every key it reports, in the catalogue's order, headed by the key.
+std::vector<Column> columns_for(const MeasureSelection& sel) {
+    std::vector<Column> cols;
+    for (const MetricSpec& m : metric_specs()) {
+        if (!sel.reports(m.key)) continue;
+        const std::string unit = m.unit;
+        const int decimals = unit == "cents" ? 1 : unit == "dB" ? 2 : unit == "MOS" ? 3 : 4;
+        cols.push_back({m.key, m.key, std::max(8, static_cast<int>(std::strlen(m.key))), decimals});
+    }
+    return cols;
+}
 
 }  // namespace
 
@@ -65,9 +79,18 @@ int run_ablate(const AblateArgs& a) {
     spdlog::info("ablate: {} input(s), {} combinations, models from {} on {}", clips.size(), std::size(kCombos), dir,
                  models.device_name());
     const LogMel metric_feature(fc);  // measures always in the models' own ln feature
+    MetricsOptions mo;
+    std::vector<Column> columns(std::begin(kColumns), std::end(kColumns));
+    if (!a.measures.empty()) {
+        mo.measures = measure_selection(a.measures, false, {});
+        if (mo.measures.computes(measure_group::pesq))
+            throw UsageError("ablate does not run PESQ; compare its outputs with `ldmrecon metrics --pesq`");
+        columns = columns_for(mo.measures);
+    }
+    attach_measure_networks(mo, a.networks, dir, a.runtime.device, fc.sample_rate);
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-45s", "combination (stage / vocoder / feature)");
-    for (const Column& col : kColumns) std::printf(" %*s", col.width, col.header);
+    for (const Column& col : columns) std::printf(" %*s", col.width, col.header);
     std::printf("\n");
     for (const Combo& c : kCombos) {
         ReconstructOptions o;
@@ -84,9 +107,13 @@ int run_ablate(const AblateArgs& a) {
                     if (!done.ok) throw ModelError(path + ": " + done.error);
                     const Reconstruction& r = done.result;
                     nlohmann::json m = nlohmann::json::object();
-                    if (c.stage != Stage::vae) m = metrics_json(compare_signals(x, r.output, metric_feature));
-                    if (c.stage != Stage::vocoder) m["vae_mel_l1"] = mel_distance(r.input_feature, r.decoded_feature, r.frames).l1;
-                    for (const Column& col : kColumns)
+                    if (c.stage != Stage::vae) m = metrics_json(compare_signals(x, r.output, metric_feature, mo));
+                    if (c.stage != Stage::vocoder) {
+                        const MelDistance vae = mel_distance(r.input_feature, r.decoded_feature, r.frames);
+                        m["vae_mel_l1"] = vae.l1;
+                        m["vae_mel_snr_db"] = vae.snr_db;
+                    }
+                    for (const Column& col : columns)
                         if (m.contains(col.key) && m[col.key].is_number())
                             sums[col.key].first += m[col.key].get<double>(), ++sums[col.key].second;
                 }
@@ -96,7 +123,7 @@ int run_ablate(const AblateArgs& a) {
         std::string line = std::string(stage_name(c.stage)) + " / " + (c.stage == Stage::vae ? "-" : vocoder_name(c.vocoder)) +
                            " / " + mel_scale_name(c.scale);
         std::printf("%-45s", line.c_str());
-        for (const Column& col : kColumns) {
+        for (const Column& col : columns) {
             const auto it = sums.find(col.key);
             const double v = it == sums.end() ? NAN : it->second.first / it->second.second;
             row[col.key] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();

@@ -109,6 +109,8 @@ int run_bench(const BenchArgs& a);
 struct AblateArgs {
     std::vector<std::string> inputs;
     std::string models, json_out;
+    std::string measures;  // --metrics: empty for the default columns
+    MeasureNetworkFiles networks;
     RuntimeOptions runtime;
     int gl_iterations = 32;
 };

@@ -355,6 +355,12 @@ void add_ablate(CLI::App& app, CommandLine& cl) {
         ->check(within(0, limits::kMaxGriffinLimIterations))
         ->capture_default_str();
     ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
+    ablate_cmd->add_option("--metrics", abl.measures, "The columns: groups and keys as for reconstruction, e.g. "
+                           "stoi,visqol (default: mel L1, LSD, MR-STFT, STOI, ESTOI, SI-SDR, F0, V/UV, VAE L1)");
+    ablate_cmd->add_option("--crepe", abl.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in "
+                           "the models folder)");
+    ablate_cmd->add_option("--distillmos", abl.networks.distillmos, "DistillMOS export for --metrics distillmos "
+                           "(default: distillmos.pt in the models folder)");
     cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_in_model_module("ablate", &abl); }});
 }
 

@@ -296,7 +296,10 @@ int StreamRun::run() {
         throw UsageError("--stream does not compute the crepe and distillmos measures; run `ldmrecon metrics --metrics "
                          "crepe,distillmos` on the input and the written output");
     interval_opts_.measures = whole_opts_.measures;
-    interval_opts_.measures.groups &= ~(measure_group::stoi | measure_group::pesq);
+    // Not per interval: STOI and ViSQOL need seconds of signal (ViSQOL's search is slow too); the whole
+    // stream's record still has them.
+    interval_opts_.measures.groups &= ~(measure_group::stoi | measure_group::pesq | measure_group::visqol |
+                                        measure_group::visqol_audio);
     for (auto it = interval_opts_.measures.keys.begin(); it != interval_opts_.measures.keys.end();) {
         const MetricSpec* m = find_metric(*it);
         it = m && !interval_opts_.measures.computes(m->group) ? interval_opts_.measures.keys.erase(it) : std::next(it);

@@ -99,6 +99,11 @@ struct Metrics {
     double pesq = std::numeric_limits<double>::quiet_NaN();  // wide-band PESQ, filled by pesq.hpp on request
     CrepeMeasures crepe;  // on the delay-compensated overlap, as pitch; NaN when not computed
     double distillmos_in = 0, distillmos_out = 0;  // DistillMOS of each signal as compared; NaN when not computed
+    // ViSQOL v3 (visqol.hpp) on the two whole signals, untrimmed (it aligns them itself): speech mode at
+    // 16 kHz, audio mode at 48 kHz (resampled when the comparison is at another rate). NaN when not computed,
+    // or undefined: a silent signal, a reference too short for a patch (audio mode: about a second) or with no
+    // speech the VAD finds (speech mode).
+    double visqol_speech = 0, visqol_speech_nsim = 0, visqol_audio = 0, visqol_audio_nsim = 0;
 };
 
 // The pitch tracker's settings at a sample rate: 64 ms frames, 10 ms hop.

@@ -34,7 +34,7 @@ class Selection(unittest.TestCase):
                                                    "mrstft_convergence", "mrstft_log_magnitude"}
         self.assertLessEqual(measures, keys)
         self.assertTrue({"vae_mel_l1", "pesq"} <= keys)
-        self.assertIn("stoi                   stoi      -         higher", p.stdout)
+        self.assertIn("stoi                   stoi         -         higher", p.stdout)
 
     def test_groups_and_keys_report_exactly_what_was_asked_with_the_same_values(self):
         for spec, want in (("sample,stoi", SAMPLE | {"stoi", "estoi"}),
@@ -112,6 +112,29 @@ class Checks(InTempDir):
         self.assertEqual(p.returncode, 7, p.stdout + p.stderr)
         self.assertIn("UNCHECKED", p.stdout + p.stderr)
         self.assertIsNone(json.loads((self.d / "r.jsonl").read_text())["metrics"]["f0_rmse_cents"])
+
+
+class AblateSelection(unittest.TestCase):
+    def test_ablate_columns_are_the_chosen_measures(self):
+        with tmpdir() as d:
+            out = Path(d) / "t.json"
+            p = run("ablate", SPEECH, "--models", TINY, "--metrics", "stoi,visqol", "--json", out, "-q")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            header = p.stdout.splitlines()[0].split()
+            self.assertEqual(header[-4:], ["stoi", "estoi", "visqol_speech", "visqol_speech_nsim"])
+            rows = json.loads(out.read_text())["rows"]
+            full = next(r for r in rows if r["stage"] == "full" and r["vocoder"] == "hifigan" and r["feature"] == "ln")
+            self.assertGreaterEqual(full["visqol_speech"], 1.0)
+            self.assertLessEqual(full["visqol_speech"], 5.0)
+            self.assertNotIn("mel_l1", full)
+            vae = next(r for r in rows if r["stage"] == "vae")
+            self.assertIsNone(vae["stoi"])  # the VAE alone gives no signal to compare
+            p = run("ablate", SPEECH, "--models", TINY, "--json", out, "-q")  # the default columns
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("mel_l1", json.loads(out.read_text())["rows"][0])
+            p = run("ablate", SPEECH, "--models", TINY, "--metrics", "stoi,pesq")
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("ablate does not run PESQ", p.stderr)
 
 
 if __name__ == "__main__":
