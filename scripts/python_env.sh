@@ -7,7 +7,8 @@
 #   scripts/python_env.sh torch       PyTorch 2 (a CUDA build; its libtorch is the second build flavour),
 #                                     diffusers and transformers (the upstream models, for parity tests),
 #                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2),
-#                                     torchcrepe, distillmos (the learned measures' references and exports)
+#                                     torchcrepe, distillmos, speechmos with onnx and onnxruntime (the learned
+#                                     measures' references and exports)
 #   scripts/python_env.sh bench       Debian's Python and torch (1.13, the Debian build's libtorch) with
 #                                     librosa, pystoi and soxr: the plain-Python job of bench/e2e.sh
 set -euo pipefail
@@ -15,14 +16,17 @@ name=${1:?usage: python_env.sh reference|torch}
 common=(numpy==2.4.6 scipy==1.17.1 soundfile==0.14.0)
 # Installed without their dependencies: torchcrepe and distillmos ask for torchaudio (no wheel matches
 # torch 2.15; pip would replace torch to satisfy it), torchcrepe also for resampy (numba); neither is
-# called by the exports or the tests. xls-r-sqa is distillmos's own model code.
+# called by the exports or the tests. xls-r-sqa is distillmos's own model code. speechmos asks for
+# librosa, onnxruntime and requests (its dnsmos module imports it), listed above, and tqdm and pandas,
+# which its DNSMOS of one signal does not use.
 nodeps=()
 case $name in
   reference) packages=("${common[@]}" librosa==0.11.0 praat-parselmouth==0.4.7 pesq==0.0.4 visqol-python==3.8.0
                       libsvm-official==3.37.0) ;;
   torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0
-                  librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0)
-         nodeps=(torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0) ;;
+                  librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0 onnx==1.23.2 onnxruntime==1.32.0
+                  requests==2.34.2)
+         nodeps=(torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0 speechmos==0.0.1.1) ;;
   # On top of Debian's own numpy, scipy and torch (--system-site-packages), so the same libtorch runs.
   bench) packages=(librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;
   *) echo "python_env.sh: unknown environment '$name' (reference, torch or bench)" >&2; exit 2 ;;

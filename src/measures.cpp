@@ -20,7 +20,7 @@ constexpr GroupName kGroups[] = {{g::sample, "sample"}, {g::aligned, "aligned"},
                                  {g::mel, "mel"},       {g::mrstft, "mrstft"},   {g::stoi, "stoi"},
                                  {g::pitch, "pitch"},   {g::vae, "vae"},         {g::pesq, "pesq"},
                                  {g::crepe, "crepe"},   {g::distillmos, "distillmos"}, {g::visqol, "visqol"},
-                                 {g::visqol_audio, "visqol_audio"}};
+                                 {g::visqol_audio, "visqol_audio"}, {g::dnsmos, "dnsmos"}};
 
 std::set<std::string> keys_of(unsigned groups) {
     std::set<std::string> keys;
@@ -66,6 +66,14 @@ const std::vector<MetricSpec>& metric_specs() {
         {"crepe_vuv_f1", true, 0.002, g::crepe, "", "F1 of CREPE's voicing decisions, the reference's as truth"},
         {"distillmos_in", true, 0.01, g::distillmos, "MOS", "DistillMOS of the reference (non-intrusive, 1..5)"},
         {"distillmos_out", true, 0.01, g::distillmos, "MOS", "DistillMOS of the estimate (non-intrusive, 1..5)"},
+        {"dnsmos_sig_in", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 speech quality (SIG) of the reference, 1..5"},
+        {"dnsmos_bak_in", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 background (BAK) of the reference, 1..5"},
+        {"dnsmos_ovrl_in", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 overall quality (OVRL) of the reference, 1..5"},
+        {"dnsmos_p808_in", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.808 MOS of the reference"},
+        {"dnsmos_sig_out", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 speech quality (SIG) of the estimate"},
+        {"dnsmos_bak_out", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 background (BAK) of the estimate"},
+        {"dnsmos_ovrl_out", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.835 overall quality (OVRL) of the estimate"},
+        {"dnsmos_p808_out", true, 0.01, g::dnsmos, "MOS", "DNSMOS P.808 MOS of the estimate"},
         {"visqol_speech", true, 0.01, g::visqol, "MOS", "ViSQOL v3 speech mode, 16 kHz, exponential mapping (MOS-LQO 1..5)"},
         {"visqol_speech_nsim", true, 0.001, g::visqol, "", "ViSQOL speech mode's mean NSIM over bands and patches"},
         {"visqol_audio", true, 0.01, g::visqol_audio, "MOS", "ViSQOL v3 audio mode, 48 kHz, Google's SVR (MOS-LQO 1..5)"},
@@ -119,7 +127,7 @@ MeasureSelection parse_measure_selection(const std::string& list) {
             s.keys.insert(m->key);
         } else {
             throw UsageError("--metrics: unknown measure '" + name + "' (groups: all, none, sample, aligned, spectral, "
-                             "mel, mrstft, stoi, pitch, vae, pesq, crepe, distillmos, visqol, visqol_audio; `ldmrecon metrics --list` prints "
+                             "mel, mrstft, stoi, pitch, vae, pesq, crepe, distillmos, dnsmos, visqol, visqol_audio; `ldmrecon metrics --list` prints "
                              "every key)");
         }
     }
@@ -150,11 +158,11 @@ std::string measure_list_text() {
         o << line;
     }
     o << "\ngroups: sample, aligned, spectral, mel, mrstft, stoi, pitch, vae (reconstruction only), pesq (needs Python),\n"
-         "crepe and distillmos (need the exports of scripts/export_measure_models.py), visqol and visqol_audio\n"
+         "crepe, distillmos and dnsmos (need the exports of scripts/export_measure_models.py), visqol and visqol_audio\n"
          "(ViSQOL v3's speech mode at 16 kHz and audio mode at 48 kHz: built in, but slow)\n"
          "--metrics takes groups and keys, comma-separated: 'sample,spectral,stoi', 'mel_l1,stoi', 'all', 'none',\n"
          "'all,pesq'. Naming a key computes its whole group and reports that key. Default: all (every group but pesq,\n"
-         "crepe, distillmos, visqol and visqol_audio).\n";
+         "crepe, distillmos, dnsmos, visqol and visqol_audio).\n";
     return o.str();
 }
 

@@ -315,6 +315,7 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
     m.pitch.vuv_f1 = m.pitch.periodicity_error = nan;
     m.crepe.f0_rmse_cents = m.crepe.periodicity_rmse = m.crepe.vuv_f1 = m.distillmos_in = m.distillmos_out = nan;
     m.visqol_speech = m.visqol_speech_nsim = m.visqol_audio = m.visqol_audio_nsim = nan;
+    m.dnsmos_in = m.dnsmos_out = {nan, nan, nan, nan};
     const float* x = ref.data();
     const float* y = est.data();
     if (m.measures.computes(g::sample)) {
@@ -356,6 +357,11 @@ Metrics compare_signals(const std::vector<float>& ref, const std::vector<float>&
         const MeasureNetwork& net = required_network(opts.distillmos, "distillmos", "--distillmos", m.sample_rate);
         m.distillmos_in = distillmos_score(x, n, net);
         m.distillmos_out = distillmos_score(y, n, net);
+    }
+    if (m.measures.computes(g::dnsmos)) {
+        const MeasureNetwork& net = required_network(opts.dnsmos, "dnsmos", "--dnsmos", m.sample_rate);
+        m.dnsmos_in = dnsmos_scores(x, n, net);
+        m.dnsmos_out = dnsmos_scores(y, n, net);
     }
     if (m.measures.computes(g::visqol))
         visqol_measure(ref, est, m.sample_rate, VisqolMode::speech, m.visqol_speech, m.visqol_speech_nsim);

@@ -12,6 +12,7 @@
 #include "commands.hpp"
 #include "ldmrecon/crepe.hpp"
 #include "ldmrecon/distillmos.hpp"
+#include "ldmrecon/dnsmos.hpp"
 #include "ldmrecon/errors.hpp"
 #include "ldmrecon/exports.hpp"
 #include "ldmrecon/inputs.hpp"
@@ -82,17 +83,19 @@ std::shared_ptr<const MeasureNetwork> network_for(const char* group, const std::
 void attach_measure_networks(MetricsOptions& mo, const MeasureNetworkFiles& files, const std::string& models,
                              const std::string& device, int sample_rate) {
     const bool crepe = mo.measures.computes(measure_group::crepe), mos = mo.measures.computes(measure_group::distillmos);
-    if ((crepe || mos) && sample_rate != 16000)
-        throw UsageError(std::string("the ") + (crepe ? "crepe" : "distillmos") + " measures run at 16 kHz, their "
-                         "network's rate; this comparison is at " + std::to_string(sample_rate) + " Hz (--sample-rate 16000)");
+    const bool dns = mo.measures.computes(measure_group::dnsmos);
+    if ((crepe || mos || dns) && sample_rate != 16000)
+        throw UsageError(std::string("the ") + (crepe ? "crepe" : mos ? "distillmos" : "dnsmos") + " measures run at 16 kHz, "
+                         "their network's rate; this comparison is at " + std::to_string(sample_rate) + " Hz (--sample-rate 16000)");
     if (crepe) mo.crepe = network_for("crepe", files.crepe, "crepe_full.pt", "--crepe", models, device, &load_crepe_network);
     if (mos)
         mo.distillmos = network_for("distillmos", files.distillmos, "distillmos.pt", "--distillmos", models, device,
                                     &load_distillmos_network);
+    if (dns) mo.dnsmos = network_for("dnsmos", files.dnsmos, "dnsmos.pt", "--dnsmos", models, device, &load_dnsmos_network);
 }
 
 bool needs_measure_networks(const MeasureSelection& sel) {
-    return sel.computes(measure_group::crepe | measure_group::distillmos);
+    return sel.computes(measure_group::crepe | measure_group::distillmos | measure_group::dnsmos);
 }
 
 MeasureSelection measure_selection(const std::string& list, bool pesq, const std::vector<Requirement>& requirements) {

@@ -17,9 +17,9 @@
 
 namespace ldmrecon::cli {
 
-// --crepe FILE, --distillmos FILE: the exports of the learned measures (default: beside the models).
+// --crepe FILE, --distillmos FILE, --dnsmos FILE: the exports of the learned measures (default: beside the models).
 struct MeasureNetworkFiles {
-    std::string crepe, distillmos;
+    std::string crepe, distillmos, dnsmos;
 };
 
 struct ReconstructArgs {
@@ -33,7 +33,7 @@ struct ReconstructArgs {
     bool json = false, quiet = false, skip_existing = false, pesq = false;
     double max_lag_ms = 100.0;
     std::string measures = "all";  // --metrics LIST
-    MeasureNetworkFiles networks;  // --crepe, --distillmos
+    MeasureNetworkFiles networks;  // --crepe, --distillmos, --dnsmos
     int jobs = -1;                 // --jobs: worker threads around the models; -1: the default for the device
     std::string window_plan = "end-aligned", level = "peak";  // --window-plan, --level
     bool stream = false;           // --stream: tools/stream.cpp
@@ -76,7 +76,7 @@ struct MetricsArgs {
     double max_lag_ms = 100.0;
     int sample_rate = 16000;
     std::string measures = "all";  // --metrics LIST
-    MeasureNetworkFiles networks;  // --crepe, --distillmos
+    MeasureNetworkFiles networks;  // --crepe, --distillmos, --dnsmos
 };
 int run_metrics(const MetricsArgs& a);
 // Many pairs (--pairs, or two folders) on `jobs` threads: per-pair records, a summary, exit 6 when some
@@ -167,8 +167,8 @@ std::string command_output(const std::string& command);
 // The PESQ helper when --pesq was given (nullptr otherwise); throws UsageError saying how to install pesq.
 std::unique_ptr<PesqHelper> start_pesq(bool wanted);
 
-// The learned measures' networks (crepe, distillmos) that `mo.measures` computes, into `mo`: each its
-// file, else its default name (crepe_full.pt, distillmos.pt) in the models folder `models` resolves to.
+// The learned measures' networks (crepe, distillmos, dnsmos) that `mo.measures` computes, into `mo`: each its
+// file, else its default name (crepe_full.pt, distillmos.pt, dnsmos.pt) in the models folder `models` resolves to.
 // Throws ModelError saying how to export a missing one, UsageError when `sample_rate` is not their 16 kHz.
 void attach_measure_networks(MetricsOptions& mo, const MeasureNetworkFiles& files, const std::string& models,
                              const std::string& device, int sample_rate);

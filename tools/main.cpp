@@ -241,6 +241,8 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
                     "models folder; scripts/export_measure_models.py makes it)");
     out->add_option("--distillmos", rec.networks.distillmos, "DistillMOS export for --metrics distillmos (default: "
                     "distillmos.pt in the models folder)");
+    out->add_option("--dnsmos", rec.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt in the "
+                    "models folder)");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -294,6 +296,8 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
         ->capture_default_str();
     met_cmd->add_option("--distillmos", met.networks.distillmos, "DistillMOS export for --metrics distillmos "
                         "(default: distillmos.pt in the default models folder)");
+    met_cmd->add_option("--dnsmos", met.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt in "
+                        "the default models folder)");
     met_cmd->add_option("--crepe", met.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
                         "default models folder; scripts/export_measure_models.py makes it)");
     met_cmd->add_flag("--list", met.list, "Print every measure's key, group, unit and direction, and exit");
@@ -361,6 +365,8 @@ void add_ablate(CLI::App& app, CommandLine& cl) {
                            "the models folder)");
     ablate_cmd->add_option("--distillmos", abl.networks.distillmos, "DistillMOS export for --metrics distillmos "
                            "(default: distillmos.pt in the models folder)");
+    ablate_cmd->add_option("--dnsmos", abl.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt "
+                           "in the models folder)");
     cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_in_model_module("ablate", &abl); }});
 }
 

@@ -293,8 +293,8 @@ int StreamRun::run() {
     whole_opts_.measures = measure_selection(a_.measures, false, {});
     whole_opts_.measures.groups &= ~measure_group::vae;  // no decoded feature is kept in a stream
     if (needs_measure_networks(whole_opts_.measures))
-        throw UsageError("--stream does not compute the crepe and distillmos measures; run `ldmrecon metrics --metrics "
-                         "crepe,distillmos` on the input and the written output");
+        throw UsageError("--stream does not compute the crepe, distillmos and dnsmos measures; run `ldmrecon metrics "
+                         "--metrics crepe,distillmos,dnsmos` on the input and the written output");
     interval_opts_.measures = whole_opts_.measures;
     // Not per interval: STOI and ViSQOL need seconds of signal (ViSQOL's search is slow too); the whole
     // stream's record still has them.

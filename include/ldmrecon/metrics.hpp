@@ -8,6 +8,7 @@
 
 #include "ldmrecon/crepe.hpp"
 #include "ldmrecon/distillmos.hpp"
+#include "ldmrecon/dnsmos.hpp"
 #include "ldmrecon/feature.hpp"
 #include "ldmrecon/measures.hpp"
 #include "ldmrecon/pitch.hpp"
@@ -76,6 +77,7 @@ struct MetricsOptions {
     MeasureSelection measures = all_measures();  // which groups to compute (pesq is the caller's)
     std::shared_ptr<const MeasureNetwork> crepe;       // needed by the crepe group (16 kHz only)
     std::shared_ptr<const MeasureNetwork> distillmos;  // needed by the distillmos group (16 kHz only)
+    std::shared_ptr<const MeasureNetwork> dnsmos;      // needed by the dnsmos group (16 kHz only)
 };
 
 // Everything `ldmrecon metrics` and the reconstruction report print.
@@ -99,6 +101,7 @@ struct Metrics {
     double pesq = std::numeric_limits<double>::quiet_NaN();  // wide-band PESQ, filled by pesq.hpp on request
     CrepeMeasures crepe;  // on the delay-compensated overlap, as pitch; NaN when not computed
     double distillmos_in = 0, distillmos_out = 0;  // DistillMOS of each signal as compared; NaN when not computed
+    DnsmosScores dnsmos_in, dnsmos_out;            // DNSMOS of each signal as compared; NaN when not computed
     // ViSQOL v3 (visqol.hpp) on the two whole signals, untrimmed (it aligns them itself): speech mode at
     // 16 kHz, audio mode at 48 kHz (resampled when the comparison is at another rate). NaN when not computed,
     // or undefined: a silent signal, a reference too short for a patch (audio mode: about a second) or with no

@@ -1,7 +1,8 @@
 """The learned measures against their references, called directly: CREPE against torchcrepe.predict
 (0.0.24, its Viterbi decoder, dither off) for every frame and Vocos's calculate_periodicity_metrics
 (gemelo-ai/vocos metrics/periodicity.py) for the three keys; DistillMOS against the distillmos package's
-model (0.9.1). Run in the PyTorch 2 environment (scripts/python_env.sh torch), which has both packages."""
+model (0.9.1); DNSMOS against speechmos.dnsmos.run (0.0.1.1, Microsoft's ONNX graphs in onnxruntime). Run in
+the PyTorch 2 environment (scripts/python_env.sh torch), which has the packages."""
 import json
 import subprocess
 import sys
@@ -23,6 +24,7 @@ for _name in ("torchaudio", "resampy"):  # imported at the packages' tops, unuse
 import librosa  # noqa: E402
 import distillmos  # noqa: E402
 import torchcrepe  # noqa: E402
+from speechmos import dnsmos  # noqa: E402
 from torchcrepe.loudness import REF_DB  # noqa: E402
 
 torchcrepe.convert.dither = lambda cents: cents  # the reference undithered, as ldmrecon reports it
@@ -71,6 +73,15 @@ def degraded(y, kind, seed=0):
     return np.fft.irfft(spec, len(y)).astype(np.float32)
 
 
+def metrics_of_long_speech(metrics):
+    """The five files of tests/data end to end (24 s), and `metrics` of that signal against itself."""
+    y = np.concatenate([sf.read(p, dtype="float32")[0] for p in SPEECH])
+    with tmpdir() as d:
+        p = Path(d) / "long.wav"
+        sf.write(p, y, SR, subtype="FLOAT")
+        return y, metrics(p, p)
+
+
 EXPORTS = {}
 
 
@@ -92,6 +103,7 @@ class Exported(unittest.TestCase):
         d = Path(EXPORTS["tmp"].name)
         cls.model = {c: str(d / f"crepe_{c}.pt") for c in ("full", "tiny")}
         cls.distillmos = str(d / "distillmos.pt")
+        cls.dnsmos = str(d / "dnsmos.pt")
 
 
 class DistillMos(Exported):
@@ -121,17 +133,53 @@ class DistillMos(Exported):
 
     def test_long_signal_is_cut_as_the_package_cuts_it(self):
         # 24 s: ceil((384000 - 122880) / 16000) + 1 = 18 overlapping segments, averaged
-        y = np.concatenate([sf.read(p, dtype="float32")[0] for p in SPEECH])
-        with tmpdir() as d:
-            p = Path(d) / "long.wav"
-            sf.write(p, y, SR, subtype="FLOAT")
-            ours = self.metrics(p, p)
+        y, ours = metrics_of_long_speech(self.metrics)
         self.assertAlmostEqual(ours["distillmos_in"], self.package(y), delta=1e-4)
         self.assertEqual(ours["distillmos_in"], ours["distillmos_out"])
 
     def test_missing_export_is_one_line(self):
         with tmpdir() as d:
             r = run("metrics", SPEECH[0], SPEECH[0], "--metrics", "distillmos", "--distillmos", str(Path(d) / "no.pt"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIn("export_measure_models.py", r.stderr)
+
+
+DNSMOS_KEYS = {"sig": "sig_mos", "bak": "bak_mos", "ovrl": "ovrl_mos", "p808": "p808_mos"}
+
+
+class Dnsmos(Exported):
+    def metrics(self, ref, est):
+        return json.loads(run("metrics", ref, est, "--metrics", "dnsmos", "--dnsmos", self.dnsmos, "--json",
+                              check=True).stdout)
+
+    def check(self, ours, side, audio, what):
+        want = dnsmos.run(np.asarray(audio, dtype=np.float64), SR)
+        for key, ref_key in DNSMOS_KEYS.items():
+            self.assertAlmostEqual(ours[f"dnsmos_{key}_{side}"], float(want[ref_key]), delta=1e-4, msg=f"{what} {key}")
+
+    def test_equals_the_package_on_real_speech_and_its_degradations(self):
+        # 4-6 s each: repeated to 9.01 s as the package repeats it, one segment (or two)
+        for path in SPEECH:
+            y = sf.read(path, dtype="float32")[0]
+            noisy = np.clip(degraded(y, "noise"), -1, 1)
+            with tmpdir() as d:
+                est = Path(d) / "est.wav"
+                sf.write(est, noisy, SR, subtype="FLOAT")
+                ours = self.metrics(path, est)
+            self.check(ours, "in", y, path.name)
+            self.check(ours, "out", noisy, path.name + " noisy")
+            self.assertGreater(ours["dnsmos_bak_in"], ours["dnsmos_bak_out"] + 0.3, path.name)  # noise costs BAK
+
+    def test_long_signal_hops_a_second_as_the_package(self):
+        # 24 s: 15 hops a second apart, 8 of them skipped by the package (their ends round a sample short)
+        y, ours = metrics_of_long_speech(self.metrics)
+        self.check(ours, "in", y, "24 s")
+        self.assertEqual(ours["dnsmos_ovrl_in"], ours["dnsmos_ovrl_out"])
+
+    def test_missing_export_is_one_line(self):
+        with tmpdir() as d:
+            r = run("metrics", SPEECH[0], SPEECH[0], "--metrics", "dnsmos", "--dnsmos", str(Path(d) / "no.pt"))
         self.assertNotEqual(r.returncode, 0)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertIn("export_measure_models.py", r.stderr)
