@@ -58,24 +58,68 @@ void windowed(const float* x, const double* window, double* out, std::size_t n) 
 
 LDMRECON_SIMD_CLONES
 void cascade_energy(const double* x, std::size_t n, const BiquadCascades& c, double* energy) {
+    // Eight bands at a time, their states and coefficients in local arrays of fixed size that the compiler
+    // keeps in registers across the samples (a zmm each; two ymm); past the last band the lanes run on
+    // zeros and are dropped.
+    constexpr std::size_t W = 8;
     const std::size_t B = c.bands;
-    double z0[4 * kMaxCascadeBands] = {}, z1[4 * kMaxCascadeBands] = {}, e[kMaxCascadeBands] = {};
-    for (std::size_t k = 0; k < n; ++k) {
-        const double in = x[k];
-#pragma omp simd
-        for (std::size_t b = 0; b < B; ++b) {
-            double v = in;
+    for (std::size_t first = 0; first < B; first += W) {
+        double b0[4][W] = {}, b1[4][W] = {}, b2[4][W] = {}, a1[W] = {}, a2[W] = {};
+        double z0[4][W] = {}, z1[4][W] = {}, e[W] = {};
+        const std::size_t width = std::min(W, B - first);
+        for (std::size_t b = 0; b < width; ++b) {
             for (std::size_t s = 0; s < 4; ++s) {
-                const std::size_t i = s * B + b;
-                const double y = c.b0[i] * v + z0[i];
-                z0[i] = c.b1[i] * v - c.a1[b] * y + z1[i];
-                z1[i] = c.b2[i] * v - c.a2[b] * y;
-                v = y;
+                b0[s][b] = c.b0[s * B + first + b];
+                b1[s][b] = c.b1[s * B + first + b];
+                b2[s][b] = c.b2[s * B + first + b];
             }
-            e[b] += v * v;
+            a1[b] = c.a1[first + b];
+            a2[b] = c.a2[first + b];
         }
+        for (std::size_t k = 0; k < n; ++k) {
+            const double in = x[k];
+#pragma omp simd
+            for (std::size_t b = 0; b < W; ++b) {
+                double v = in;
+                for (std::size_t s = 0; s < 4; ++s) {
+                    const double y = b0[s][b] * v + z0[s][b];
+                    z0[s][b] = b1[s][b] * v - a1[b] * y + z1[s][b];
+                    z1[s][b] = b2[s][b] * v - a2[b] * y;
+                    v = y;
+                }
+                e[b] += v * v;
+            }
+        }
+        for (std::size_t b = 0; b < width; ++b) energy[first + b] = e[b];
     }
-    for (std::size_t b = 0; b < B; ++b) energy[b] = e[b];
+}
+
+LDMRECON_SIMD_CLONES
+void nsim_cells(const NsimRow& row, const double (&gauss)[3][3], double c1, double c3, std::size_t n, double* out) {
+    // The nine taps written out (the compiler vectorises no nested loop), in the scalar code's order.
+    const double *a0 = row.ref[0], *a1 = row.ref[1], *a2 = row.ref[2];
+    const double *b0 = row.deg[0], *b1 = row.deg[1], *b2 = row.deg[2];
+    const double w00 = gauss[0][0], w01 = gauss[0][1], w02 = gauss[0][2], w10 = gauss[1][0], w11 = gauss[1][1],
+                 w12 = gauss[1][2], w20 = gauss[2][0], w21 = gauss[2][1], w22 = gauss[2][2];
+#pragma omp simd
+    for (std::size_t c = 0; c < n; ++c) {
+        double cross = 0;
+        cross += w00 * (a0[c] * b0[c]);
+        cross += w01 * (a0[c + 1] * b0[c + 1]);
+        cross += w02 * (a0[c + 2] * b0[c + 2]);
+        cross += w10 * (a1[c] * b1[c]);
+        cross += w11 * (a1[c + 1] * b1[c + 1]);
+        cross += w12 * (a1[c + 2] * b1[c + 2]);
+        cross += w20 * (a2[c] * b2[c]);
+        cross += w21 * (a2[c + 1] * b2[c + 1]);
+        cross += w22 * (a2[c + 2] * b2[c + 2]);
+        const double mr = row.mr[c], md = row.md[c];
+        const double intensity = (2.0 * mr * md + c1) / (mr * mr + md * md + c1);
+        const double product = row.vr[c] * (row.sqd[c] - md * md);
+        // Google's `product < 0 ? c3 : sqrt(product) + c3` without a branch, to the bit (-0 and NaN included).
+        const double denom = std::sqrt(std::max(product, 0.0)) + c3;
+        out[c] = intensity * ((cross - mr * md + c3) / denom);
+    }
 }
 
 LDMRECON_SIMD_CLONES

@@ -44,4 +44,16 @@ struct BiquadCascades {
 };
 void cascade_energy(const double* x, std::size_t n, const BiquadCascades& c, double* energy);
 
+// ViSQOL's NSIM of n cells of one band row, each from its 3x3 neighbourhood: ref[i] and deg[i] point at the
+// rows above, at and below (i = 0, 1, 2), one column left of the first cell; mr, vr are the reference's
+// local means and variances and md, sqd the degraded's local means and mean squares at the n cells. Each
+// cell's arithmetic is the scalar formula's, in the same order (lanes hold cells, no sum crosses them), so
+// the values are those of the scalar code to the bit.
+struct NsimRow {
+    const double* ref[3];
+    const double* deg[3];
+    const double *mr, *vr, *md, *sqd;
+};
+void nsim_cells(const NsimRow& row, const double (&gauss)[3][3], double c1, double c3, std::size_t n, double* out);
+
 }  // namespace ldmrecon::kernels

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "ldmrecon/errors.hpp"
+#include "measure_kernels.hpp"
 #include "visqol_impl.hpp"
 
 namespace ldmrecon::visqol_detail {
@@ -62,30 +63,89 @@ LocalStats reference_stats(const Padded& ref) {
     return st;
 }
 
-// NSIM of one cell: intensity x structure, with Google's guard against a negative variance product.
-inline double cell_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, std::size_t r, std::size_t c) {
-    double md = 0, sqd = 0, cross = 0;
-    for (int i = 0; i < 3; ++i)
-        for (int j = 0; j < 3; ++j) {
-            const double w = kGauss[i][j], a = ref.at(r + i, c + j), b = deg.at(r + i, c + j);
-            md += w * b;
-            sqd += w * (b * b);
-            cross += w * (a * b);
-        }
-    const double mr = st.mean[r * ref.cols + c];
+// NSIM of one cell from its local sums: intensity x structure, with Google's guard against a negative
+// variance product.
+inline double nsim_of(double mr, double var_r, double md, double sqd, double cross) {
     const double intensity = (2.0 * mr * md + kC1) / (mr * mr + md * md + kC1);
-    const double product = st.var[r * ref.cols + c] * (sqd - md * md);
+    const double product = var_r * (sqd - md * md);
     const double denom = product < 0 ? kC3 : std::sqrt(product) + kC3;
     return intensity * ((cross - mr * md + kC3) / denom);
 }
 
-// Mean NSIM only (band means averaged), for the dynamic programme's inner loop.
-double mean_nsim(const Padded& ref, const Padded& deg, const LocalStats& st) {
+inline double cross_sum(const Padded& ref, const Padded& deg, std::size_t r, std::size_t c) {
+    double cross = 0;
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) cross += kGauss[i][j] * (ref.at(r + i, c + j) * deg.at(r + i, c + j));
+    return cross;
+}
+
+inline double cell_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, std::size_t r, std::size_t c) {
+    double md = 0, sqd = 0;
+    for (int i = 0; i < 3; ++i)
+        for (int j = 0; j < 3; ++j) {
+            const double w = kGauss[i][j], b = deg.at(r + i, c + j);
+            md += w * b;
+            sqd += w * (b * b);
+        }
+    const std::size_t k = r * ref.cols + c;
+    return nsim_of(st.mean[k], st.var[k], md, sqd, cross_sum(ref, deg, r, c));
+}
+
+// The degraded spectrogram's local mean and mean square at every column, rows replicated at the edges and
+// zeros past its end, in the cells' own order of additions: a patch's interior cells read them instead of
+// summing nine taps twice per offset (its first and last columns replicate the patch's own edge, so they
+// are summed in place).
+struct DegradedSums {
+    std::size_t width = 0;
+    std::vector<double> mean, square;
+};
+DegradedSums degraded_sums(const Spectrogram& deg, std::size_t patch_size) {
+    DegradedSums s;
+    s.width = deg.frames + patch_size;
+    s.mean.assign(deg.bands * s.width, 0.0);
+    s.square.assign(deg.bands * s.width, 0.0);
+    const auto value = [&deg](long r, long c) {
+        r = std::clamp(r, 0L, static_cast<long>(deg.bands) - 1);
+        return c >= 0 && c < static_cast<long>(deg.frames) ? deg.at(static_cast<std::size_t>(r), static_cast<std::size_t>(c)) : 0.0;
+    };
+    for (std::size_t r = 0; r < deg.bands; ++r)
+        for (std::size_t c = 1; c < s.width; ++c) {
+            double md = 0, sqd = 0;
+            for (int i = 0; i < 3; ++i)
+                for (int j = 0; j < 3; ++j) {
+                    const double w = kGauss[i][j], b = value(static_cast<long>(r) + i - 1, static_cast<long>(c) + j - 1);
+                    md += w * b;
+                    sqd += w * (b * b);
+                }
+            s.mean[r * s.width + c] = md;
+            s.square[r * s.width + c] = sqd;
+        }
+    return s;
+}
+
+// Mean NSIM only (band means averaged) of the degraded patch at `offset`, for the dynamic programme. The
+// interior cells run in vector lanes (kernels::nsim_cells); the sums stay in the scalar code's order.
+double mean_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, const DegradedSums& sums, std::size_t offset,
+                 std::vector<double>& cells) {
     double total = 0;
+    const std::size_t cols = ref.cols, stride = cols + 2;
+    cells.resize(cols);
     for (std::size_t r = 0; r < ref.rows; ++r) {
+        const std::size_t k = r * cols;
+        cells[0] = cell_nsim(ref, deg, st, r, 0);
+        if (cols > 2) {
+            const double* a = ref.v.data() + r * stride + 1;  // padded row r (the band above), column 1
+            const double* b = deg.v.data() + r * stride + 1;
+            const kernels::NsimRow row{{a, a + stride, a + 2 * stride}, {b, b + stride, b + 2 * stride},
+                                       st.mean.data() + k + 1, st.var.data() + k + 1,
+                                       sums.mean.data() + r * sums.width + offset + 1,
+                                       sums.square.data() + r * sums.width + offset + 1};
+            kernels::nsim_cells(row, kGauss, kC1, kC3, cols - 2, cells.data() + 1);
+        }
+        if (cols > 1) cells[cols - 1] = cell_nsim(ref, deg, st, r, cols - 1);
         double band = 0;
-        for (std::size_t c = 0; c < ref.cols; ++c) band += cell_nsim(ref, deg, st, r, c);
-        total += band / static_cast<double>(ref.cols);
+        for (double v : cells) band += v;
+        total += band / static_cast<double>(cols);
     }
     return total / static_cast<double>(ref.rows);
 }
@@ -200,7 +260,9 @@ std::vector<PatchSimilarity> match_patches(const Spectrogram& ref, const std::ve
     std::vector<long> back(cum.size(), -1);
     std::vector<double> prefix_value(static_cast<std::size_t>(F));
     std::vector<long> prefix_index(static_cast<std::size_t>(F));
+    const DegradedSums sums = degraded_sums(deg, patch_size);
     Padded rp, dp;
+    std::vector<double> cells;
     for (std::size_t p = 0; p < n; ++p) {
         const long at = static_cast<long>(indices[p]);
         const long low = std::max(0L, at - W), high = std::min(F - 1, at + W);
@@ -220,7 +282,7 @@ std::vector<PatchSimilarity> match_patches(const Spectrogram& ref, const std::ve
         }
         for (long o = low; o <= high; ++o) {
             pad_columns(deg, static_cast<std::size_t>(o), patch_size, dp);
-            double sim = mean_nsim(rp, dp, st);
+            double sim = mean_nsim(rp, dp, st, sums, static_cast<std::size_t>(o), cells);
             long past = -1;
             if (p > 0) {
                 sim += prefix_value[o];

@@ -91,3 +91,61 @@ TEST_CASE("the polyphase resampler: ends computed directly agree with the middle
     for (std::size_t m = 1000; m < 9000; ++m) s += double(t[m]) * t[m];
     CHECK(std::sqrt(s / 8000) == Approx(std::sqrt(0.5)).epsilon(0.01));
 }
+
+TEST_CASE("the biquad cascades in lanes equal the scalar recursion to the bit", "[kernels]") {
+    // 21 bands: two full groups of eight and a part one; coefficients of stable resonators.
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    const std::size_t B = 21, n = 1280;
+    std::vector<double> b0(4 * B), b1(4 * B), b2(4 * B), a1(B), a2(B), x(n), e(B);
+    for (std::size_t i = 0; i < 4 * B; ++i) b0[i] = 1e-3 * u(rng), b1[i] = 1e-3 * u(rng), b2[i] = i % 3 ? 0.0 : 1e-4 * u(rng);
+    for (std::size_t b = 0; b < B; ++b) a2[b] = 0.9 + 0.05 * u(rng), a1[b] = -2 * std::sqrt(a2[b]) * std::cos(0.1 + 0.1 * b);
+    for (double& v : x) v = u(rng);
+    kernels::cascade_energy(x.data(), n, {b0.data(), b1.data(), b2.data(), a1.data(), a2.data(), B}, e.data());
+    for (std::size_t b = 0; b < B; ++b) {
+        double z[4][2] = {}, energy = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            double v = x[k];
+            for (std::size_t s = 0; s < 4; ++s) {
+                const std::size_t i = s * B + b;
+                const double y = b0[i] * v + z[s][0];
+                z[s][0] = b1[i] * v - a1[b] * y + z[s][1];
+                z[s][1] = b2[i] * v - a2[b] * y;
+                v = y;
+            }
+            energy += v * v;
+        }
+        CHECK(e[b] == energy);
+        CHECK(energy > 0);
+    }
+}
+
+TEST_CASE("NSIM cells in lanes equal the scalar formula to the bit, a negative variance product too", "[kernels]") {
+    constexpr double g[3][3] = {{0.0113, 0.0838, 0.0113}, {0.0838, 0.6195, 0.0838}, {0.0113, 0.0838, 0.0113}};
+    const double c1 = 1e-4, c3 = 4.5e-4;
+    std::mt19937 rng(5);
+    std::uniform_real_distribution<double> u(0.0, 40.0);
+    const std::size_t n = 29;
+    std::vector<double> rows[6], mr(n), vr(n), md(n), sqd(n), out(n);
+    for (auto& r : rows) {
+        r.resize(n + 2);
+        for (double& v : r) v = u(rng);
+    }
+    for (std::size_t c = 0; c < n; ++c) mr[c] = u(rng), md[c] = u(rng), vr[c] = u(rng) - 10, sqd[c] = md[c] * md[c] + u(rng) - 5;
+    vr[3] = -0.0;  // the -0 and negative products take Google's c3 branch
+    const kernels::NsimRow row{{rows[0].data(), rows[1].data(), rows[2].data()},
+                               {rows[3].data(), rows[4].data(), rows[5].data()}, mr.data(), vr.data(), md.data(), sqd.data()};
+    kernels::nsim_cells(row, g, c1, c3, n, out.data());
+    int negative = 0;
+    for (std::size_t c = 0; c < n; ++c) {
+        double cross = 0;
+        for (int i = 0; i < 3; ++i)
+            for (int j = 0; j < 3; ++j) cross += g[i][j] * (rows[i][c + j] * rows[3 + i][c + j]);
+        const double intensity = (2.0 * mr[c] * md[c] + c1) / (mr[c] * mr[c] + md[c] * md[c] + c1);
+        const double product = vr[c] * (sqd[c] - md[c] * md[c]);
+        negative += product < 0;
+        const double denom = product < 0 ? c3 : std::sqrt(product) + c3;
+        CHECK(out[c] == intensity * ((cross - mr[c] * md[c] + c3) / denom));
+    }
+    CHECK(negative > 3);
+}
