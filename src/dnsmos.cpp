@@ -30,7 +30,9 @@ DnsmosScores dnsmos_scores(const float* x, std::size_t n, const MeasureNetwork& 
     const std::vector<std::size_t> starts = dnsmos_segment_starts(n, &len);
     if (starts.empty()) return {nan, nan, nan, nan};
     // The repeated signal, read through an index rather than built: sample i is x[i mod n].
-    constexpr std::size_t kBatch = 4;  // segments per call: 2.3 MB of input each, memory stays flat
+    // One segment per call: its first convolution alone holds 128 x 900 x 161 floats (74 MB), so a batch
+    // would multiply the peak memory and gain nothing on layers this large.
+    constexpr std::size_t kBatch = 1;
     std::vector<float> batch;
     double sum[4] = {0, 0, 0, 0};
     for (std::size_t b = 0; b < starts.size(); b += kBatch) {
