@@ -3,8 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
+#include <type_traits>
 
 #include "fft_plans.hpp"
 #include "ldmrecon/feature.hpp"
@@ -14,21 +18,42 @@ namespace ldmrecon::visqol_detail {
 
 namespace {
 
-// A transform of one odd size, made and dropped here: the envelope's FFT has the signal's own length,
-// and keeping a plan (and its twiddle tables) for every length a batch meets would grow without end.
-struct OneOffPlan {
-    fftw_plan plan = nullptr;
-    OneOffPlan(int n, bool forward, double* r, fftw_complex* c) {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        plan = forward ? fftw_plan_dft_r2c_1d(n, r, c, FFTW_ESTIMATE) : fftw_plan_dft_c2r_1d(n, c, r, FFTW_ESTIMATE);
+// The envelope's FFTs have the signal's own length. The patches' slices come in a few lengths that recur
+// in every file (a patch's duration, give or take a sample), so plans up to kKeptLength samples are kept,
+// at most kKeptPlans of them, the oldest dropped first: making one costs more than running it (its twiddle
+// tables). A whole signal's length rarely recurs; its plan is made and dropped, so that a batch of many
+// lengths does not grow the cache without end. A plan is destroyed when its last user lets it go.
+using SharedPlan = std::shared_ptr<std::remove_pointer_t<fftw_plan>>;
+constexpr int kKeptLength = 1 << 17;
+constexpr std::size_t kKeptPlans = 32;
+
+SharedPlan envelope_plan(int n, bool forward) {
+    SharedPlan dropped;  // destroyed after the lock below is released: its deleter takes that lock
+    const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    static std::map<std::pair<int, bool>, SharedPlan> kept;
+    static std::deque<std::pair<int, bool>> order;
+    const auto key = std::make_pair(n, forward);
+    if (const auto it = kept.find(key); it != kept.end()) return it->second;
+    double* r = fftw_alloc_real(static_cast<std::size_t>(n));
+    fftw_complex* c = fftw_alloc_complex(static_cast<std::size_t>(n) / 2 + 1);
+    fftw_plan p = forward ? fftw_plan_dft_r2c_1d(n, r, c, FFTW_ESTIMATE) : fftw_plan_dft_c2r_1d(n, c, r, FFTW_ESTIMATE);
+    fftw_free(r);
+    fftw_free(c);
+    SharedPlan plan(p, [](fftw_plan q) {
+        const std::lock_guard<std::mutex> l(fftw_planner_mutex());
+        fftw_destroy_plan(q);
+    });
+    if (n <= kKeptLength) {
+        if (order.size() == kKeptPlans) {
+            dropped = std::move(kept[order.front()]);
+            kept.erase(order.front());
+            order.pop_front();
+        }
+        kept[key] = plan;
+        order.push_back(key);
     }
-    ~OneOffPlan() {
-        const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-        fftw_destroy_plan(plan);
-    }
-    OneOffPlan(const OneOffPlan&) = delete;
-    OneOffPlan& operator=(const OneOffPlan&) = delete;
-};
+    return plan;
+}
 
 struct FftwBuffers {
     double* real;
@@ -53,10 +78,7 @@ Signal upper_envelope(const Signal& x) {
     const double mean = std::accumulate(x.begin(), x.end(), 0.0) / static_cast<double>(n);
     FftwBuffers b(n);
     for (std::size_t i = 0; i < n; ++i) b.real[i] = x[i] - mean;
-    {
-        OneOffPlan fwd(static_cast<int>(n), true, b.real, b.spec);
-        fftw_execute(fwd.plan);
-    }
+    fftw_execute_dft_r2c(envelope_plan(static_cast<int>(n), true).get(), b.real, b.spec);
     const std::size_t bins = n / 2 + 1;
     for (std::size_t k = 0; k < bins; ++k) {
         const bool positive = k > 0 && 2 * k < n;  // DC and the Nyquist bin have no quadrature part
@@ -67,10 +89,7 @@ Signal upper_envelope(const Signal& x) {
     Signal hilbert(n);
     {
         double* out = fftw_alloc_real(n);
-        {
-            OneOffPlan inv(static_cast<int>(n), false, out, b.spec);
-            fftw_execute(inv.plan);
-        }
+        fftw_execute_dft_c2r(envelope_plan(static_cast<int>(n), false).get(), b.spec, out);
         for (std::size_t i = 0; i < n; ++i) hilbert[i] = out[i] / static_cast<double>(n);
         fftw_free(out);
     }
