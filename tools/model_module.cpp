@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -66,7 +67,17 @@ void restart_with_passive_openmp() {
     argv.push_back(nullptr);
     setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     std::fflush(nullptr);
+    // Between execv and the new image's handlers (main: install_default_signal_handlers) a SIGINT or SIGTERM
+    // would take its default action and kill the process without its exit status 130. Blocked here, it
+    // stays pending across execv (the mask is kept) and reaches the handler when main unblocks it.
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &old);
     execv("/proc/self/exe", argv.data());
+    sigprocmask(SIG_SETMASK, &old, nullptr);
     spdlog::debug("could not start again with OMP_WAIT_POLICY=PASSIVE ({}): OpenMP's threads spin", std::strerror(errno));
 }
 

@@ -428,6 +428,13 @@ class Battery(BatteryBase):
         self.interrupt(["in.wav", "-o", "o.wav", "--models", TINY], None)
         self.assertFalse((self.d / "o.wav").exists())
 
+    def test_sigterm_as_soon_as_it_is_caught_repeatedly(self):
+        # A model command starts itself again (OMP_WAIT_POLICY); a SIGTERM between that execv and the new
+        # image's handlers once killed it with the default action (-15, seen 4 times in 40 under load).
+        for _ in range(25):
+            self.interrupt(["in.wav", "-o", "o.wav", "--models", TINY], None)
+            self.assertFalse((self.d / "o.wav").exists())
+
     def test_sigterm_during_griffin_lim(self):
         long = np.tile(sf.read(SPEECH, dtype="float32")[0], 8)
         sf.write(self.d / "long.wav", long, 16000)
