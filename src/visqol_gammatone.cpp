@@ -102,7 +102,8 @@ Window::Window(int sample_rate) : rate(sample_rate) {
 Spectrogram gammatone_spectrogram(const Signal& x, const Window& w, std::size_t bands, bool speech_mode) {
     // ref: gammatone_spectrogram_builder.cc Build
     if (x.size() <= w.size)
-        throw InputError("ViSQOL needs more than " + std::to_string(w.size) + " samples (80 ms) to build its spectrogram");
+        throw InputError("ViSQOL needs more than " + std::to_string(w.size) +
+                         " samples (80 ms) to build its spectrogram");
     if (bands > kernels::kMaxCascadeBands) throw InputError("ViSQOL: at most 64 gammatone bands");
     const Bank bank = bank_of(erb_filters(w.rate, bands, speech_mode ? kSpeechMaxFreq : w.rate / 2.0));
     Spectrogram s;
@@ -137,7 +138,8 @@ void prepare_for_comparison(Spectrogram& ref, Spectrogram& deg) {
             deg.at(b, f) = std::max(deg.at(b, f), floor);
         }
     }
-    const double lowest = std::min(*std::min_element(ref.v.begin(), ref.v.end()), *std::min_element(deg.v.begin(), deg.v.end()));
+    const double lowest =
+        std::min(*std::min_element(ref.v.begin(), ref.v.end()), *std::min_element(deg.v.begin(), deg.v.end()));
     for (Spectrogram* s : {&ref, &deg})
         for (double& v : s->v) v -= lowest;
 }

@@ -64,13 +64,11 @@ PatchSimilarity patch_similarity(const Spectrogram& ref, const Spectrogram& deg)
 std::vector<std::size_t> image_patch_indices(std::size_t frames, std::size_t patch_size);
 std::vector<std::size_t> vad_patch_indices(const Signal& ref, const Window& w, std::size_t frames,
                                            std::size_t patch_size);
-// Columns [first, first + cols) of s, zeros past its end.
-Spectrogram columns(const Spectrogram& s, std::size_t first, std::size_t cols);
 // The dynamic programme pairing each reference patch with a degraded one within search_radius patches.
 // ref: comparison_patches_selector.cc FindMostOptimalDegPatches
 std::vector<PatchSimilarity> match_patches(const Spectrogram& ref, const std::vector<std::size_t>& indices,
-                                           std::size_t patch_size, const Spectrogram& deg,
-                                           double frame_seconds, std::size_t search_radius);
+                                           std::size_t patch_size, const Spectrogram& deg, double frame_seconds,
+                                           std::size_t search_radius);
 // Each pair aligned again in time on its own samples and kept if that scores higher.
 // ref: comparison_patches_selector.cc FinelyAlignAndRecreatePatches
 void realign_patches(std::vector<PatchSimilarity>& patches, const Signal& ref, const Signal& deg, const Window& w,

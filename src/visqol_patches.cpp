@@ -106,14 +106,17 @@ DegradedSums degraded_sums(const Spectrogram& deg, std::size_t patch_size) {
     s.square.assign(deg.bands * s.width, 0.0);
     const auto value = [&deg](long r, long c) {
         r = std::clamp(r, 0L, static_cast<long>(deg.bands) - 1);
-        return c >= 0 && c < static_cast<long>(deg.frames) ? deg.at(static_cast<std::size_t>(r), static_cast<std::size_t>(c)) : 0.0;
+        return c >= 0 && c < static_cast<long>(deg.frames)
+                   ? deg.at(static_cast<std::size_t>(r), static_cast<std::size_t>(c))
+                   : 0.0;
     };
     for (std::size_t r = 0; r < deg.bands; ++r)
         for (std::size_t c = 1; c < s.width; ++c) {
             double md = 0, sqd = 0;
             for (int i = 0; i < 3; ++i)
                 for (int j = 0; j < 3; ++j) {
-                    const double w = kGauss[i][j], b = value(static_cast<long>(r) + i - 1, static_cast<long>(c) + j - 1);
+                    const double w = kGauss[i][j],
+                                 b = value(static_cast<long>(r) + i - 1, static_cast<long>(c) + j - 1);
                     md += w * b;
                     sqd += w * (b * b);
                 }
@@ -125,8 +128,8 @@ DegradedSums degraded_sums(const Spectrogram& deg, std::size_t patch_size) {
 
 // Mean NSIM only (band means averaged) of the degraded patch at `offset`, for the dynamic programme. The
 // interior cells run in vector lanes (kernels::nsim_cells); the sums stay in the scalar code's order.
-double mean_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, const DegradedSums& sums, std::size_t offset,
-                 std::vector<double>& cells) {
+double mean_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, const DegradedSums& sums,
+                 std::size_t offset, std::vector<double>& cells) {
     double total = 0;
     const std::size_t cols = ref.cols, stride = cols + 2;
     cells.resize(cols);
@@ -136,8 +139,10 @@ double mean_nsim(const Padded& ref, const Padded& deg, const LocalStats& st, con
         if (cols > 2) {
             const double* a = ref.v.data() + r * stride + 1;  // padded row r (the band above), column 1
             const double* b = deg.v.data() + r * stride + 1;
-            const kernels::NsimRow row{{a, a + stride, a + 2 * stride}, {b, b + stride, b + 2 * stride},
-                                       st.mean.data() + k + 1, st.var.data() + k + 1,
+            const kernels::NsimRow row{{a, a + stride, a + 2 * stride},
+                                       {b, b + stride, b + 2 * stride},
+                                       st.mean.data() + k + 1,
+                                       st.var.data() + k + 1,
                                        sums.mean.data() + r * sums.width + offset + 1,
                                        sums.square.data() + r * sums.width + offset + 1};
             kernels::nsim_cells(row, kGauss, kC1, kC3, cols - 2, cells.data() + 1);
@@ -228,25 +233,16 @@ std::vector<std::size_t> vad_patch_indices(const Signal& ref, const Window& w, s
     std::vector<std::size_t> out;
     for (std::size_t p = 0; p < count; ++p) {
         int voiced = 0;
-        for (std::size_t i = p * patch_size; i < std::min(active.size(), (p + 1) * patch_size); ++i) voiced += active[i];
+        for (std::size_t i = p * patch_size; i < std::min(active.size(), (p + 1) * patch_size); ++i)
+            voiced += active[i];
         if (voiced >= 1) out.push_back(first + p * patch_size);
     }
     return out;
 }
 
-Spectrogram columns(const Spectrogram& s, std::size_t first, std::size_t cols) {
-    Spectrogram out;
-    out.bands = s.bands;
-    out.frames = cols;
-    out.v.assign(s.bands * cols, 0.0);
-    for (std::size_t b = 0; b < s.bands; ++b)
-        for (std::size_t c = 0; c < cols && first + c < s.frames; ++c) out.at(b, c) = s.at(b, first + c);
-    return out;
-}
-
 std::vector<PatchSimilarity> match_patches(const Spectrogram& ref, const std::vector<std::size_t>& indices,
-                                           std::size_t patch_size, const Spectrogram& deg,
-                                           double frame_seconds, std::size_t search_radius) {
+                                           std::size_t patch_size, const Spectrogram& deg, double frame_seconds,
+                                           std::size_t search_radius) {
     // ref: comparison_patches_selector.cc FindMostOptimalDegPatches, patch_selector.py (its prefix-maximum
     // form: ties go to the latest offset, as Google's backwards scan with a strict comparison).
     const long F = static_cast<long>(deg.frames);

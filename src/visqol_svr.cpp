@@ -34,11 +34,16 @@ SvrModel parse_model(const char* text) {
         if (!in_vectors) {
             std::string key, value;
             words >> key >> value;
-            if (key == "SV") in_vectors = true;
-            else if (key == "svm_type") nu_svr = value == "nu_svr";
-            else if (key == "kernel_type") rbf = value == "rbf";
-            else if (key == "gamma") m.gamma = std::strtod(value.c_str(), nullptr);
-            else if (key == "rho") m.rho = std::strtod(value.c_str(), nullptr);
+            if (key == "SV")
+                in_vectors = true;
+            else if (key == "svm_type")
+                nu_svr = value == "nu_svr";
+            else if (key == "kernel_type")
+                rbf = value == "rbf";
+            else if (key == "gamma")
+                m.gamma = std::strtod(value.c_str(), nullptr);
+            else if (key == "rho")
+                m.rho = std::strtod(value.c_str(), nullptr);
             continue;
         }
         double coef = 0;
@@ -48,7 +53,8 @@ SvrModel parse_model(const char* text) {
         while (words >> node) {
             const auto colon = node.find(':');
             const long index = std::strtol(node.c_str(), nullptr, 10);
-            if (colon == std::string::npos || index < 1) throw ModelError("ViSQOL's SVR model: bad node '" + node + "'");
+            if (colon == std::string::npos || index < 1)
+                throw ModelError("ViSQOL's SVR model: bad node '" + node + "'");
             if (static_cast<std::size_t>(index) > v.size()) v.resize(static_cast<std::size_t>(index), 0.0);
             v[static_cast<std::size_t>(index) - 1] = std::strtod(node.c_str() + colon + 1, nullptr);
         }
