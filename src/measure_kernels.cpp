@@ -113,12 +113,7 @@ void nsim_cells(const NsimRow& row, const double (&gauss)[3][3], double c1, doub
         cross += w20 * (a2[c] * b2[c]);
         cross += w21 * (a2[c + 1] * b2[c + 1]);
         cross += w22 * (a2[c + 2] * b2[c + 2]);
-        const double mr = row.mr[c], md = row.md[c];
-        const double intensity = (2.0 * mr * md + c1) / (mr * mr + md * md + c1);
-        const double product = row.vr[c] * (row.sqd[c] - md * md);
-        // Google's `product < 0 ? c3 : sqrt(product) + c3` without a branch, to the bit (-0 and NaN included).
-        const double denom = std::sqrt(std::max(product, 0.0)) + c3;
-        out[c] = intensity * ((cross - mr * md + c3) / denom);
+        out[c] = nsim_cell(row.mr[c], row.vr[c], row.md[c], row.sqd[c], cross, c1, c3);
     }
 }
 

@@ -5,6 +5,8 @@
 // AVX-512 machine they may differ in the last bits, as FFTW's do.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 
 namespace ldmrecon::kernels {
@@ -49,6 +51,15 @@ void cascade_energy(const double* x, std::size_t n, const BiquadCascades& c, dou
 // local means and variances and md, sqd the degraded's local means and mean squares at the n cells. Each
 // cell's arithmetic is the scalar formula's, in the same order (lanes hold cells, no sum crosses them), so
 // the values are those of the scalar code to the bit.
+// One cell's NSIM from its local sums: intensity x structure. Google's `product < 0 ? c3 : sqrt(product) +
+// c3` is written without a branch, equal to it to the bit (-0 and NaN included), so that loops vectorise.
+inline double nsim_cell(double mr, double vr, double md, double sqd, double cross, double c1, double c3) {
+    const double intensity = (2.0 * mr * md + c1) / (mr * mr + md * md + c1);
+    const double product = vr * (sqd - md * md);
+    const double denom = std::sqrt(std::max(product, 0.0)) + c3;
+    return intensity * ((cross - mr * md + c3) / denom);
+}
+
 struct NsimRow {
     const double* ref[3];
     const double* deg[3];

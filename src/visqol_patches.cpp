@@ -63,15 +63,6 @@ LocalStats reference_stats(const Padded& ref) {
     return st;
 }
 
-// NSIM of one cell from its local sums: intensity x structure, with Google's guard against a negative
-// variance product.
-inline double nsim_of(double mr, double var_r, double md, double sqd, double cross) {
-    const double intensity = (2.0 * mr * md + kC1) / (mr * mr + md * md + kC1);
-    const double product = var_r * (sqd - md * md);
-    const double denom = product < 0 ? kC3 : std::sqrt(product) + kC3;
-    return intensity * ((cross - mr * md + kC3) / denom);
-}
-
 inline double cross_sum(const Padded& ref, const Padded& deg, std::size_t r, std::size_t c) {
     double cross = 0;
     for (int i = 0; i < 3; ++i)
@@ -88,7 +79,7 @@ inline double cell_nsim(const Padded& ref, const Padded& deg, const LocalStats& 
             sqd += w * (b * b);
         }
     const std::size_t k = r * ref.cols + c;
-    return nsim_of(st.mean[k], st.var[k], md, sqd, cross_sum(ref, deg, r, c));
+    return kernels::nsim_cell(st.mean[k], st.var[k], md, sqd, cross_sum(ref, deg, r, c), kC1, kC3);
 }
 
 // The degraded spectrogram's local mean and mean square at every column, rows replicated at the edges and

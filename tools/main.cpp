@@ -97,6 +97,15 @@ void install_default_signal_handlers() {
     sigprocmask(SIG_UNBLOCK, &set, nullptr);
 }
 
+// --crepe, --distillmos, --dnsmos: the learned measures' exports; `folder` says where each defaults to.
+void add_measure_network_options(CLI::App& app, cli::MeasureNetworkFiles& files, const std::string& folder) {
+    app.add_option("--crepe", files.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in " + folder +
+                   "; scripts/export_measure_models.py makes it)");
+    app.add_option("--distillmos", files.distillmos, "DistillMOS export for --metrics distillmos (default: "
+                   "distillmos.pt in " + folder + ")");
+    app.add_option("--dnsmos", files.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt in " + folder + ")");
+}
+
 void add_runtime_options(CLI::App& app, RuntimeOptions& rt, bool with_backend = true) {
     auto* g = app.add_option_group("runtime", "Where and how the models run");
     g->add_option("--device", rt.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
@@ -237,12 +246,7 @@ void add_output_options(CLI::App& app, cli::ReconstructArgs& rec) {
     out->add_option("--metrics", rec.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                     "all; none (`ldmrecon metrics --list` names them)")
         ->capture_default_str();
-    out->add_option("--crepe", rec.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
-                    "models folder; scripts/export_measure_models.py makes it)");
-    out->add_option("--distillmos", rec.networks.distillmos, "DistillMOS export for --metrics distillmos (default: "
-                    "distillmos.pt in the models folder)");
-    out->add_option("--dnsmos", rec.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt in the "
-                    "models folder)");
+    add_measure_network_options(*out, rec.networks, "the models folder");
     out->add_option("--max-lag-ms", rec.max_lag_ms, "Delay search window for aligned metrics (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
         ->capture_default_str();
@@ -294,12 +298,7 @@ void add_metrics(CLI::App& app, CommandLine& cl) {
     met_cmd->add_option("--metrics", met.measures, "Measures to compute: groups and keys, e.g. sample,spectral,stoi; "
                         "all; none")
         ->capture_default_str();
-    met_cmd->add_option("--distillmos", met.networks.distillmos, "DistillMOS export for --metrics distillmos "
-                        "(default: distillmos.pt in the default models folder)");
-    met_cmd->add_option("--dnsmos", met.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt in "
-                        "the default models folder)");
-    met_cmd->add_option("--crepe", met.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in the "
-                        "default models folder; scripts/export_measure_models.py makes it)");
+    add_measure_network_options(*met_cmd, met.networks, "the default models folder");
     met_cmd->add_flag("--list", met.list, "Print every measure's key, group, unit and direction, and exit");
     met_cmd->add_option("--max-lag-ms", met.max_lag_ms, "Delay search window (+- ms)")
         ->check(within(0, limits::kMaxLagMs))
@@ -361,12 +360,7 @@ void add_ablate(CLI::App& app, CommandLine& cl) {
     ablate_cmd->add_option("--json", abl.json_out, "Also write the table as JSON to this file");
     ablate_cmd->add_option("--metrics", abl.measures, "The columns: groups and keys as for reconstruction, e.g. "
                            "stoi,visqol (default: mel L1, LSD, MR-STFT, STOI, ESTOI, SI-SDR, F0, V/UV, VAE L1)");
-    ablate_cmd->add_option("--crepe", abl.networks.crepe, "CREPE export for --metrics crepe (default: crepe_full.pt in "
-                           "the models folder)");
-    ablate_cmd->add_option("--distillmos", abl.networks.distillmos, "DistillMOS export for --metrics distillmos "
-                           "(default: distillmos.pt in the models folder)");
-    ablate_cmd->add_option("--dnsmos", abl.networks.dnsmos, "DNSMOS export for --metrics dnsmos (default: dnsmos.pt "
-                           "in the models folder)");
+    add_measure_network_options(*ablate_cmd, abl.networks, "the models folder");
     cl.commands.push_back({ablate_cmd, [&abl] { return cli::run_in_model_module("ablate", &abl); }});
 }
 
