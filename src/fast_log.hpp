@@ -58,15 +58,4 @@ inline double ln_positive(double x) {
     return k * detail::kLn2Hi + (detail::two_atanh((m - 1.0) / (m + 1.0)) + k * detail::kLn2Lo);
 }
 
-// ln x - ln y for two such arguments with one division instead of two (the slowest step of each log):
-// both atanh arguments share the denominator (mx + 1)(my + 1).
-inline double ln_ratio(double x, double y) {
-    double kx, ky;
-    const double mx = detail::split_exponent(x, kx), my = detail::split_exponent(y, ky);
-    const double inv = 1.0 / ((mx + 1.0) * (my + 1.0));
-    const double sx = (mx - 1.0) * (my + 1.0) * inv, sy = (my - 1.0) * (mx + 1.0) * inv;
-    const double k = kx - ky;
-    return k * detail::kLn2Hi + ((detail::two_atanh(sx) - detail::two_atanh(sy)) + k * detail::kLn2Lo);
-}
-
 }  // namespace ldmrecon

@@ -52,23 +52,30 @@ std::mutex& fftw_planner_mutex() {
 namespace fft {
 
 namespace {
-fftw_plan cached_plan(int n, bool forward) {
-    static std::map<std::pair<int, bool>, fftw_plan> plans;  // never destroyed: they live as long as the process
+enum class Kind { r2c, c2r, c2c_forward };
+
+fftw_plan cached_plan(int n, Kind kind) {
+    static std::map<std::pair<int, Kind>, fftw_plan> plans;  // never destroyed: they live as long as the process
     const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
-    fftw_plan& p = plans[{n, forward}];
+    fftw_plan& p = plans[{n, kind}];
     if (!p) {
         double* r = fftw_alloc_real(static_cast<std::size_t>(n));
-        fftw_complex* c = fftw_alloc_complex(static_cast<std::size_t>(n / 2 + 1));
-        p = forward ? fftw_plan_dft_r2c_1d(n, r, c, FFTW_ESTIMATE) : fftw_plan_dft_c2r_1d(n, c, r, FFTW_ESTIMATE);
+        fftw_complex* c = fftw_alloc_complex(static_cast<std::size_t>(n));
+        fftw_complex* d = fftw_alloc_complex(static_cast<std::size_t>(n));
+        p = kind == Kind::r2c   ? fftw_plan_dft_r2c_1d(n, r, c, FFTW_ESTIMATE)
+            : kind == Kind::c2r ? fftw_plan_dft_c2r_1d(n, c, r, FFTW_ESTIMATE)
+                                : fftw_plan_dft_1d(n, c, d, FFTW_FORWARD, FFTW_ESTIMATE);
         fftw_free(r);
         fftw_free(c);
+        fftw_free(d);
     }
     return p;
 }
 }  // namespace
 
-fftw_plan r2c(int n) { return cached_plan(n, true); }
-fftw_plan c2r(int n) { return cached_plan(n, false); }
+fftw_plan r2c(int n) { return cached_plan(n, Kind::r2c); }
+fftw_plan c2r(int n) { return cached_plan(n, Kind::c2r); }
+fftw_plan c2c_forward(int n) { return cached_plan(n, Kind::c2c_forward); }
 
 }  // namespace fft
 
@@ -128,15 +135,18 @@ std::vector<double> stft_window(int n_fft, int win_length) {
 // The transform runs in double precision: float32 rounding in a 1024-point FFT reaches ~1e-4 relative
 // to the frame's loudest bin, which shows as up to 6e-4 ln units in quiet mel bands.
 struct Stft::Plan {
-    fftw_plan plan = nullptr;  // the process's cached plan (fft_plans.hpp)
+    fftw_plan plan = nullptr;  // the process's cached plans (fft_plans.hpp): real
+    fftw_plan pair = nullptr;  // and complex (frame_power_pair)
 };
 
 Stft::Stft(int n_fft, int hop_length, int win_length)
-    : n_fft_(n_fft), hop_(hop_length), window_(stft_window(n_fft, win_length)), plan_(std::make_unique<Plan>()) {
+    : n_fft_(n_fft), hop_(hop_length), win_lo_((n_fft - win_length) / 2), win_hi_(win_lo_ + win_length),
+      window_(stft_window(n_fft, win_length)), plan_(std::make_unique<Plan>()) {
     if (n_fft < 2 || hop_length < 1 || win_length < 1 || win_length > n_fft)
         throw UsageError("invalid STFT settings (n_fft " + std::to_string(n_fft) + ", hop " +
                          std::to_string(hop_length) + ", win " + std::to_string(win_length) + ")");
     plan_->plan = fft::r2c(n_fft);
+    plan_->pair = fft::c2c_forward(n_fft);
 }
 
 Stft::~Stft() = default;
@@ -144,7 +154,9 @@ Stft::~Stft() = default;
 Matrix Stft::magnitude(const float* x, std::size_t n) const { return magnitude(x, n, 0, 1 + n / hop_); }
 
 Stft::Scratch::Scratch(const Stft& stft)
-    : in_(fftw_alloc_real(stft.n_fft_)), out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_ / 2 + 1))) {}
+    : in_(fftw_alloc_real(stft.n_fft_)), out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_ / 2 + 1))) {
+    std::fill(in_, in_ + stft.n_fft_, 0.0);
+}
 
 Stft::Scratch::~Scratch() {
     fftw_free(in_);
@@ -152,16 +164,56 @@ Stft::Scratch::~Scratch() {
 }
 
 void Stft::frame_power(const float* x, std::size_t n, std::size_t t, Scratch& s, double* power) const {
-    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2;
+    // Only the window's span is written: the zeros around a short window (MR-STFT's 600 of 1024) stay in
+    // the scratch from the frame before.
     double* in = s.in_;
-    if (start >= 0 && start + n_fft_ <= static_cast<long long>(n)) {
-        kernels::windowed(x + start, window_.data(), in, static_cast<std::size_t>(n_fft_));
+    if (s.lo_ < win_lo_ || s.hi_ > win_hi_) std::fill(in, in + n_fft_, 0.0);
+    s.lo_ = win_lo_;
+    s.hi_ = win_hi_;
+    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2 + win_lo_;
+    const int width = win_hi_ - win_lo_;
+    if (start >= 0 && start + width <= static_cast<long long>(n)) {
+        kernels::windowed(x + start, window_.data() + win_lo_, in + win_lo_, static_cast<std::size_t>(width));
     } else {
-        for (int k = 0; k < n_fft_; ++k) in[k] = static_cast<double>(x[reflect_index(start + k, n)]) * window_[k];
+        for (int k = 0; k < width; ++k)
+            in[win_lo_ + k] = static_cast<double>(x[reflect_index(start + k, n)]) * window_[win_lo_ + k];
     }
     // new-array execute: one plan, per-thread buffers, so concurrent calls on one Stft are safe.
     fftw_execute_dft_r2c(plan_->plan, in, reinterpret_cast<fftw_complex*>(s.out_));
     kernels::power_spectrum(s.out_, power, static_cast<std::size_t>(n_bins()));
+}
+
+Stft::PairScratch::PairScratch(const Stft& stft)
+    : in_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))),
+      out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))) {
+    std::fill(in_, in_ + 2 * stft.n_fft_, 0.0);
+}
+
+Stft::PairScratch::~PairScratch() {
+    fftw_free(in_);
+    fftw_free(out_);
+}
+
+void Stft::frame_power_pair(const float* x, const float* y, std::size_t n, std::size_t t, PairScratch& s,
+                            double* power_x, double* power_y) const {
+    double* in = s.in_;
+    if (s.lo_ < win_lo_ || s.hi_ > win_hi_) std::fill(in, in + 2 * n_fft_, 0.0);
+    s.lo_ = win_lo_;
+    s.hi_ = win_hi_;
+    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2 + win_lo_;
+    const int width = win_hi_ - win_lo_;
+    double* span = in + 2 * win_lo_;
+    if (start >= 0 && start + width <= static_cast<long long>(n)) {
+        kernels::windowed_pair(x + start, y + start, window_.data() + win_lo_, span, static_cast<std::size_t>(width));
+    } else {
+        for (int k = 0; k < width; ++k) {
+            const std::size_t i = reflect_index(start + k, n);
+            span[2 * k] = static_cast<double>(x[i]) * window_[win_lo_ + k];
+            span[2 * k + 1] = static_cast<double>(y[i]) * window_[win_lo_ + k];
+        }
+    }
+    fftw_execute_dft(plan_->pair, reinterpret_cast<fftw_complex*>(in), reinterpret_cast<fftw_complex*>(s.out_));
+    kernels::pair_power_spectra(s.out_, static_cast<std::size_t>(n_fft_), power_x, power_y);
 }
 
 Matrix Stft::magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const {
@@ -175,8 +227,7 @@ Matrix Stft::magnitude(const float* x, std::size_t n, std::size_t first, std::si
     std::vector<double> power(bins);
     for (std::size_t t = 0; t < rows; ++t) {
         frame_power(x, n, first + t, scratch, power.data());
-        float* m = mag.row(t);
-        for (int k = 0; k < bins; ++k) m[k] = static_cast<float>(std::sqrt(power[k]));
+        kernels::magnitudes(power.data(), mag.row(t), static_cast<std::size_t>(bins));
     }
     return mag;
 }

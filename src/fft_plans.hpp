@@ -11,5 +11,7 @@ namespace ldmrecon::fft {
 // plan assumes), in != out; safe from any number of threads at once. c2r overwrites its input.
 fftw_plan r2c(int n);
 fftw_plan c2r(int n);
+// Out-of-place forward complex plan of size n (fftw_execute_dft on fftw_alloc_complex arrays).
+fftw_plan c2c_forward(int n);
 
 }  // namespace ldmrecon::fft

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "fast_log.hpp"
 
@@ -17,14 +18,16 @@ namespace ldmrecon::kernels {
 
 LDMRECON_SIMD_CLONES
 MagnitudeSums magnitude_sums(const double* pa, const double* pb, std::size_t n, double floor) {
+    // From r = p / q alone: (a - b)^2 = q (sqrt(r) - 1)^2 and ln a - ln b = ln(r) / 2, so a bin costs one
+    // division, one square root and one logarithm (against two roots and two logarithms written out).
     double diff_sq = 0, ref_sq = 0, abs_log = 0;
 #pragma omp simd reduction(+ : diff_sq, ref_sq, abs_log)
     for (std::size_t k = 0; k < n; ++k) {
         const double p = std::max(pa[k], floor), q = std::max(pb[k], floor);
-        const double d = std::sqrt(p) - std::sqrt(q);
-        diff_sq += d * d;
+        const double r = p / q, s = std::sqrt(r) - 1.0;
+        diff_sq += q * (s * s);
         ref_sq += p;
-        abs_log += std::abs(ln_ratio(p, q));  // ln a - ln b = (ln p - ln q) / 2, halved below
+        abs_log += std::abs(ln_positive(r));
     }
     return {diff_sq, ref_sq, 0.5 * abs_log};
 }
@@ -36,7 +39,7 @@ LogSpectralSums log_spectral_sums(const float* x, const float* y, std::size_t n,
 #pragma omp simd reduction(+ : db_sq, diff_sq, ref_sq)
     for (std::size_t k = 0; k < n; ++k) {
         const double a = x[k], b = y[k];
-        const double db = kDbPerNeper * ln_ratio(std::max(a * a, floor), std::max(b * b, floor));
+        const double db = kDbPerNeper * ln_positive(std::max(a * a, floor) / std::max(b * b, floor));  // one log
         db_sq += db * db;
         diff_sq += (a - b) * (a - b);
         ref_sq += a * a;
@@ -118,11 +121,135 @@ void nsim_cells(const NsimRow& row, const double (&gauss)[3][3], double c1, doub
 }
 
 LDMRECON_SIMD_CLONES
+void windowed_pair(const float* x, const float* y, const double* window, double* out, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) {
+        out[2 * i] = static_cast<double>(x[i]) * window[i];
+        out[2 * i + 1] = static_cast<double>(y[i]) * window[i];
+    }
+}
+
+LDMRECON_SIMD_CLONES
+void pair_power_spectra(const double* z, std::size_t n, double* power_x, double* power_y) {
+    // |X|^2 = ((Zr[k] + Zr[m])^2 + (Zi[k] - Zi[m])^2) / 4 and |Y|^2 = ((Zi[k] + Zi[m])^2 + (Zr[k] - Zr[m])^2) / 4,
+    // m = (n - k) mod n.
+    const std::size_t bins = n / 2 + 1;
+#pragma omp simd
+    for (std::size_t k = 0; k < bins; ++k) {
+        const std::size_t m = k == 0 ? 0 : n - k;
+        const double zr = z[2 * k], zi = z[2 * k + 1], mr = z[2 * m], mi = z[2 * m + 1];
+        const double a = zr + mr, b = zi - mi, c = zi + mi, d = zr - mr;
+        power_x[k] = 0.25 * (a * a + b * b);
+        power_y[k] = 0.25 * (c * c + d * d);
+    }
+}
+
+LDMRECON_SIMD_CLONES
+void widen(const float* x, double* out, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<double>(x[i]);
+}
+
+LDMRECON_SIMD_CLONES
+void magnitudes(const double* power, float* out, std::size_t n) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(std::sqrt(power[i]));
+}
+
+LDMRECON_SIMD_CLONES
+void autocorrelation_spectrum(double* c, std::size_t bins, double scale) {
+#pragma omp simd
+    for (std::size_t k = 0; k < bins; ++k) {
+        c[2 * k] = (c[2 * k] * c[2 * k] + c[2 * k + 1] * c[2 * k + 1]) * scale;
+        c[2 * k + 1] = 0.0;
+    }
+}
+
+LDMRECON_SIMD_CLONES
+void cumulative_mean_normalised(const double* d, const double* sum, int first, int n, double* out) {
+    constexpr double kTiny = std::numeric_limits<double>::min();
+#pragma omp simd
+    for (int i = 0; i < n; ++i) out[i] = d[i] / (sum[i] / (first + i) + kTiny);
+}
+
+LDMRECON_SIMD_CLONES
 double dot(const float* a, const double* b, std::size_t n) {
     double s = 0;
 #pragma omp simd reduction(+ : s)
     for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
     return s;
+}
+
+LDMRECON_SIMD_CLONES
+double stoi_band_correlation(const double* x, const double* y, std::size_t n, double clip_gain, double eps) {
+    // ref: pystoi stoi.py: alpha, clipped y', then the correlation of (y' - mean) and (x - mean), each over
+    // its norm plus eps. n is a segment (30 frames): the scratch lives on the stack.
+    constexpr std::size_t kMax = kMaxStoiSegment;
+    double ex = 0, ey = 0;
+#pragma omp simd reduction(+ : ex, ey)
+    for (std::size_t t = 0; t < n; ++t) ex += x[t] * x[t], ey += y[t] * y[t];
+    const double alpha = std::sqrt(ex) / (std::sqrt(ey) + eps);
+    double yp[kMax];
+    double sy = 0, sx = 0;
+#pragma omp simd reduction(+ : sy, sx)
+    for (std::size_t t = 0; t < n; ++t) {
+        yp[t] = std::min(y[t] * alpha, x[t] * clip_gain);
+        sy += yp[t];
+        sx += x[t];
+    }
+    const double my = sy / static_cast<double>(n), mx = sx / static_cast<double>(n);
+    double yy = 0, xx = 0, xy = 0;
+#pragma omp simd reduction(+ : yy, xx, xy)
+    for (std::size_t t = 0; t < n; ++t) {
+        const double a = yp[t] - my, b = x[t] - mx;
+        yy += a * a;
+        xx += b * b;
+        xy += a * b;
+    }
+    return xy / ((std::sqrt(yy) + eps) * (std::sqrt(xx) + eps));
+}
+
+LDMRECON_SIMD_CLONES
+void estoi_normalise(double* m, std::size_t bands, std::size_t n) {
+    for (std::size_t b = 0; b < bands; ++b) {
+        double* row = m + b * n;
+        double sum = 0;
+#pragma omp simd reduction(+ : sum)
+        for (std::size_t t = 0; t < n; ++t) sum += row[t];
+        const double mean = sum / static_cast<double>(n);
+        double ss = 0;
+#pragma omp simd reduction(+ : ss)
+        for (std::size_t t = 0; t < n; ++t) {
+            row[t] -= mean;
+            ss += row[t] * row[t];
+        }
+        const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
+#pragma omp simd
+        for (std::size_t t = 0; t < n; ++t) row[t] *= inv;
+    }
+    // The columns, all frames at once in lanes: sums over the bands run down the rows.
+    constexpr std::size_t kMax = kMaxStoiSegment;
+    double mean[kMax] = {}, ss[kMax] = {};
+    for (std::size_t b = 0; b < bands; ++b) {
+#pragma omp simd
+        for (std::size_t t = 0; t < n; ++t) mean[t] += m[b * n + t];
+    }
+#pragma omp simd
+    for (std::size_t t = 0; t < n; ++t) mean[t] /= static_cast<double>(bands);
+    for (std::size_t b = 0; b < bands; ++b) {
+#pragma omp simd
+        for (std::size_t t = 0; t < n; ++t) {
+            const double v = m[b * n + t] - mean[t];
+            m[b * n + t] = v;
+            ss[t] += v * v;
+        }
+    }
+#pragma omp simd
+    for (std::size_t t = 0; t < n; ++t) ss[t] = ss[t] > 0 ? 1 / std::sqrt(ss[t]) : 0;
+    for (std::size_t b = 0; b < bands; ++b) {
+#pragma omp simd
+        for (std::size_t t = 0; t < n; ++t) m[b * n + t] *= ss[t];
+    }
 }
 
 }  // namespace ldmrecon::kernels

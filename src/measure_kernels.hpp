@@ -29,10 +29,40 @@ LogSpectralSums log_spectral_sums(const float* x, const float* y, std::size_t n,
 void power_spectrum(const double* interleaved, double* power, std::size_t bins);
 
 // out[i] = x[i] * window[i]
+// out[2i] = x[i] * window[i], out[2i + 1] = y[i] * window[i]: two real frames as one complex one
+void windowed_pair(const float* x, const float* y, const double* window, double* out, std::size_t n);
+
+// The power spectra (n/2 + 1 bins each) of two real signals x and y from Z, the transform of x + iy (n
+// interleaved complex values): X[k] = (Z[k] + conj Z[n-k]) / 2, Y[k] = (Z[k] - conj Z[n-k]) / 2i.
+void pair_power_spectra(const double* z, std::size_t n, double* power_x, double* power_y);
+
+// out[i] = x[i], widened to double
+void widen(const float* x, double* out, std::size_t n);
+
+// out[i] = sqrt(power[i]), rounded to float
+void magnitudes(const double* power, float* out, std::size_t n);
+
+// In place over `bins` interleaved complex values: each becomes (re^2 + im^2) * scale + 0i, the spectrum
+// whose inverse transform is the autocorrelation (scale: 1 / n for FFTW's unnormalised inverse).
+void autocorrelation_spectrum(double* interleaved, std::size_t bins, double scale);
 void windowed(const float* x, const double* window, double* out, std::size_t n);
+
+// YIN's cumulative-mean normalisation of lags first..first+n-1: out[i] = d[i] / (sum[i] / (first + i) + tiny),
+// sum[i] the difference function's sum over lags 1..first+i, tiny the smallest normal double (librosa's).
+void cumulative_mean_normalised(const double* d, const double* sum, int first, int n, double* out);
 
 // sum_i a[i] * b[i]
 double dot(const float* a, const double* b, std::size_t n);
+
+// STOI's correlation of one band over one segment of n <= kMaxStoiSegment frames: y scaled to x's energy, clipped at
+// clip_gain * x, then the correlation coefficient of the two (means removed, eps added to each norm as
+// pystoi does).
+constexpr std::size_t kMaxStoiSegment = 64;
+double stoi_band_correlation(const double* x, const double* y, std::size_t n, double clip_gain, double eps);
+
+// ESTOI's normalisation of one segment in place, `bands` rows of n <= kMaxStoiSegment frames (row-major): each row (a band over
+// time) to zero mean and unit norm, then each column (a frame over the bands) likewise; a zero norm gives 0.
+void estoi_normalise(double* m, std::size_t bands, std::size_t n);
 
 // `bands` parallel cascades of four biquads (direct form II transposed, denominators 1 + a1 z^-1 + a2 z^-2
 // shared by a band's stages), each started from rest on the same n samples x: energy[b] = sum_k y_b[k]^2 of

@@ -4,6 +4,7 @@
 
 #include "ldmrecon/feature.hpp"
 #include "fft_plans.hpp"
+#include "measure_kernels.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -38,6 +39,7 @@ public:
         fwd_ = fft::r2c(N_);
         inv_ = fft::c2r(N_);
         out_.resize(static_cast<std::size_t>(max_ - min_ + 1));
+        frame_.resize(static_cast<std::size_t>(L_));
         d_.resize(static_cast<std::size_t>(max_ + 1));
     }
     ~Cmndf() {
@@ -47,16 +49,20 @@ public:
     Cmndf(const Cmndf&) = delete;
     Cmndf& operator=(const Cmndf&) = delete;
 
-    // `frame`: L samples. Returns CMNDF for lags min..max (index 0 = min_period); energy() = acf(0).
-    const std::vector<double>& run(const double* frame) {
+    // Frame `start` of x (n samples), a frame of L centred ones: index i of the frame is x[start + i], zero
+    // outside the signal (librosa center=True, pad_mode="constant"). Returns CMNDF for lags min..max
+    // (index 0 = min_period); energy() = acf(0).
+    const std::vector<double>& run(const float* x, std::size_t n, long long start) {
+        double* frame = frame_.data();
+        const long long lo = std::clamp<long long>(-start, 0, L_);
+        const long long hi = std::clamp<long long>(static_cast<long long>(n) - start, lo, L_);
+        std::fill(frame, frame + lo, 0.0);
+        if (hi > lo) kernels::widen(x + start + lo, frame + lo, static_cast<std::size_t>(hi - lo));
+        std::fill(frame + hi, frame + L_, 0.0);
         std::copy(frame, frame + L_, buf_);
         std::fill(buf_ + L_, buf_ + N_, 0.0);  // zeros to L + max_period: no circular wrap up to max_period
         fftw_execute_dft_r2c(fwd_, buf_, spec_);
-        const double inv_n = 1.0 / N_;  // FFTW's inverse is unnormalised
-        for (int k = 0; k < bins_; ++k) {
-            spec_[k][0] = (spec_[k][0] * spec_[k][0] + spec_[k][1] * spec_[k][1]) * inv_n;
-            spec_[k][1] = 0.0;
-        }
+        kernels::autocorrelation_spectrum(&spec_[0][0], static_cast<std::size_t>(bins_), 1.0 / N_);  // FFTW's inverse is unnormalised
         fftw_execute_dft_c2r(inv_, spec_, buf_);  // buf_[k] = acf(k)
         e0_ = buf_[0];
         // The running sums first (serial), then the divisions, which vectorise.
@@ -68,13 +74,7 @@ public:
             buf_[k] = d;
             d_[static_cast<std::size_t>(k)] = cum;
         }
-        double* out = out_.data();
-        const double* d = buf_ + min_;
-        const double* sum = d_.data() + min_;
-        const int count = max_ - min_ + 1, lag0 = min_;
-        constexpr double kTiny = std::numeric_limits<double>::min();
-#pragma omp simd
-        for (int i = 0; i < count; ++i) out[i] = d[i] / (sum[i] / (lag0 + i) + kTiny);
+        kernels::cumulative_mean_normalised(buf_ + min_, d_.data() + min_, min_, max_ - min_ + 1, out_.data());
         return out_;
     }
     double energy() const { return e0_; }
@@ -84,7 +84,7 @@ private:
     double* buf_;
     fftw_complex* spec_;
     fftw_plan fwd_, inv_;
-    std::vector<double> out_, d_;  // d_[k]: the sum of d over lags 1..k
+    std::vector<double> out_, d_, frame_;  // d_[k]: the sum of d over lags 1..k
     double e0_ = 0;
 };
 
@@ -128,14 +128,9 @@ PitchTrack track_pitch(const float* x, std::size_t n, const PitchConfig& c) {
     t.f0.resize(frames);
     t.periodicity.resize(frames);
     t.voiced.resize(frames);
-    std::vector<double> aperiodicity(frames), energy(frames), frame(L);
+    std::vector<double> aperiodicity(frames), energy(frames);
     for (std::size_t f = 0; f < frames; ++f) {
-        // Centred frames, zeros outside the signal (librosa center=True, pad_mode="constant").
-        for (std::size_t k = 0; k < L; ++k) {
-            const std::size_t i = f * hop + k;  // index into the padded signal
-            frame[k] = i >= pad && i - pad < n ? static_cast<double>(x[i - pad]) : 0.0;
-        }
-        const std::vector<double>& d = cmndf.run(frame.data());
+        const std::vector<double>& d = cmndf.run(x, n, static_cast<long long>(f * hop) - static_cast<long long>(pad));
         const std::size_t lag = choose_lag(d, c.trough_threshold);
         t.f0[f] = c.sample_rate / (min_period + static_cast<double>(lag) + parabolic_shift(d, lag));
         aperiodicity[f] = d[lag];

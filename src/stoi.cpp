@@ -208,52 +208,19 @@ StoiResult stoi(const float* clean, const float* processed, std::size_t n, int r
     const double clip = std::pow(10.0, -kBeta / 20);
     const std::size_t N = kSegment, S = T - N + 1;
     double stoi_sum = 0, estoi_sum = 0;
-    std::vector<double> xs(kBands * N), ys(kBands * N), yp(N), xc(N);
+    static_assert(kSegment <= kernels::kMaxStoiSegment, "the kernels' scratch holds a segment");
+    std::vector<double> xs(kBands * N), ys(kBands * N);
     for (std::size_t s = 0; s < S; ++s) {
-        // STOI: per band, scale y to x's energy, clip, then correlate.
         for (int b = 0; b < kBands; ++b) {
             const double* xb = &X[b][s];
             const double* yb = &Y[b][s];
-            double ex = 0, ey = 0;
-            for (std::size_t t = 0; t < N; ++t) ex += xb[t] * xb[t], ey += yb[t] * yb[t];
-            const double alpha = std::sqrt(ex) / (std::sqrt(ey) + kEps);
-            std::copy(xb, xb + N, xc.begin());
-            for (std::size_t t = 0; t < N; ++t) yp[t] = std::min(yb[t] * alpha, xb[t] * (1 + clip));
-            double my = 0, mx = 0;
-            for (std::size_t t = 0; t < N; ++t) my += yp[t], mx += xc[t];
-            my /= N;
-            mx /= N;
-            double ny = 0, nx = 0;
-            for (std::size_t t = 0; t < N; ++t) {
-                yp[t] -= my;
-                xc[t] -= mx;
-                ny += yp[t] * yp[t];
-                nx += xc[t] * xc[t];
-            }
-            ny = std::sqrt(ny) + kEps;
-            nx = std::sqrt(nx) + kEps;
-            for (std::size_t t = 0; t < N; ++t) stoi_sum += (yp[t] / ny) * (xc[t] / nx);
-            for (std::size_t t = 0; t < N; ++t) xs[b * N + t] = xb[t], ys[b * N + t] = yb[t];
+            stoi_sum += kernels::stoi_band_correlation(xb, yb, N, 1 + clip, kEps);
+            std::copy(xb, xb + N, xs.begin() + b * N);
+            std::copy(yb, yb + N, ys.begin() + b * N);
         }
         // ESTOI: normalise rows (each band over time), then columns (each frame over bands), correlate.
-        for (auto* m : {&xs, &ys}) {
-            for (int b = 0; b < kBands; ++b) {
-                double mean = 0, ss = 0;
-                for (std::size_t t = 0; t < N; ++t) mean += (*m)[b * N + t];
-                mean /= N;
-                for (std::size_t t = 0; t < N; ++t) (*m)[b * N + t] -= mean, ss += (*m)[b * N + t] * (*m)[b * N + t];
-                const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
-                for (std::size_t t = 0; t < N; ++t) (*m)[b * N + t] *= inv;
-            }
-            for (std::size_t t = 0; t < N; ++t) {
-                double mean = 0, ss = 0;
-                for (int b = 0; b < kBands; ++b) mean += (*m)[b * N + t];
-                mean /= kBands;
-                for (int b = 0; b < kBands; ++b) (*m)[b * N + t] -= mean, ss += (*m)[b * N + t] * (*m)[b * N + t];
-                const double inv = ss > 0 ? 1 / std::sqrt(ss) : 0;
-                for (int b = 0; b < kBands; ++b) (*m)[b * N + t] *= inv;
-            }
-        }
+        kernels::estoi_normalise(xs.data(), kBands, N);
+        kernels::estoi_normalise(ys.data(), kBands, N);
         double e = 0;
         for (std::size_t i = 0; i < xs.size(); ++i) e += xs[i] * ys[i];
         estoi_sum += e / N;
