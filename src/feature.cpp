@@ -140,8 +140,12 @@ struct Stft::Plan {
 };
 
 Stft::Stft(int n_fft, int hop_length, int win_length)
-    : n_fft_(n_fft), hop_(hop_length), win_lo_((n_fft - win_length) / 2), win_hi_(win_lo_ + win_length),
-      window_(stft_window(n_fft, win_length)), plan_(std::make_unique<Plan>()) {
+    : n_fft_(n_fft),
+      hop_(hop_length),
+      win_lo_((n_fft - win_length) / 2),
+      win_hi_(win_lo_ + win_length),
+      window_(stft_window(n_fft, win_length)),
+      plan_(std::make_unique<Plan>()) {
     if (n_fft < 2 || hop_length < 1 || win_length < 1 || win_length > n_fft)
         throw UsageError("invalid STFT settings (n_fft " + std::to_string(n_fft) + ", hop " +
                          std::to_string(hop_length) + ", win " + std::to_string(win_length) + ")");

@@ -60,8 +60,8 @@ double dot(const float* a, const double* b, std::size_t n);
 constexpr std::size_t kMaxStoiSegment = 64;
 double stoi_band_correlation(const double* x, const double* y, std::size_t n, double clip_gain, double eps);
 
-// ESTOI's normalisation of one segment in place, `bands` rows of n <= kMaxStoiSegment frames (row-major): each row (a band over
-// time) to zero mean and unit norm, then each column (a frame over the bands) likewise; a zero norm gives 0.
+// ESTOI's normalisation of one segment in place, `bands` rows of n <= kMaxStoiSegment frames (row-major): each row (a
+// band over time) to zero mean and unit norm, then each column (a frame over the bands) likewise; a zero norm gives 0.
 void estoi_normalise(double* m, std::size_t bands, std::size_t n);
 
 // `bands` parallel cascades of four biquads (direct form II transposed, denominators 1 + a1 z^-1 + a2 z^-2

@@ -2,15 +2,14 @@
 
 #include <fftw3.h>
 
-#include "ldmrecon/feature.hpp"
-#include "fft_plans.hpp"
-#include "measure_kernels.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "fft_plans.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/feature.hpp"
+#include "measure_kernels.hpp"
 
 namespace ldmrecon {
 
@@ -62,7 +61,8 @@ public:
         std::copy(frame, frame + L_, buf_);
         std::fill(buf_ + L_, buf_ + N_, 0.0);  // zeros to L + max_period: no circular wrap up to max_period
         fftw_execute_dft_r2c(fwd_, buf_, spec_);
-        kernels::autocorrelation_spectrum(&spec_[0][0], static_cast<std::size_t>(bins_), 1.0 / N_);  // FFTW's inverse is unnormalised
+        kernels::autocorrelation_spectrum(&spec_[0][0], static_cast<std::size_t>(bins_),
+                                          1.0 / N_);  // FFTW's inverse is unnormalised
         fftw_execute_dft_c2r(inv_, spec_, buf_);  // buf_[k] = acf(k)
         e0_ = buf_[0];
         // The running sums first (serial), then the divisions, which vectorise.

@@ -1,9 +1,8 @@
 // The measures' fast inner loops against the plain arithmetic they replace: the vectorisable log
 // against libm, the spectral sums against a scalar loop, the polyphase resampler's ends against its
 // middle, the paired transform against two real ones, STOI's segment kernels against pystoi's formulas.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -156,7 +155,8 @@ TEST_CASE("two signals' frame powers from one complex transform equal two real o
     std::normal_distribution<float> g(0.f, 0.3f);
     std::vector<float> x(5000), y(5000);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = g(rng), y[i] = i % 3 ? 1e-3f * g(rng) : 0.f;  // y far quieter
-    for (const auto& [n_fft, hop, win] : {std::tuple{1024, 120, 600}, {2048, 240, 1200}, {512, 50, 240}, {64, 16, 64}}) {
+    for (const auto& [n_fft, hop, win] :
+         {std::tuple{1024, 120, 600}, {2048, 240, 1200}, {512, 50, 240}, {64, 16, 64}}) {
         const Stft stft(n_fft, hop, win);
         Stft::Scratch one(stft);
         Stft::PairScratch two(stft);
@@ -192,10 +192,12 @@ TEST_CASE("STOI's segment kernels equal pystoi's formulas written out", "[kernel
         for (std::size_t t = 0; t < N; ++t) ex += x[t] * x[t], ey += y[t] * y[t];
         const double alpha = std::sqrt(ex) / (std::sqrt(ey) + eps);
         std::vector<double> yp(N);
-        for (std::size_t t = 0; t < N; ++t) yp[t] = std::min(y[t] * alpha, x[t] * clip), my += yp[t] / N, mx += x[t] / N;
+        for (std::size_t t = 0; t < N; ++t)
+            yp[t] = std::min(y[t] * alpha, x[t] * clip), my += yp[t] / N, mx += x[t] / N;
         double nx = 0, ny = 0, c = 0;
         for (std::size_t t = 0; t < N; ++t) nx += (x[t] - mx) * (x[t] - mx), ny += (yp[t] - my) * (yp[t] - my);
-        for (std::size_t t = 0; t < N; ++t) c += (yp[t] - my) / (std::sqrt(ny) + eps) * (x[t] - mx) / (std::sqrt(nx) + eps);
+        for (std::size_t t = 0; t < N; ++t)
+            c += (yp[t] - my) / (std::sqrt(ny) + eps) * (x[t] - mx) / (std::sqrt(nx) + eps);
         CHECK(kernels::stoi_band_correlation(x, y, N, clip, eps) == Approx(c).epsilon(1e-12));
     }
     std::vector<double> m = X, ref = X;

@@ -103,10 +103,11 @@ public:
         ~PairScratch();
         PairScratch(const PairScratch&) = delete;
         PairScratch& operator=(const PairScratch&) = delete;
+
     private:
         friend class Stft;
-        double* in_;   // n_fft interleaved complex values: x's frame in the real parts, y's in the imaginary
-        double* out_;  // n_fft interleaved complex
+        double* in_;           // n_fft interleaved complex values: x's frame in the real parts, y's in the imaginary
+        double* out_;          // n_fft interleaved complex
         int lo_ = 0, hi_ = 0;  // in_ is zero outside [lo_, hi_)
     };
     // frame_power of frame t of two signals of n samples at once, from one complex transform of x + iy
