@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <mutex>
+#include <stdexcept>
 
 #include "ldmrecon/errors.hpp"
 #include "fft_plans.hpp"
@@ -135,8 +136,7 @@ std::vector<double> stft_window(int n_fft, int win_length) {
 // The transform runs in double precision: float32 rounding in a 1024-point FFT reaches ~1e-4 relative
 // to the frame's loudest bin, which shows as up to 6e-4 ln units in quiet mel bands.
 struct Stft::Plan {
-    fftw_plan plan = nullptr;  // the process's cached plans (fft_plans.hpp): real
-    fftw_plan pair = nullptr;  // and complex (frame_power_pair)
+    fftw_plan plan = nullptr;  // the process's cached plan (fft_plans.hpp)
 };
 
 Stft::Stft(int n_fft, int hop_length, int win_length)
@@ -150,15 +150,27 @@ Stft::Stft(int n_fft, int hop_length, int win_length)
         throw UsageError("invalid STFT settings (n_fft " + std::to_string(n_fft) + ", hop " +
                          std::to_string(hop_length) + ", win " + std::to_string(win_length) + ")");
     plan_->plan = fft::r2c(n_fft);
-    plan_->pair = fft::c2c_forward(n_fft);
 }
 
 Stft::~Stft() = default;
 
 Matrix Stft::magnitude(const float* x, std::size_t n) const { return magnitude(x, n, 0, 1 + n / hop_); }
 
+Stft::Span Stft::span_of(std::size_t t, std::size_t n) const {
+    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2 + win_lo_;
+    return {start, start >= 0 && start + (win_hi_ - win_lo_) <= static_cast<long long>(n)};
+}
+
+void Stft::check_owner(const Stft* owner) const {
+    if (owner != this) throw std::logic_error("Stft: a scratch serves only the Stft it was made for");
+}
+
+// Both scratches are zeroed once: the frames write only the window's span (MR-STFT's 600 of 1024), and the
+// zeros around it stay.
 Stft::Scratch::Scratch(const Stft& stft)
-    : in_(fftw_alloc_real(stft.n_fft_)), out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_ / 2 + 1))) {
+    : owner_(&stft),
+      in_(fftw_alloc_real(stft.n_fft_)),
+      out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_ / 2 + 1))) {
     std::fill(in_, in_ + stft.n_fft_, 0.0);
 }
 
@@ -168,27 +180,25 @@ Stft::Scratch::~Scratch() {
 }
 
 void Stft::frame_power(const float* x, std::size_t n, std::size_t t, Scratch& s, double* power) const {
-    // Only the window's span is written: the zeros around a short window (MR-STFT's 600 of 1024) stay in
-    // the scratch from the frame before.
-    double* in = s.in_;
-    if (s.lo_ < win_lo_ || s.hi_ > win_hi_) std::fill(in, in + n_fft_, 0.0);
-    s.lo_ = win_lo_;
-    s.hi_ = win_hi_;
-    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2 + win_lo_;
+    check_owner(s.owner_);
+    const Span span = span_of(t, n);
     const int width = win_hi_ - win_lo_;
-    if (start >= 0 && start + width <= static_cast<long long>(n)) {
-        kernels::windowed(x + start, window_.data() + win_lo_, in + win_lo_, static_cast<std::size_t>(width));
+    double* in = s.in_ + win_lo_;
+    const double* w = window_.data() + win_lo_;
+    if (span.inside) {
+        kernels::windowed(x + span.start, w, in, static_cast<std::size_t>(width));
     } else {
-        for (int k = 0; k < width; ++k)
-            in[win_lo_ + k] = static_cast<double>(x[reflect_index(start + k, n)]) * window_[win_lo_ + k];
+        for (int k = 0; k < width; ++k) in[k] = static_cast<double>(x[reflect_index(span.start + k, n)]) * w[k];
     }
     // new-array execute: one plan, per-thread buffers, so concurrent calls on one Stft are safe.
-    fftw_execute_dft_r2c(plan_->plan, in, reinterpret_cast<fftw_complex*>(s.out_));
+    fftw_execute_dft_r2c(plan_->plan, s.in_, reinterpret_cast<fftw_complex*>(s.out_));
     kernels::power_spectrum(s.out_, power, static_cast<std::size_t>(n_bins()));
 }
 
 Stft::PairScratch::PairScratch(const Stft& stft)
-    : in_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))),
+    : owner_(&stft),
+      plan_(fft::c2c_forward(stft.n_fft_)),
+      in_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))),
       out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))) {
     std::fill(in_, in_ + 2 * stft.n_fft_, 0.0);
 }
@@ -200,23 +210,21 @@ Stft::PairScratch::~PairScratch() {
 
 void Stft::frame_power_pair(const float* x, const float* y, std::size_t n, std::size_t t, PairScratch& s,
                             double* power_x, double* power_y) const {
-    double* in = s.in_;
-    if (s.lo_ < win_lo_ || s.hi_ > win_hi_) std::fill(in, in + 2 * n_fft_, 0.0);
-    s.lo_ = win_lo_;
-    s.hi_ = win_hi_;
-    const long long start = static_cast<long long>(t) * hop_ - n_fft_ / 2 + win_lo_;
+    check_owner(s.owner_);
+    const Span span = span_of(t, n);
     const int width = win_hi_ - win_lo_;
-    double* span = in + 2 * win_lo_;
-    if (start >= 0 && start + width <= static_cast<long long>(n)) {
-        kernels::windowed_pair(x + start, y + start, window_.data() + win_lo_, span, static_cast<std::size_t>(width));
+    double* in = s.in_ + 2 * win_lo_;
+    const double* w = window_.data() + win_lo_;
+    if (span.inside) {
+        kernels::windowed_pair(x + span.start, y + span.start, w, in, static_cast<std::size_t>(width));
     } else {
         for (int k = 0; k < width; ++k) {
-            const std::size_t i = reflect_index(start + k, n);
-            span[2 * k] = static_cast<double>(x[i]) * window_[win_lo_ + k];
-            span[2 * k + 1] = static_cast<double>(y[i]) * window_[win_lo_ + k];
+            const std::size_t i = reflect_index(span.start + k, n);
+            in[2 * k] = static_cast<double>(x[i]) * w[k];
+            in[2 * k + 1] = static_cast<double>(y[i]) * w[k];
         }
     }
-    fftw_execute_dft(plan_->pair, reinterpret_cast<fftw_complex*>(in), reinterpret_cast<fftw_complex*>(s.out_));
+    fftw_execute_dft(s.plan_, reinterpret_cast<fftw_complex*>(s.in_), reinterpret_cast<fftw_complex*>(s.out_));
     kernels::pair_power_spectra(s.out_, static_cast<std::size_t>(n_fft_), power_x, power_y);
 }
 

@@ -174,6 +174,14 @@ TEST_CASE("two signals' frame powers from one complex transform equal two real o
             }
         }
     }
+    // A scratch holds its own Stft's window zeros: another Stft of the same size refuses it.
+    const Stft a(1024, 120, 600), b(1024, 120, 1024);
+    Stft::Scratch sa(a);
+    Stft::PairScratch pa(a);
+    std::vector<double> p(513), q(513);
+    CHECK_THROWS_WITH(b.frame_power(x.data(), x.size(), 0, sa, p.data()), Catch::Contains("the Stft it was made for"));
+    CHECK_THROWS_WITH(b.frame_power_pair(x.data(), y.data(), x.size(), 0, pa, p.data(), q.data()),
+                      Catch::Contains("the Stft it was made for"));
     // A signal against itself is exactly 0, and a real difference is not.
     CHECK(multi_resolution_stft(x.data(), x.data(), x.size()).value == 0.0);
     CHECK(multi_resolution_stft(x.data(), y.data(), x.size()).value > 1.0);

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+struct fftw_plan_s;  // FFTW's plan type (fftw_plan is a pointer to it), without FFTW's header
+
 namespace ldmrecon {
 
 // A dense row-major matrix of floats: rows are frames (time first), columns are bins.
@@ -80,23 +82,25 @@ public:
     // be analysed in blocks without holding the whole spectrogram.
     Matrix magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const;
 
-    // FFTW-aligned buffers for frame_power: one per thread, reused across frames.
+    // FFTW-aligned buffers for frame_power: one per thread, reused across frames, and only with the Stft
+    // they were made for (they hold its window's zeros).
     class Scratch {
     public:
         explicit Scratch(const Stft& stft);
         ~Scratch();
         Scratch(const Scratch&) = delete;
         Scratch& operator=(const Scratch&) = delete;
+
     private:
         friend class Stft;
-        double* in_;
+        const Stft* owner_;
+        double* in_;   // zero outside the window's span, from construction on
         double* out_;  // interleaved complex
-        int lo_ = 0, hi_ = 0;  // in_ is zero outside [lo_, hi_)
     };
     // |X_t|^2 of frame t alone, in double (n_fft/2 + 1 values into `power`): for measures that need the
     // power and would otherwise round |X| to float and square it again.
     void frame_power(const float* x, std::size_t n, std::size_t t, Scratch& scratch, double* power) const;
-    // Buffers for frame_power_pair: one per thread, reused across frames.
+    // Buffers and the complex plan for frame_power_pair, as Scratch is for frame_power.
     class PairScratch {
     public:
         explicit PairScratch(const Stft& stft);
@@ -106,9 +110,10 @@ public:
 
     private:
         friend class Stft;
-        double* in_;           // n_fft interleaved complex values: x's frame in the real parts, y's in the imaginary
-        double* out_;          // n_fft interleaved complex
-        int lo_ = 0, hi_ = 0;  // in_ is zero outside [lo_, hi_)
+        const Stft* owner_;
+        fftw_plan_s* plan_;  // the process's cached complex plan of size n_fft (fft_plans.hpp)
+        double* in_;         // n_fft interleaved complex values: x's frame in the real parts, y's in the imaginary
+        double* out_;        // n_fft interleaved complex
     };
     // frame_power of frame t of two signals of n samples at once, from one complex transform of x + iy
     // (cheaper than two real ones at these sizes); equal to two frame_power calls up to rounding.
@@ -121,6 +126,13 @@ public:
 
 private:
     struct Plan;
+    // Where frame t's window span starts in the signal, and whether it lies wholly inside (no reflection).
+    struct Span {
+        long long start;
+        bool inside;
+    };
+    Span span_of(std::size_t t, std::size_t n) const;
+    void check_owner(const Stft* owner) const;
     int n_fft_, hop_;
     int win_lo_, win_hi_;  // the window's non-zero span (a win_length window centred in n_fft)
     std::vector<double> window_;
