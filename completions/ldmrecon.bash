@@ -8,7 +8,7 @@ _ldmrecon() {
     done
     case $prev in
         --device) COMPREPLY=($(compgen -W "auto cpu cuda cuda:0 cuda:1" -- "$cur")); return ;;
-        --dtype) COMPREPLY=($(compgen -W "fp32 fp16 bf16" -- "$cur")); return ;;
+        --dtype) COMPREPLY=($(compgen -W "fp32 fp16 bf16 int8" -- "$cur")); return ;;
         --backend) COMPREPLY=($(compgen -W "auto torchscript compiled" -- "$cur")); return ;;
         --stage) COMPREPLY=($(compgen -W "full vae vocoder" -- "$cur")); return ;;
         --vocoder) COMPREPLY=($(compgen -W "hifigan griffin-lim" -- "$cur")); return ;;

@@ -8,7 +8,8 @@
 #                                     diffusers and transformers (the upstream models, for parity tests),
 #                                     librosa, pystoi and soxr (bench/e2e.sh's Python job on torch 2),
 #                                     torchcrepe, distillmos, speechmos with onnx and onnxruntime (the learned
-#                                     measures' references and exports)
+#                                     measures' references and exports), torchao (compile --dtype int8's
+#                                     PT2E quantiser)
 #   scripts/python_env.sh bench       Debian's Python and torch (1.13, the Debian build's libtorch) with
 #                                     librosa, pystoi and soxr: the plain-Python job of bench/e2e.sh
 set -euo pipefail
@@ -25,7 +26,7 @@ case $name in
                       libsvm-official==3.37.0) ;;
   torch) packages=("${common[@]}" torch==2.15.0 diffusers==0.42.1 transformers==5.24.0 safetensors==0.8.0
                   librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0 onnx==1.23.2 onnxruntime==1.32.0
-                  requests==2.34.2)
+                  requests==2.34.2 torchao==0.18.0)
          nodeps=(torchcrepe==0.0.24 distillmos==0.9.1 xls-r-sqa==0.1.0 speechmos==0.0.1.1) ;;
   # On top of Debian's own numpy, scipy and torch (--system-site-packages), so the same libtorch runs.
   bench) packages=(librosa==0.11.0 pystoi==0.4.1 soxr==1.1.0) ;;

@@ -36,12 +36,21 @@ std::string isa_here() {
     return "default";
 }
 
+// The command that makes the package this runtime looks for.
+std::string compile_command(const Models::Impl& m) {
+    std::string c = "ldmrecon compile --models " + m.dir;
+    if (m.device.is_cuda()) c += " --device " + m.device.str();
+    if (m.dtype_name != "fp32") c += " --dtype " + m.dtype_name;
+    return c;
+}
+
 // Why the package in `dir` cannot serve this runtime ("" when it can). Throws ModelError when it was made
 // from other exports: silently running those would be running other models.
 std::string manifest_mismatch(const nlohmann::json& mf, const Models::Impl& m, const std::string& dir) {
     if (mf.value("vae_id", "") != hex_id(m.vae_id) || mf.value("vocoder_id", "") != hex_id(m.vocoder_id))
-        throw ModelError(dir + ": compiled from other exports than " + m.dir + "'s vae.pt and vocoder.pt (a stale "
-                         "or foreign package); run ldmrecon compile --models " + m.dir + " again, or remove it");
+        throw ModelError(dir + ": compiled from other exports than " + m.dir +
+                         "'s vae.pt and vocoder.pt (a stale or foreign package); run " + compile_command(m) +
+                         " again, or remove it");
     const std::string torch = mf.value("torch_version", "");
     if (torch != libtorch_version())
         return "its packages were compiled by torch " + torch + ", this ldmrecon runs libtorch " + libtorch_version();
@@ -153,6 +162,16 @@ std::string describe_backend(const nlohmann::json& mf) {
     if (!ts.empty())
         d += (compiled.empty() ? " every stage" : "; TorchScript " + ts) +
              " (compile did not find the package reliably faster here)";
+    // An int8 package's manifest says what each stage runs in ("int8 encode, decode; bf16 vocoder").
+    const nlohmann::json dtypes = mf.value("stage_dtype", nlohmann::json());
+    if (dtypes.is_object()) {
+        std::string by_dtype;
+        for (const char* t : {"int8", "bf16", "fp16", "fp32"}) {
+            const std::string s = stages_where([&](const char* st) { return dtypes.value(st, "") == t; });
+            if (!s.empty()) by_dtype += (by_dtype.empty() ? "" : "; ") + std::string(t) + " " + s;
+        }
+        d += " (" + by_dtype + ")";
+    }
     if (!win.empty())
         d += "; full " + std::to_string(window_frames(mf)) +
              "-frame windows at batch 1 from static packages for " + win;
@@ -168,9 +187,11 @@ std::string compiled_package_dir(const std::string& models_dir, const std::strin
 }
 
 std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::string& choice, std::string& reason) {
-    const bool required = choice == "compiled";
+    // int8 has no TorchScript form to fall back on: its package or an error, as --backend compiled.
+    const bool int8 = m.dtype_name == "int8";
+    const bool required = choice == "compiled" || int8;
     auto none = [&](const std::string& why) -> std::unique_ptr<StageBackend> {
-        if (required) throw ModelError("--backend compiled: " + why);
+        if (required) throw ModelError((int8 ? "--dtype int8: " : "--backend compiled: ") + why);
         reason = why;
         return nullptr;
     };
@@ -184,8 +205,8 @@ std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::
     const fs::path manifest = fs::path(dir) / "manifest.json";
     std::error_code ec;
     if (!fs::exists(manifest, ec))
-        return none("no compiled package for " + kind + "/" + m.dtype_name + " in " + m.dir +
-                    " (ldmrecon compile --models " + m.dir + " makes one)");
+        return none("no compiled package for " + kind + "/" + m.dtype_name + " in " + m.dir + " (" +
+                    compile_command(m) + " makes one)");
     nlohmann::json mf;
     try {
         std::ifstream f(manifest);
@@ -197,6 +218,11 @@ std::unique_ptr<StageBackend> open_compiled_backend(Models::Impl& m, const std::
 #ifdef LDMRECON_HAVE_AOTI
     try {
         auto backend = std::make_unique<CompiledBackend>(dir, mf, m.device.is_cuda() ? m.device.index() : -1, m);
+        const nlohmann::json dtypes = mf.value("stage_dtype", nlohmann::json());
+        if (dtypes.is_object())
+            for (const char* stage : {"encode", "decode", "vocoder"})
+                if (dtypes.contains(stage) && dtypes[stage].is_string())
+                    m.stage_dtype[stage] = dtypes[stage].get<std::string>();
         reason = dir + " matches (torch " + libtorch_version() + ", " + kind + "/" + m.dtype_name + "); " +
                  describe_backend(mf);
         return backend;

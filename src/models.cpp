@@ -109,7 +109,18 @@ torch::ScalarType parse_dtype(const std::string& name) {
     if (name == "fp32") return torch::kFloat;
     if (name == "fp16") return torch::kHalf;
     if (name == "bf16") return torch::kBFloat16;
-    throw UsageError("unknown dtype '" + name + "' (use fp32, fp16 or bf16)");
+    if (name == "int8") return torch::kFloat;  // int8 packages take and give fp32; the exports stay fp32
+    throw UsageError("unknown dtype '" + name + "' (use fp32, fp16, bf16 or int8)");
+}
+
+bool cpu_has_int8_dot_products() {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") || __builtin_cpu_supports("avxvnni") ||
+           __builtin_cpu_supports("amx-int8");
+#else
+    return false;
+#endif
 }
 
 }  // namespace
@@ -121,6 +132,16 @@ std::string libtorch_version() {
 
 int intra_op_threads() { return at::get_num_threads(); }
 
+std::string int8_unsupported_reason() {
+    if (TORCH_VERSION_MAJOR < 2)
+        return "int8 runs from compiled packages, which need the PyTorch 2 build of ldmrecon (scripts/setup.sh "
+               "--torch pip); this one runs libtorch " +
+               libtorch_version();
+    if (!cpu_has_int8_dot_products())
+        return "this CPU has no int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or AMX), without which int8 "
+               "can saturate and runs no faster than fp32; use --dtype fp32 or bf16";
+    return {};
+}
 
 std::string libtorch_cuda_version() {
     if (!at::globalContext().hasCUDART()) return {};
@@ -152,12 +173,22 @@ private:
     torch::jit::Module& vocoder_;
 };
 
+// --dtype int8 has no TorchScript form: the VAE's int8 graph exists only in its compiled package.
+void check_int8_runtime(const torch::Device& device, const std::string& backend) {
+    if (!device.is_cpu()) throw UsageError("--dtype int8 runs on the CPU only (on CUDA use --dtype fp16 or bf16)");
+    if (const std::string why = int8_unsupported_reason(); !why.empty()) throw UsageError("--dtype int8: " + why);
+    if (backend == "torchscript")
+        throw UsageError(
+            "--dtype int8 runs only from compiled packages; drop --backend torchscript (or use --dtype fp32)");
+}
+
 }  // namespace
 
 Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::make_unique<Impl>()) {
     Impl& m = *impl_;
     m.dir = dir;
-    m.device = parse_device(opts.device);
+    // int8 is a CPU type: on a machine with a GPU, auto means the CPU for it.
+    m.device = parse_device(opts.dtype == "int8" && opts.device == "auto" ? "cpu" : opts.device);
     m.dtype = parse_dtype(opts.dtype);
     m.dtype_name = opts.dtype;
     if (m.device.is_cpu() && m.dtype == torch::kHalf)
@@ -174,6 +205,7 @@ Models::Models(const std::string& dir, const RuntimeOptions& opts) : impl_(std::
         throw UsageError("--dtype bf16 is not supported on the CPU by libtorch " + libtorch_version() +
                          " (no bf16 ConvTranspose1d; use --dtype fp32 on the CPU, or --device cuda)");
 #endif
+    if (opts.dtype == "int8") check_int8_runtime(m.device, opts.backend);
     if (opts.threads > limits::hardware_threads())
         throw UsageError("--threads " + std::to_string(opts.threads) + ": this machine has " +
                          std::to_string(limits::hardware_threads()) + " CPU thread(s); use 0 (all) or fewer");
@@ -248,10 +280,15 @@ const nlohmann::json& Models::vae_metadata() const { return impl_->vae_meta; }
 const nlohmann::json& Models::vocoder_metadata() const { return impl_->voc_meta; }
 Models::Impl& Models::impl() { return *impl_; }
 
-double Models::peak_gflops(double seconds) {
+std::string Models::stage_dtype(const std::string& stage) const {
+    const auto it = impl_->stage_dtype.find(stage);
+    return it == impl_->stage_dtype.end() ? impl_->dtype_name : it->second;
+}
+
+double Models::peak_gflops(const std::string& type, double seconds) {
     c10::InferenceMode guard;
     const Impl& m = *impl_;
-    const auto opts = torch::TensorOptions().device(m.device).dtype(m.dtype);
+    const std::string t = type.empty() ? m.dtype_name : type;
     auto rate = [&](const std::function<void()>& op, double flops) {
         op();  // warm-up (and cuDNN/oneDNN algorithm choice)
         if (m.device.is_cuda()) torch::cuda::synchronize(m.device.index());
@@ -267,6 +304,16 @@ double Models::peak_gflops(double seconds) {
         return flops * static_cast<double>(reps) / el / 1e9;
     };
     const std::int64_t n = 1024;
+    if (t == "int8") {  // oneDNN's s8 x s8 -> s32 GEMM (VNNI/AMX), as the int8 convolutions use
+#if TORCH_VERSION_MAJOR >= 2
+        const auto i8 = torch::TensorOptions().device(m.device).dtype(torch::kChar);
+        const torch::Tensor a = torch::randint(-128, 128, {n, n}, i8), b = torch::randint(-128, 128, {n, n}, i8);
+        return rate([&] { torch::_int_mm(a, b); }, 2.0 * n * n * n);
+#else
+        return 0;
+#endif
+    }
+    const auto opts = torch::TensorOptions().device(m.device).dtype(parse_dtype(t));
     const torch::Tensor a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
     const double gemm = rate([&] { torch::mm(a, b); }, 2.0 * n * n * n);
     const std::int64_t c = 256, h = 128, w = 64;

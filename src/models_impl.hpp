@@ -5,6 +5,9 @@
 #include <torch/cuda.h>
 #include <torch/script.h>
 
+#include <map>
+#include <string>
+
 #include "ldmrecon/models.hpp"
 
 namespace ldmrecon {
@@ -44,6 +47,8 @@ struct Models::Impl {
     std::uint64_t vae_id = 0, vocoder_id = 0;  // FNV-1a 64 of each export's metadata
     std::unique_ptr<StageBackend> backend;
     std::string backend_name, backend_reason;
+    // What a stage computes in where it is not dtype_name: an int8 package's manifest ("stage_dtype").
+    std::map<std::string, std::string> stage_dtype;
 };
 
 }  // namespace ldmrecon

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <tuple>
@@ -149,20 +150,61 @@ const Timing* python_eager(const std::vector<Timing>& rows) {
     return nullptr;
 }
 
+// Each stage's ceiling: the measured peak of the type it computes in (an int8 package's VAE int8, its
+// vocoder bf16 or fp32; else the models' dtype), each type probed once.
+struct StagePeaks {
+    double encode = 0, decode = 0, vocode = 0;
+    std::map<std::string, double> by_type;
+    std::string encode_type, decode_type, vocode_type;
+};
+
+StagePeaks measure_peaks(Models& models) {
+    StagePeaks p;
+    p.encode_type = models.stage_dtype("encode");
+    p.decode_type = models.stage_dtype("decode");
+    p.vocode_type = models.stage_dtype("vocoder");
+    for (const std::string& t : {p.encode_type, p.decode_type, p.vocode_type})
+        if (!p.by_type.count(t)) p.by_type[t] = models.peak_gflops(t);
+    p.encode = p.by_type[p.encode_type];
+    p.decode = p.by_type[p.decode_type];
+    p.vocode = p.by_type[p.vocode_type];
+    return p;
+}
+
+// "measured peak 192.8 GFLOP/s", or per type where the stages differ: "measured peaks: int8 610.2 GOP/s
+// (encode, decode), bf16 385.0 GFLOP/s (vocode)".
+std::string describe_peaks(const StagePeaks& p) {
+    auto unit = [](const std::string& t) { return t == "int8" ? " GOP/s" : " GFLOP/s"; };
+    if (p.by_type.size() == 1)
+        return "measured peak " + format_number(p.by_type.begin()->second, 1) + unit(p.by_type.begin()->first);
+    std::string d = "measured peaks:";
+    for (const auto& [type, peak] : p.by_type) {
+        std::string stages;
+        for (const auto& [stage, st] : {std::pair<const char*, const std::string&>{"encode", p.encode_type},
+                                        {"decode", p.decode_type},
+                                        {"vocode", p.vocode_type}})
+            if (st == type) stages += (stages.empty() ? "" : ", ") + std::string(stage);
+        d += (d.back() == ':' ? " " : "; ") + type + " " + format_number(peak, 1) + unit(type) + " (" + stages + ")";
+    }
+    return d;
+}
+
 // One row per runner: ms per stage with the share of the measured peak FLOP rate, x real time, and the
 // ratio to Python eager (how many times faster than it).
-void print_table(int B, double audio_s, const std::vector<Timing>& rows, const StageFlops& fl, double peak) {
+void print_table(int B, double audio_s, const std::vector<Timing>& rows, const StageFlops& fl, const StagePeaks& peak) {
     const Timing* eager = python_eager(rows);
-    std::printf("\n  batch %d (%d x %.2f s of audio); ms per batch, (share of the measured peak)\n", B, B, audio_s);
+    std::printf("\n  batch %d (%d x %.2f s of audio); ms per batch, (share of the measured peak of the stage's type)\n",
+                B, B, audio_s);
     std::printf("  %-30s %9s %17s %17s %17s %10s %8s %9s %8s\n", "runner", "feature", "encode", "decode", "vocode",
                 "total", "x real", "vs eager", "peak MB");
-    auto cell = [&](double t, double flops) {
+    auto cell = [&](double t, double flops, double peak) {
         if (flops <= 0 || peak <= 0) return format_number(1e3 * t, 1);
         return format_number(1e3 * t, 1) + " (" + format_number(100 * flops * B / t / 1e9 / peak, 1) + "%)";
     };
     for (const Timing& t : rows)
-        std::printf("  %-30s %9s %17s %17s %17s %10s %8s %9s %8s\n", t.runner.c_str(), format_number(1e3 * t.feature, 1).c_str(),
-                    cell(t.encode, fl.encode).c_str(), cell(t.decode, fl.decode).c_str(), cell(t.vocode, fl.vocode).c_str(),
+        std::printf("  %-30s %9s %17s %17s %17s %10s %8s %9s %8s\n", t.runner.c_str(),
+                    format_number(1e3 * t.feature, 1).c_str(), cell(t.encode, fl.encode, peak.encode).c_str(),
+                    cell(t.decode, fl.decode, peak.decode).c_str(), cell(t.vocode, fl.vocode, peak.vocode).c_str(),
                     format_number(1e3 * t.total(), 1).c_str(), format_number(B * audio_s / t.total(), 1).c_str(),
                     eager ? (format_number(eager->total() / t.total(), 2) + "x").c_str() : "-",
                     t.peak_rss_mb > 0 ? format_number(t.peak_rss_mb, 0).c_str() : "-");
@@ -270,21 +312,28 @@ int run_bench(const BenchArgs& a) {
     const std::size_t frames = fc.frames(xn.size());
     const StageFlops fl = count_flops(models.vae_metadata().at("config"), models.vocoder_metadata().at("config"), frames,
                                       static_cast<std::size_t>(fc.n_mels));
-    const double peak = models.peak_gflops();
+    const StagePeaks peaks = measure_peaks(models);
 
-    nlohmann::json report = {{"tool", version_string()}, {"device", models.device_name()},
-                             {"dtype", models.dtype_name()}, {"threads", threads}, {"models", dir},
-                             {"parameters", models.vae_metadata().value("parameters", 0) +
-                                                models.vocoder_metadata().value("parameters", 0)},
-                             {"audio_seconds", audio_s}, {"frames", frames}, {"load_models_s", t_load},
-                             {"blas", blas_description()}, {"peak_gflops", peak},
-                             {"gflop_per_clip", {{"encode", fl.encode / 1e9}, {"decode", fl.decode / 1e9},
-                                                 {"vocode", fl.vocode / 1e9}}},
-                             {"runs", nlohmann::json::array()}};
+    nlohmann::json report = {
+        {"tool", version_string()},
+        {"device", models.device_name()},
+        {"dtype", models.dtype_name()},
+        {"threads", threads},
+        {"models", dir},
+        {"parameters", models.vae_metadata().value("parameters", 0) + models.vocoder_metadata().value("parameters", 0)},
+        {"audio_seconds", audio_s},
+        {"frames", frames},
+        {"load_models_s", t_load},
+        {"blas", blas_description()},
+        {"peak_gflops", peaks.encode},
+        {"stage_dtype", {{"encode", peaks.encode_type}, {"decode", peaks.decode_type}, {"vocode", peaks.vocode_type}}},
+        {"peak_gflops_by_type", peaks.by_type},
+        {"gflop_per_clip", {{"encode", fl.encode / 1e9}, {"decode", fl.decode / 1e9}, {"vocode", fl.vocode / 1e9}}},
+        {"runs", nlohmann::json::array()}};
     std::cout << "ldmrecon bench: " << format_number(audio_s, 2) << " s clip (" << frames << " frames) on "
               << models.device_name() << ", " << models.dtype_name() << ", " << threads << " thread(s), BLAS "
-              << blas_description() << "; measured peak " << format_number(peak, 1) << " GFLOP/s; "
-              << format_number(fl.total() / 1e9, 1) << " GFLOP per clip\n"
+              << blas_description() << "; " << describe_peaks(peaks) << "; " << format_number(fl.total() / 1e9, 1)
+              << " GFLOP per clip\n"
               << "  I/O: write " << format_number(1e3 * fe.write, 2) << " ms, read " << format_number(1e3 * fe.read, 2)
               << " ms; feature " << format_number(1e3 * fe.feature, 2) << " ms\n";
     write_wav(tmp.string(), xn, fc.sample_rate, SampleFormat::float32);  // what Python times, already padded
@@ -295,7 +344,7 @@ int run_bench(const BenchArgs& a) {
             if (auto t = time_python(dir, tmp.string(), threads, B, a, "")) rows.push_back(*t);
         if (!a.python_compile.empty())
             if (auto t = time_python(dir, tmp.string(), threads, B, a, a.python_compile)) rows.push_back(*t);
-        print_table(B, audio_s, rows, fl, peak);
+        print_table(B, audio_s, rows, fl, peaks);
         const Timing* eager = python_eager(rows);
         nlohmann::json run = {{"batch_size", B}, {"runners", nlohmann::json::array()}};
         for (const Timing& t : rows) run["runners"].push_back(timing_json(t, B, audio_s, eager));

@@ -136,6 +136,7 @@ int run_decode(const DecodeArgs& a);
 struct CompileArgs {
     std::string models;
     int window_frames = 1024;  // the window the static packages take (reconstruct's --window-frames)
+    std::vector<std::string> calibration;  // --dtype int8: speech to calibrate on (default: the shipped example)
     RuntimeOptions runtime;
 };
 // AOTInductor packages of the models for this device and dtype, beside the exports (scripts/compile_models.py

@@ -1,8 +1,8 @@
 // `ldmrecon compile`: AOTInductor packages of a models folder for this device and dtype, made by
 // scripts/compile_models.py under the PyTorch 2 environment, written beside the exports. The models then
 // use them automatically (--backend auto) wherever they match.
-#include <spdlog/spdlog.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +13,10 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "ldmrecon/audio.hpp"
 #include "ldmrecon/errors.hpp"
+#include "ldmrecon/feature.hpp"
+#include "ldmrecon/npy.hpp"
 
 extern char** environ;
 
@@ -44,6 +47,47 @@ int run_process(const std::vector<std::string>& args) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+constexpr std::size_t kMinCalibrationFrames = 64;
+
+// int8 calibrates its activation ranges on real speech: the model's own feature of each file (as
+// `ldmrecon mel` writes it) into `tmp`, for compile_models.py's --calibration. Without --calibration,
+// the example speech that ships with ldmrecon.
+std::vector<std::string> calibration_features(const std::vector<std::string>& audio, const FeatureConfig& fc,
+                                              const std::string& tmp) {
+    std::vector<std::string> files = audio;
+    if (files.empty()) files.push_back((fs::path(scripts_dir()).parent_path() / "examples" / "example.wav").string());
+    std::vector<std::string> features;
+    double seconds = 0;
+    for (const auto& path : files) {
+        MonoAudio in = read_mono(path, fc.sample_rate);
+        normalise_waveform(in.samples);
+        const Matrix mel = LogMel(fc).compute(in.samples);
+        if (mel.rows < kMinCalibrationFrames)
+            throw InputError(path + ": " + std::to_string(mel.rows) +
+                             " frames, too short to calibrate on (use files of "
+                             "a second or more of speech)");
+        features.push_back(tmp + "/calibration-" + std::to_string(features.size()) + ".npy");
+        write_npy(features.back(), mel);
+        seconds += in.seconds();
+    }
+    spdlog::info("compile: int8 calibrated on {} file(s), {:.1f} s of audio{}", files.size(), seconds,
+                 audio.empty() ? " (the shipped example; --calibration FILE... for your own)" : "");
+    return features;
+}
+
+// What --dtype int8 needs before minutes of compiling: this build and CPU, the CPU device, audio only with int8.
+void check_int8_compile(const CompileArgs& a, RuntimeOptions& rt) {
+    if (rt.dtype != "int8") {
+        if (!a.calibration.empty()) throw UsageError("compile: --calibration is for --dtype int8");
+        return;
+    }
+    if (const std::string why = int8_unsupported_reason(); !why.empty())
+        throw UsageError("compile --dtype int8: " + why);
+    if (rt.device == "auto") rt.device = "cpu";
+    if (rt.device != "cpu") throw UsageError("compile --dtype int8 is for the CPU (on CUDA use --dtype fp16 or bf16)");
+    rt.dtype = "fp32";  // the exports, checked as fp32: int8 exists only in the packages made here
+}
+
 }  // namespace
 
 int run_compile(const CompileArgs& a) {
@@ -53,23 +97,50 @@ int run_compile(const CompileArgs& a) {
     const std::string dir = resolve_models_dir(a.models);
     RuntimeOptions rt = a.runtime;
     rt.backend = "torchscript";
+    check_int8_compile(a, rt);
+    const bool int8 = a.runtime.dtype == "int8";
     const Models models(dir, rt);  // checks the exports, the device and the dtype
+    const std::string dtype = int8 ? "int8" : models.dtype_name();
     if (a.window_frames % models.time_multiple() != 0)
         throw UsageError("compile: --window-frames " + std::to_string(a.window_frames) + " must be a multiple of " +
                          std::to_string(models.time_multiple()) + " (the VAE's time multiple), as reconstruct's");
     const std::string kind = models.device_name() == "cpu" ? "cpu" : "cuda";
-    const std::string out = compiled_package_dir(dir, kind, models.dtype_name());
+    const std::string out = compiled_package_dir(dir, kind, dtype);
     // Into a fresh folder first: a failed compile leaves an earlier package as it was.
     const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
     std::error_code ec;
     fs::remove_all(tmp, ec);
-    spdlog::info("compile: {} for {}/{} with {} (a few minutes per model stage; once per machine and model)", dir,
-                 kind, models.dtype_name(), libtorch_description());
+    spdlog::info("compile: {} for {}/{} with {} (a few minutes per model stage; once per machine and model)", dir, kind,
+                 dtype, libtorch_description());
     const auto t0 = std::chrono::steady_clock::now();
-    const int rc = run_process({torch_python(), scripts_dir() + "/compile_models.py", dir, tmp, "--device", kind,
-                                "--dtype", models.dtype_name(), "--vae-id", hex_id(models.model_id()), "--vocoder-id",
-                                hex_id(models.vocoder_id()), "--window-frames", std::to_string(a.window_frames),
-                                "--expect-torch", libtorch_version()});
+    std::vector<std::string> args = {torch_python(),
+                                     scripts_dir() + "/compile_models.py",
+                                     dir,
+                                     tmp,
+                                     "--device",
+                                     kind,
+                                     "--dtype",
+                                     dtype,
+                                     "--vae-id",
+                                     hex_id(models.model_id()),
+                                     "--vocoder-id",
+                                     hex_id(models.vocoder_id()),
+                                     "--window-frames",
+                                     std::to_string(a.window_frames),
+                                     "--expect-torch",
+                                     libtorch_version()};
+    int rc = 0;
+    try {
+        if (int8) {
+            fs::create_directories(tmp);
+            args.push_back("--calibration");
+            for (const auto& f : calibration_features(a.calibration, models.feature(), tmp)) args.push_back(f);
+        }
+        rc = run_process(args);
+    } catch (...) {
+        fs::remove_all(tmp, ec);
+        throw;
+    }
     if (rc != 0) {
         fs::remove_all(tmp, ec);
         throw ModelError("compile: scripts/compile_models.py failed (exit " + std::to_string(rc) + "); see above");
@@ -78,8 +149,8 @@ int run_compile(const CompileArgs& a) {
     fs::rename(tmp, out, ec);
     if (ec) throw OutputError(out + ": cannot move the compiled packages into place (" + ec.message() + ")");
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << "compiled " << dir << " for " << kind << "/" << models.dtype_name() << " in " << std::fixed
-              << std::setprecision(1) << s << " s -> " << out << "\n";
+    std::cout << "compiled " << dir << " for " << kind << "/" << dtype << " in " << std::fixed << std::setprecision(1)
+              << s << " s -> " << out << "\n";
     return 0;
 }
 

@@ -109,8 +109,10 @@ void add_measure_network_options(CLI::App& app, cli::MeasureNetworkFiles& files,
 void add_runtime_options(CLI::App& app, RuntimeOptions& rt, bool with_backend = true) {
     auto* g = app.add_option_group("runtime", "Where and how the models run");
     g->add_option("--device", rt.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-    g->add_option("--dtype", rt.dtype, "fp32 | fp16 | bf16 (fp16 needs CUDA)")
-        ->check(CLI::IsMember({"fp32", "fp16", "bf16"}))
+    g->add_option(
+         "--dtype", rt.dtype,
+         "fp32 | fp16 | bf16 | int8 (fp16 needs CUDA; int8 the CPU and a package from ldmrecon compile --dtype int8)")
+        ->check(CLI::IsMember({"fp32", "fp16", "bf16", "int8"}))
         ->capture_default_str();
     if (with_backend)  // not for `compile`, which makes the packages
         g->add_option("--backend", rt.backend, "auto (compiled packages from ldmrecon compile when one matches, else "
@@ -409,6 +411,11 @@ void add_compile(CLI::App& app, CommandLine& cl) {
                             "window of this many frames at batch 1, kept where it measures faster")
         ->check(within(1, limits::kMaxWindowFrames))
         ->capture_default_str();
+    compile_cmd
+        ->add_option("--calibration", comp.calibration,
+                     "--dtype int8: speech like yours to calibrate the int8 activation ranges on (default: the "
+                     "shipped example speech)")
+        ->check(CLI::ExistingFile);
     add_runtime_options(*compile_cmd, comp.runtime, false);
     cl.commands.push_back({compile_cmd, [&comp] { return cli::run_in_model_module("compile", &comp); }});
 }

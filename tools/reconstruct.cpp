@@ -184,14 +184,18 @@ nlohmann::json clip_record(const ReconstructArgs& a, const ReconstructOptions& p
                          {"weights", models->vae_metadata().value("weights", "")},
                          {"source", models->vae_metadata().value("source", "")},
                          {"scaling_factor", models->scaling_factor()}};
-    rec["runtime"] = {{"device", models ? models->device_name() : "cpu"},
-                      {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
-                      {"libtorch", libtorch_version()},
-                      {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
-                      {"cuda_devices", cuda_device_count()}, {"threads", intra_op_threads()},
-                      {"backend", models ? models->backend() : "griffin-lim"},
-                      {"blas", blas_description()}, {"batch_size", popts.batch_size},
-                      {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""}};
+    rec["runtime"] = {
+        {"device", models ? models->device_name() : "cpu"},
+        {"dtype", models ? models->dtype_name() : "fp64 (Griffin-Lim)"},
+        {"libtorch", libtorch_version()},
+        {"libtorch_cuda", libtorch_cuda_version().empty() ? nlohmann::json() : nlohmann::json(libtorch_cuda_version())},
+        {"cuda_devices", cuda_device_count()},
+        {"threads", intra_op_threads()},
+        {"backend", models ? models->backend() : "griffin-lim"},
+        {"backend_reason", models ? models->backend_reason() : ""},
+        {"blas", blas_description()},
+        {"batch_size", popts.batch_size},
+        {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : ""}};
     rec["latent"] = {{"mode", a.pipeline.sample ? "sample" : "mode"}, {"shape", r.latent_shape}};
     if (a.pipeline.sample) rec["latent"]["seed"] = a.pipeline.seed;
     rec["feature"] = {{"frames", r.frames}, {"padded_frames", r.padded_frames}, {"n_mels", n_mels},

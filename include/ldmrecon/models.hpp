@@ -29,13 +29,20 @@ std::string attention_implementation();
 // Intra-op threads libtorch uses for CPU work now.
 int intra_op_threads();
 
+// Why --dtype int8 cannot run on this build and CPU, one line ("" when it can): it needs libtorch 2
+// (compiled packages) and int8 dot products in hardware (AVX512-VNNI, AVX-VNNI or AMX); without them
+// oneDNN's int8 kernels can saturate their 16-bit sums and run no faster than fp32.
+std::string int8_unsupported_reason();
+
 // Where `ldmrecon compile` puts the AOTInductor packages of a models folder for a device kind ("cpu",
-// "cuda") and dtype ("fp32", "bf16", "fp16"): DIR/compiled/KIND-DTYPE/.
+// "cuda") and dtype ("fp32", "bf16", "fp16", "int8"): DIR/compiled/KIND-DTYPE/.
 std::string compiled_package_dir(const std::string& models_dir, const std::string& device_kind, const std::string& dtype);
 
 struct RuntimeOptions {
     std::string device = "auto";  // auto | cpu | cuda | cuda:N
-    std::string dtype = "fp32";   // fp32 | fp16 | bf16
+    // fp32 | fp16 | bf16 | int8 (CPU only, compiled packages only: the VAE in int8, the vocoder in bf16
+    // where the CPU has it, else fp32)
+    std::string dtype = "fp32";
     int threads = 0;              // intra-op threads for CPU work; 0 = all cores
     // auto: AOTInductor packages from `ldmrecon compile` when one matches, else TorchScript;
     // torchscript: always the exports; compiled: the packages or an error.
@@ -56,7 +63,7 @@ public:
     int time_multiple() const;  // VAE frames must be a multiple of this (4 for AudioLDM2)
     const std::string& dir() const;
     std::string device_name() const;  // "cpu", "cuda:0"
-    std::string dtype_name() const;   // "fp32", "fp16", "bf16"
+    std::string dtype_name() const;   // "fp32", "fp16", "bf16", "int8"
     // FNV-1a 64 of the VAE's embedded metadata: names the VAE a latent file was encoded with (hex_id()
     // writes it as compile's manifests and messages do).
     std::uint64_t model_id() const;
@@ -71,10 +78,15 @@ public:
     // Whether `stage` ("encode", "decode", "vocoder") runs a compiled package for some inputs.
     bool runs_compiled(const std::string& stage) const;
 
-    // The device's measured arithmetic rate in this dtype (GFLOP/s), the best of a 1024^3 matrix product
-    // (BLAS) and a 256-channel 3x3 convolution (oneDNN/cuDNN): the ceiling a benchmark compares each stage
-    // with. Runs for about 2 x `seconds`.
-    double peak_gflops(double seconds = 0.5);
+    // What `stage` ("encode", "decode", "vocoder") computes in: dtype_name(), except in an int8 package,
+    // whose manifest says (the VAE "int8", the vocoder "bf16" or "fp32").
+    std::string stage_dtype(const std::string& stage) const;
+
+    // The device's measured arithmetic rate in `type` ("fp32", "bf16", "fp16"; "" = this dtype), in
+    // GFLOP/s: the best of a 1024^3 matrix product (BLAS) and a 256-channel 3x3 convolution (oneDNN/cuDNN),
+    // the ceiling a benchmark compares each stage with. "int8": a 1024^3 int8 matrix product into int32
+    // (GOP/s; 0 where this libtorch has none). Runs for about 2 x `seconds`.
+    double peak_gflops(const std::string& type = "", double seconds = 0.5);
 
     struct Impl;
     Impl& impl();

@@ -23,9 +23,9 @@ MODELS = FIXTURES / "models"
 TINY = MODELS / "tiny"
 
 
-def run(*args, check=False, env=None):
+def run(*args, check=False, env=None, timeout=300):
     """Runs ldmrecon with no models found by default (LDMRECON_MODELS unset), returns CompletedProcess.
-    env: variables to set; a value of None unsets one."""
+    env: variables to set; a value of None unsets one. timeout: seconds (compile takes minutes)."""
     e = dict(os.environ)
     e.pop("LDMRECON_MODELS", None)
     for k, v in (env or {}).items():
@@ -34,7 +34,7 @@ def run(*args, check=False, env=None):
         else:
             e[k] = v
     p = subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, env=e, stdin=subprocess.DEVNULL,
-                       timeout=300)
+                       timeout=timeout)
     if check and p.returncode != 0:
         raise AssertionError(f"ldmrecon {' '.join(map(str, args))} exited {p.returncode}:\n{p.stderr}")
     return p

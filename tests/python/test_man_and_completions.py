@@ -85,7 +85,7 @@ source "$ZSHCOMP"
         self.assertIn("--list", self.complete("metrics --li"))
         self.assertIn("--pairs", self.complete("metrics --pa"))
         self.assertNotIn("--pairs", self.complete("--pa"))
-        self.assertEqual(self.complete("--dtype b"), ["fp32", "fp16", "bf16"])
+        self.assertEqual(self.complete("--dtype b"), ["fp32", "fp16", "bf16", "int8"])
         self.assertEqual(self.complete("met"), ["ALTERNATIVES"])  # commands and files
         self.assertEqual(self.complete("report me"), ["merge"])
 
