@@ -64,8 +64,7 @@ std::vector<std::string> calibration_features(const std::vector<std::string>& au
         const Matrix mel = LogMel(fc).compute(in.samples);
         if (mel.rows < kMinCalibrationFrames)
             throw InputError(path + ": " + std::to_string(mel.rows) +
-                             " frames, too short to calibrate on (use files of "
-                             "a second or more of speech)");
+                             " frames, too short to calibrate on (use files of a second or more of speech)");
         features.push_back(tmp + "/calibration-" + std::to_string(features.size()) + ".npy");
         write_npy(features.back(), mel);
         seconds += in.seconds();
@@ -110,39 +109,38 @@ int run_compile(const CompileArgs& a) {
     const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
     std::error_code ec;
     fs::remove_all(tmp, ec);
+    fs::remove_all(tmp + "-calibration", ec);
     spdlog::info("compile: {} for {}/{} with {} (a few minutes per model stage; once per machine and model)", dir, kind,
                  dtype, libtorch_description());
     const auto t0 = std::chrono::steady_clock::now();
-    std::vector<std::string> args = {torch_python(),
-                                     scripts_dir() + "/compile_models.py",
-                                     dir,
-                                     tmp,
-                                     "--device",
-                                     kind,
-                                     "--dtype",
-                                     dtype,
-                                     "--vae-id",
-                                     hex_id(models.model_id()),
-                                     "--vocoder-id",
-                                     hex_id(models.vocoder_id()),
-                                     "--window-frames",
-                                     std::to_string(a.window_frames),
-                                     "--expect-torch",
-                                     libtorch_version()};
+    std::vector<std::string> args = {torch_python(), scripts_dir() + "/compile_models.py", dir, tmp};
+    args.insert(args.end(), {"--device", kind, "--dtype", dtype, "--expect-torch", libtorch_version()});
+    args.insert(args.end(), {"--vae-id", hex_id(models.model_id()), "--vocoder-id", hex_id(models.vocoder_id()),
+                             "--window-frames", std::to_string(a.window_frames)});
+    // The calibration features lie beside the packages while compiling, and never in the installed folder.
+    const std::string features = tmp + "-calibration";
+    const fs::path parent = fs::path(out).parent_path();  // DIR/compiled: removed again if made here for nothing
+    const bool had_parent = fs::exists(parent, ec);
+    auto clean_up = [&] {
+        fs::remove_all(tmp, ec);
+        fs::remove_all(features, ec);
+        if (!had_parent && fs::is_empty(parent, ec)) fs::remove(parent, ec);
+    };
     int rc = 0;
     try {
         if (int8) {
-            fs::create_directories(tmp);
+            fs::create_directories(features);
             args.push_back("--calibration");
-            for (const auto& f : calibration_features(a.calibration, models.feature(), tmp)) args.push_back(f);
+            for (const auto& f : calibration_features(a.calibration, models.feature(), features)) args.push_back(f);
         }
         rc = run_process(args);
     } catch (...) {
-        fs::remove_all(tmp, ec);
+        clean_up();
         throw;
     }
+    fs::remove_all(features, ec);
     if (rc != 0) {
-        fs::remove_all(tmp, ec);
+        clean_up();
         throw ModelError("compile: scripts/compile_models.py failed (exit " + std::to_string(rc) + "); see above");
     }
     fs::remove_all(out, ec);  // ours: a folder this command made before

@@ -68,7 +68,17 @@ class Int8OnTheCpu(unittest.TestCase):
                 return
             self.assertIn("ldmrecon compile --models " + str(models) + " --dtype int8", self.refused(models, 4))
             self.assertIn("drop --backend torchscript", self.refused(models, 2, "--backend", "torchscript"))
+            bad = d / "notes.wav"
+            bad.write_text("not audio\n")
+            p = run("compile", "--models", models, "--dtype", "int8", "--calibration", bad)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(str(bad), p.stderr)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 2, p.stderr)  # the info line, the error
+            self.assertFalse((models / "compiled").exists())  # nothing left behind
             run("compile", "--models", models, "--dtype", "int8", check=True, timeout=1800)
+            # The packages and their manifest only: no calibration features, no temporary folders.
+            self.assertEqual([p.name for p in (models / "compiled").iterdir()], ["cpu-int8"])
+            self.assertEqual(list((models / "compiled" / "cpu-int8").glob("*.npy")), [])
             manifest = json.loads((models / "compiled" / "cpu-int8" / "manifest.json").read_text())
             vocoder = "bf16" if cpu_has_native_bf16() else "fp32"  # bf16 emulated is slower than fp32
             self.assertEqual(manifest["stage_dtype"], {"encode": "int8", "decode": "int8", "vocoder": vocoder})
