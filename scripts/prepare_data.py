@@ -8,20 +8,34 @@ unpacks them and decodes every G.722 prompt to 16 kHz mono 16-bit WAV in a cache
 (default $LDMRECON_DATA, else ~/.cache/ldmrecon/data). Writes CACHE/manifest.tsv (one line per file:
 split, language, package, version, licence, seconds, path) and CACHE/licences/<package>.copyright.
 
-Real male speech (every Asterisk training voice is female): Debian's ktuberling-data, about 1700 short words
-spoken in 20-odd languages by several speakers (GPL-2+; manifest language "kt-LANG", files under wav/kt/LANG/).
-Its Italian and Russian words stay out altogether, so that no Italian or Russian speech is trained on and the
-unseen split stays unseen.
+Real male speech (every Asterisk training voice is female): Debian's ktuberling-data, about 1900 short words
+spoken in 20-odd languages, one speaker per language, many of them male (GPL-2+; manifest language
+"kt-LANG", files under wav/kt/LANG/). Its Italian and Russian words stay out altogether, so that no
+Italian or Russian speaker of the unseen split's kind is trained on and the Russian ktuberling speaker
+cannot blur the unseen measure.
 
 Synthetic speech for variety: flite's kal16, awb and rms voices, espeak-ng's en-us, es and fr voices and
-Festival's two male diphone voices built from real recordings (festvox-kallpc16k, festvox-kdlpc16k) read
-sentences of the GPL-3 text in /usr/share/common-licenses (manifest language "synthetic").
+Festival's male diphone voices built from real recordings (English kal and ked, Czech machac, Italian pc,
+Russian msu_ru_nsh: festvox-kallpc16k, -kdlpc16k, -czech-machac, -itapc16k, -ru) read sentences of the
+GPL-3 text in /usr/share/common-licenses (manifest language "synthetic"; the Czech, Italian and Russian
+voices read it with their own letter-to-sound rules: a male voice at 75-140 Hz is what they are for, not
+their language). The Italian and Russian diphone speakers are not the unseen split's speakers (a female
+Russian and a male Italian telephone voice); evaluate_compact.py also prints the unseen measure per
+language, so a Russian-free and an Italian-free figure stay available. Debian's Hindi, Marathi and Telugu
+NSK voices do not load (their phone set files are missing: "could not open file hindi_phones.scm") and are
+left out.
 
-Splits, fixed by file name so they never move between runs:
-  train  English, Spanish, French prompts and the synthetic sentences (about 1 in 10 held out, by a hash
-         of the name)
-  test   that held-out tenth, plus the bundled example's source prompt (en tt-allbusy), always
+Music: asterisk-moh-opsound-wav, five pieces of music on hold (real instruments, 8 kHz, CC BY-SA 3.0;
+manifest language "music", wav/music/ARTIST/).
+
+Splits, by speaker (or artist) wherever a source has several, fixed by name so they never move:
+  train  English, Spanish, French prompts (one voice per language; about 1 in 10 prompts held out, by a
+         hash of the name), the ktuberling and synthetic voices not held out, four pieces of music
+  test   the held-out prompts, the bundled example's source prompt (en tt-allbusy) always, and whole
+         held-out speakers: ktuberling's Greek (male) and Galician (female) speakers, Festival's ked and
+         flite's rms voices
   unseen Italian and Russian Asterisk prompts: never used for training
+  music  the held-out artist's piece (Manolo Camp): music the vocoder never heard
 
 Needs apt-get, dpkg-deb, ffmpeg, flite, espeak-ng, festival and its two voices (scripts/prepare_data.py says
 which is missing; they are installed with apt-get when running as root).
@@ -50,16 +64,24 @@ def die(msg: str) -> None:
 TOOLS = {"ffmpeg": "decodes G.722 and Ogg", "flite": "synthetic speech", "espeak-ng": "synthetic speech",
          "text2wave": "Festival's synthetic speech"}
 PACKAGES = {"ffmpeg": "ffmpeg", "flite": "flite", "espeak-ng": "espeak-ng", "text2wave": "festival"}
-FESTIVAL_VOICES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k"}
+# Festival voice -> (package, the folder under /usr/share/festival/voices holding it)
+FESTIVAL_VOICES = {"kal_diphone": ("festvox-kallpc16k", "english"), "ked_diphone": ("festvox-kdlpc16k", "english"),
+                   "czech_machac": ("festvox-czech-machac", "czech"), "pc_diphone": ("festvox-itapc16k", "italian"),
+                   "msu_ru_nsh_clunits": ("festvox-ru", "russian")}
 SYNTH_VOICES = [("flite", "kal16"), ("flite", "awb"), ("flite", "rms"),
                 ("espeak-ng", "en-us+m3"), ("espeak-ng", "es+m1"), ("espeak-ng", "fr+f2"),
-                ("festival", "kal_diphone"), ("festival", "ked_diphone")]
+                *(("festival", v) for v in FESTIVAL_VOICES)]
+SYNTH_TEST_VOICES = {("festival", "ked_diphone"), ("flite", "rms")}  # whole voices held out
 KTUBERLING = "ktuberling-data"
 KT_LEFT_OUT = ("it", "ru")  # the unseen split's languages
+KT_TEST_SPEAKERS = ("el", "gl")  # a male and a female speaker held out whole
 KT_LICENCE = "GPL-2.0-or-later"
+MUSIC = "asterisk-moh-opsound-wav"
+MUSIC_HELD_OUT = "manolo_camp"  # the artist of the music split
 SYNTH_SENTENCES = 60  # per voice
 SYNTH_TEXT = Path("/usr/share/common-licenses/GPL-3")
-SYNTH_LICENCE = ("synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) / Festival diphone voices (BSD-style) reading "
+SYNTH_LICENCE = ("synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) / Festival diphone voices (kal, ked, ru: BSD-style; "
+                 "czech-machac: GPL-3.0+; itapc16k: GPL-2.0+) reading "
                  "the GPL-3 text (verbatim copies allowed)")
 
 
@@ -68,8 +90,8 @@ def need_tools() -> None:
         if not shutil.which(tool):
             die(f"'{tool}' not found: this script needs a Debian system (apt-get, dpkg-deb)")
     missing = [PACKAGES[t] for t in TOOLS if not shutil.which(t)]
-    missing += [pkg for voice, pkg in FESTIVAL_VOICES.items()
-                if not Path(f"/usr/share/festival/voices/english/{voice}").is_dir()]
+    missing += [pkg for voice, (pkg, folder) in FESTIVAL_VOICES.items()
+                if not Path(f"/usr/share/festival/voices/{folder}/{voice}").is_dir()]
     if missing:
         if os.geteuid() == 0:
             print(f"prepare_data: installing {' '.join(missing)}", file=sys.stderr)
@@ -112,12 +134,24 @@ def synthesise(tool: str, voice: str, text: str, dst: Path) -> None:
     dst.with_suffix(".txt").unlink(missing_ok=True)
 
 
-def split_of(lang: str, name: str) -> str:
-    if lang in UNSEEN_LANGUAGES:
-        return "unseen"
-    if (lang, name) in ALWAYS_TEST:
-        return "test"
-    return "test" if zlib.crc32(f"{lang}/{name}".encode()) % 10 == 0 else "train"
+def split_of(source: str, speaker: str, name: str = ""):
+    """The split of one file: "train", "test", "unseen", "music", or None for a file left out. `speaker` is
+    the Asterisk language (one voice each), ktuberling's language folder, "TOOL/VOICE" of a synthetic voice,
+    or the music's artist; `name` the prompt (Asterisk only: its prompts are split, not its voices)."""
+    if source == "asterisk":
+        if speaker in UNSEEN_LANGUAGES:
+            return "unseen"
+        if (speaker, name) in ALWAYS_TEST:
+            return "test"
+        return "test" if zlib.crc32(f"{speaker}/{name}".encode()) % 10 == 0 else "train"
+    if source == "ktuberling":
+        base = speaker.split("@")[0]  # sr@latin, sr@ijekavian ... are the sr speaker
+        return None if base in KT_LEFT_OUT else "test" if base in KT_TEST_SPEAKERS else "train"
+    if source == "synthetic":
+        return "test" if tuple(speaker.split("/", 1)) in SYNTH_TEST_VOICES else "train"
+    if source == "music":
+        return "music" if speaker == MUSIC_HELD_OUT else "train"
+    raise ValueError(f"unknown source {source!r}")
 
 
 def unpack(pkg: str, debs: Path, unpacked: Path, lic: Path):
@@ -135,18 +169,31 @@ def unpack(pkg: str, debs: Path, unpacked: Path, lic: Path):
 
 
 def ktuberling_words(debs: Path, unpacked: Path, lic: Path, wavs: Path):
-    """(source, destination) decode jobs and manifest rows for ktuberling's spoken words. The Serbian
-    variants (sr@latin, ...) are one speaker: they share a split by word."""
+    """(source, destination) decode jobs and manifest rows for ktuberling's spoken words (Ogg Vorbis, Opus
+    or WAV), split by speaker: one speaker per language (the Serbian variants, sr@latin ..., are one)."""
     version, root = unpack(KTUBERLING, debs, unpacked, lic)
     jobs, rows = [], []
-    for src in sorted((root / "usr" / "share" / "ktuberling" / "sounds").glob("*/*.ogg")):
+    sounds = root / "usr" / "share" / "ktuberling" / "sounds"
+    for src in sorted(p for p in sounds.glob("*/*") if p.suffix in (".ogg", ".opus", ".wav")):
         lang = src.parent.name
-        if lang.split("@")[0] in KT_LEFT_OUT:
+        split = split_of("ktuberling", lang)
+        if split is None:
             continue
         dst = wavs / "kt" / lang / f"{src.stem}.wav"
         jobs.append((src, dst))
-        rows.append([split_of("kt", f"{lang.split('@')[0]}/{src.stem}"), f"kt-{lang}", KTUBERLING, version,
-                     KT_LICENCE, dst])
+        rows.append([split, f"kt-{lang}", KTUBERLING, version, KT_LICENCE, dst])
+    return jobs, rows
+
+
+def music(debs: Path, unpacked: Path, lic: Path, wavs: Path):
+    """Decode jobs and manifest rows for the music on hold, split by artist (the name before the dash)."""
+    version, root = unpack(MUSIC, debs, unpacked, lic)
+    jobs, rows = [], []
+    for src in sorted((root / "usr" / "share" / "asterisk" / "moh").glob("*.wav")):
+        artist = src.stem.split("-")[0]
+        dst = wavs / "music" / artist / f"{src.stem}.wav"
+        jobs.append((src, dst))
+        rows.append([split_of("music", artist), "music", MUSIC, version, LICENCE, dst])
     return jobs, rows
 
 
@@ -167,7 +214,8 @@ def decode(src: Path, dst: Path, fmt="g722") -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_suffix(".part.wav")
     r = subprocess.run(["ffmpeg", "-v", "error", "-y", *(["-f", fmt] if fmt else []), "-i", str(src), "-ac", "1",
-                        "-ar", "16000", "-c:a", "pcm_s16le", str(tmp)], capture_output=True, text=True)
+                        "-ar", "16000", "-c:a", "pcm_s16le", str(tmp)], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL)
     if r.returncode != 0:
         die(f"{src}: ffmpeg could not decode it: {r.stderr.strip()}")
     tmp.replace(dst)
@@ -194,10 +242,11 @@ def main() -> int:
             name = src.relative_to(sounds).with_suffix("").as_posix().split("/", 1)[-1]
             dst = wavs / lang / rel
             jobs.append((src, dst, "g722"))
-            rows.append([split_of(lang, name), lang, pkg, version, LICENCE, dst])
-    kt_jobs, kt_rows = ktuberling_words(debs, unpacked, lic, wavs)
-    jobs += [(src, dst, None) for src, dst in kt_jobs]
-    rows += kt_rows
+            rows.append([split_of("asterisk", lang, name), lang, pkg, version, LICENCE, dst])
+    for source in (ktuberling_words, music):
+        more_jobs, more_rows = source(debs, unpacked, lic, wavs)
+        jobs += [(src, dst, None) for src, dst in more_jobs]
+        rows += more_rows
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda j: decode(*j), jobs))
 
@@ -210,8 +259,8 @@ def main() -> int:
             name = f"{tool}-{voice.replace('+', '-')}/{k:03d}"
             dst = wavs / "synthetic" / f"{name}.wav"
             synth.append((tool, voice, text, dst))
-            rows.append([split_of("synthetic", name), "synthetic", tool, voice, SYNTH_LICENCE, dst])
-    for voice, pkg in FESTIVAL_VOICES.items():
+            rows.append([split_of("synthetic", f"{tool}/{voice}"), "synthetic", tool, voice, SYNTH_LICENCE, dst])
+    for voice, (pkg, _) in FESTIVAL_VOICES.items():
         shutil.copyfile(f"/usr/share/doc/{pkg}/copyright", lic / f"{pkg}.copyright")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         list(pool.map(lambda j: synthesise(*j), synth))

@@ -141,12 +141,15 @@ def normalise(x: np.ndarray) -> np.ndarray:
     return (0.5 * x / (np.abs(x).max() + 1e-8)).astype(np.float32)
 
 
-SOURCES = ("asterisk", "ktuberling", "synthetic", "festival")
+SOURCES = ("asterisk", "ktuberling", "synthetic", "festival", "music")
 
 
 def source_of(row) -> str:
     """A manifest row's source for --sources: asterisk (en/es/fr prompts), ktuberling (real words, many
-    speakers), synthetic (flite, espeak-ng) or festival (its male diphone voices, also synthetic speech)."""
+    speakers), synthetic (flite, espeak-ng), festival (its male diphone voices, also synthetic speech) or
+    music (music on hold, real instruments)."""
+    if row[1] == "music":
+        return "music"
     if row[1] == "synthetic":
         return "festival" if row[2] == "festival" else "synthetic"
     return "ktuberling" if row[2] == "ktuberling-data" else "asterisk"
@@ -492,8 +495,11 @@ def export(args) -> None:
             "vocoder": data_of(runs["vocoder"].get("sources", ["asterisk"])),
             "licence": "Asterisk prompts CC-BY-SA-3.0; synthetic speech from flite/espeak-ng/Festival reading GPL-3's "
                        "text" + ("; ktuberling-data's words GPL-2.0-or-later" if "ktuberling" in used else "")
+                       + ("; music on hold (asterisk-moh-opsound-wav) CC-BY-SA-3.0" if "music" in used else "")
                        + " (models/DATA.md, models/data-manifest.tsv)",
-            "held_out": "test split (1 in 10 files by name hash; en tt-allbusy always) and the it/ru packages"}
+            "held_out": "test split (1 Asterisk prompt in 10 by name hash, en tt-allbusy always; whole speakers of "
+                        "the other sources: ktuberling el/gl, Festival ked, flite rms), the music split (one artist) "
+                        "and the it/ru packages"}
     # The manifest of everything the pair was trained on, with each file's licence, ships beside the models.
     args.out.mkdir(parents=True, exist_ok=True)
     header = "split\tlanguage\tpackage_or_tool\tversion_or_voice\tlicence\tseconds\tpath"
@@ -504,6 +510,7 @@ def export(args) -> None:
                 extra={"weights": "trained by ldmrecon (compact pair), not AudioLDM2",
                        "description": "compact pair trained by this project on Debian's Asterisk speech prompts "
                                       "(en/es/fr)" + (", ktuberling's spoken words" if "ktuberling" in used else "")
+                                      + (", music on hold" if "music" in used else "")
                                       + (" and synthetic speech" if used & {"synthetic", "festival"} else "")
                                       + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
                                       "and pass --models DIR" + (f" ({args.note})" if args.note else ""),
@@ -524,7 +531,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--sources", type=lambda v: tuple(v.split(",")), default=("asterisk",),
                     help="training data, comma-separated: asterisk (en/es/fr prompts, default), ktuberling (real "
-                         "words, male speakers among them), synthetic (flite, espeak-ng), festival (male diphone voices)")
+                         "words, male speakers among them), synthetic (flite, espeak-ng), festival (male diphone voices), "
+                         "music (music on hold)")
     ap.add_argument("--frames", type=int, help="frames per training crop (vae 256, vocoder 32)")
     ap.add_argument("--batch", type=int, help="crops per step (8)")
     ap.add_argument("--lr", type=float, help="peak learning rate (vae 5e-4, vocoder 1e-3)")
