@@ -67,6 +67,28 @@ def manifest_rows(data: Path) -> list:
     return [ln.split("\t") for ln in man.read_text().splitlines()[1:] if ln]
 
 
+def measured(args, files, extra, out: Path) -> list:
+    """ldmrecon's report records for `files`, one batch per folder: prompts of different voices share names
+    (it/.../agent-pass.wav, ru/.../agent-pass.wav), and one --out-dir would refuse the second of each pair.
+    Every file must be measured: a failure stops the evaluation rather than leave the file out."""
+    recs = []
+    groups = {}
+    for f in files:
+        groups.setdefault(f.parent, []).append(f)
+    for i, group in enumerate(groups.values()):
+        lst, rep = out / f"{i}.txt", out / f"{i}.jsonl"
+        out.mkdir(parents=True, exist_ok=True)
+        lst.write_text("\n".join(map(str, group)) + "\n")
+        cmd = [args.bin, f"@{lst}", "--out-dir", str(out / str(i)), "--report", str(rep), "-q", *extra]
+        if "griffin-lim" not in extra:
+            cmd += ["--models", str(args.models)]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
+        recs += [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
+    return recs
+
+
 def main() -> int:
     ap = common_arguments(__doc__, "build", 1)
     ap.add_argument("--runs", default="full,vocoder,gl", help="which of full, vocoder, gl (comma-separated)")
@@ -81,21 +103,10 @@ def main() -> int:
         for split in SPLITS:
             files = sorted(args.data / r[6] for r in rows if r[0] == split)[:: args.every]
             seconds = sum(float(r[5]) for r in rows if r[0] == split and args.data / r[6] in set(files))
-            lst = Path(tmp) / f"{split}.txt"
-            lst.write_text("\n".join(map(str, files)) + "\n")
             if not files:
                 continue
             for name, extra in runs.items():
-                rep = Path(tmp) / f"{split}-{len(results)}.jsonl"
-                cmd = [args.bin, f"@{lst}", "--out-dir", str(Path(tmp) / "out" / split / name.replace(" ", "_")),
-                       "--report", str(rep), "-q", *extra]
-                if "griffin-lim" not in extra:
-                    cmd += ["--models", str(args.models)]
-                p = subprocess.run(cmd, capture_output=True, text=True)
-                if p.returncode not in (0, 6):
-                    raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
-                recs = [json.loads(ln) for ln in rep.read_text().splitlines() if ln.strip()]
-                ok = [r for r in recs if r.get("status") == "ok"]
+                ok = measured(args, files, extra, Path(tmp) / split / name.replace(" ", "_"))
                 mean = means(ok)
                 mean["files"] = len(ok)
                 mean["seconds"] = round(seconds, 1)
