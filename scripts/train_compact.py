@@ -515,8 +515,10 @@ def export(args) -> None:
                                       + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
                                       "and pass --models DIR" + (f" ({args.note})" if args.note else ""),
                        "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)" + (
-                           "; also trained on GPL-2.0-or-later recordings (ktuberling-data), shipped within this "
-                           "GPL-3.0-or-later project" if "ktuberling" in used else ""),
+                           "; also trained on GPL-2.0-or-later recordings (ktuberling-data)"
+                           + (" and GPL voices' output (festvox-czech-machac GPL-3.0+, festvox-itapc16k GPL-2.0+)"
+                              if "festival" in used else "")
+                           + ", shipped within this GPL-3.0-or-later project" if "ktuberling" in used else ""),
                        "training": {"vae": runs["vae"], "vocoder": runs["vocoder"], "kl_weight": KL_WEIGHT,
                                     "seed": SEED, "data": data}})
     print(f"exported to {args.out}: scaling factor {sf:.4f}")
