@@ -9,7 +9,7 @@ unpacks them and decodes every G.722 prompt to 16 kHz mono 16-bit WAV in a cache
 split, language, package, version, licence, seconds, path) and CACHE/licences/<package>.copyright.
 
 Real male speech (every Asterisk training voice is female): Debian's ktuberling-data, about 1900 short words
-spoken in 20-odd languages, one speaker per language, many of them male (GPL-2+; manifest language
+in all, spoken in 20-odd languages, one speaker per language, many of them male (GPL-2+; manifest language
 "kt-LANG", files under wav/kt/LANG/). Its Italian and Russian words stay out altogether, so that no
 Italian or Russian speaker of the unseen split's kind is trained on and the Russian ktuberling speaker
 cannot blur the unseen measure.
@@ -18,10 +18,10 @@ Synthetic speech for variety: flite's kal16, awb and rms voices, espeak-ng's en-
 Festival's male diphone voices built from real recordings (English kal and ked, Czech machac, Italian pc,
 Russian msu_ru_nsh: festvox-kallpc16k, -kdlpc16k, -czech-machac, -itapc16k, -ru) read sentences of the
 GPL-3 text in /usr/share/common-licenses (manifest language "synthetic"; the Czech, Italian and Russian
-voices read it with their own letter-to-sound rules: a male voice at 75-140 Hz is what they are for, not
+voices read it with their own letter-to-sound rules: a male voice at 75-148 Hz is what they are for, not
 their language). The Italian and Russian diphone speakers are not the unseen split's speakers (a female
-Russian and a male Italian telephone voice); evaluate_compact.py also prints the unseen measure per
-language, so a Russian-free and an Italian-free figure stay available. Debian's Hindi, Marathi and Telugu
+Russian and a male Italian telephone voice); evaluate_compact.py prints each unseen voice apart (one
+per language), so a Russian-free and an Italian-free figure stay available. Debian's Hindi, Marathi and Telugu
 NSK voices do not load (their phone set files are missing: "could not open file hindi_phones.scm") and are
 left out.
 
@@ -37,8 +37,8 @@ Splits, by speaker (or artist) wherever a source has several, fixed by name so t
   unseen Italian and Russian Asterisk prompts: never used for training
   music  the held-out artist's piece (Manolo Camp): music the vocoder never heard
 
-Needs apt-get, dpkg-deb, ffmpeg, flite, espeak-ng, festival and its two voices (scripts/prepare_data.py says
-which is missing; they are installed with apt-get when running as root).
+Needs apt-get, dpkg-deb, ffmpeg, flite, espeak-ng, festival and the five voices above (it says which is
+missing; they are installed with apt-get when running as root).
 """
 import argparse
 import os
@@ -80,9 +80,9 @@ MUSIC = "asterisk-moh-opsound-wav"
 MUSIC_HELD_OUT = "manolo_camp"  # the artist of the music split
 SYNTH_SENTENCES = 60  # per voice
 SYNTH_TEXT = Path("/usr/share/common-licenses/GPL-3")
-SYNTH_LICENCE = ("synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) / Festival diphone voices (kal, ked, ru: BSD-style; "
-                 "czech-machac: GPL-3.0+; itapc16k: GPL-2.0+) reading "
-                 "the GPL-3 text (verbatim copies allowed)")
+SYNTH_LICENCE = ("synthetic: flite (BSD-style) / espeak-ng (GPL-3.0+) / Festival diphone voices (kal, ked, ru: "
+                 "BSD-style; czech-machac: GPL-3.0+; itapc16k: GPL-2.0+) reading the GPL-3 text (verbatim copies "
+                 "allowed)")
 
 
 def need_tools() -> None:
