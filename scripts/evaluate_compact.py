@@ -75,9 +75,9 @@ def measured(args, files, extra, out: Path) -> list:
     groups = {}
     for f in files:
         groups.setdefault(f.parent, []).append(f)
+    out.mkdir(parents=True, exist_ok=True)
     for i, group in enumerate(groups.values()):
         lst, rep = out / f"{i}.txt", out / f"{i}.jsonl"
-        out.mkdir(parents=True, exist_ok=True)
         lst.write_text("\n".join(map(str, group)) + "\n")
         cmd = [args.bin, f"@{lst}", "--out-dir", str(out / str(i)), "--report", str(rep), "-q", *extra]
         if "griffin-lim" not in extra:

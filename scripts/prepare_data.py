@@ -71,7 +71,7 @@ FESTIVAL_VOICES = {"kal_diphone": ("festvox-kallpc16k", "english"), "ked_diphone
 SYNTH_VOICES = [("flite", "kal16"), ("flite", "awb"), ("flite", "rms"),
                 ("espeak-ng", "en-us+m3"), ("espeak-ng", "es+m1"), ("espeak-ng", "fr+f2"),
                 *(("festival", v) for v in FESTIVAL_VOICES)]
-SYNTH_TEST_VOICES = {("festival", "ked_diphone"), ("flite", "rms")}  # whole voices held out
+SYNTH_TEST_VOICES = {"festival/ked_diphone", "flite/rms"}  # whole voices held out, as TOOL/VOICE
 KTUBERLING = "ktuberling-data"
 KT_LEFT_OUT = ("it", "ru")  # the unseen split's languages
 KT_TEST_SPEAKERS = ("el", "gl")  # a male and a female speaker held out whole
@@ -148,7 +148,7 @@ def split_of(source: str, speaker: str, name: str = ""):
         base = speaker.split("@")[0]  # sr@latin, sr@ijekavian ... are the sr speaker
         return None if base in KT_LEFT_OUT else "test" if base in KT_TEST_SPEAKERS else "train"
     if source == "synthetic":
-        return "test" if tuple(speaker.split("/", 1)) in SYNTH_TEST_VOICES else "train"
+        return "test" if speaker in SYNTH_TEST_VOICES else "train"
     if source == "music":
         return "music" if speaker == MUSIC_HELD_OUT else "train"
     raise ValueError(f"unknown source {source!r}")

@@ -476,6 +476,19 @@ def load_trained(path: Path, cls, kind: str):
     return model.eval(), state["config"], record
 
 
+def weights_licence(used) -> str:
+    """The exported weights' licence: CC BY-SA 3.0 as the prompts, plus every GPL source the runs used."""
+    gpl = []
+    if "ktuberling" in used:
+        gpl.append("GPL-2.0-or-later recordings (ktuberling-data)")
+    if "festival" in used:
+        gpl.append("GPL voices' output (festvox-czech-machac GPL-3.0+, festvox-itapc16k GPL-2.0+)")
+    text = "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)"
+    if gpl:
+        text += "; also trained on " + " and ".join(gpl) + ", shipped within this GPL-3.0-or-later project"
+    return text
+
+
 def export(args) -> None:
     vae, vae_cfg, vae_record = load_trained(args.vae, AutoencoderKL, "vae")
     voc, voc_cfg, voc_record = load_trained(args.vocoder, SpeechT5HifiGan, "vocoder")
@@ -514,11 +527,7 @@ def export(args) -> None:
                                       + (" and synthetic speech" if used & {"synthetic", "festival"} else "")
                                       + ", not AudioLDM2; for AudioLDM2, export it with scripts/export_models.py "
                                       "and pass --models DIR" + (f" ({args.note})" if args.note else ""),
-                       "weights_licence": "CC-BY-SA-3.0 (trained on CC BY-SA 3.0 prompts)" + (
-                           "; also trained on GPL-2.0-or-later recordings (ktuberling-data)"
-                           + (" and GPL voices' output (festvox-czech-machac GPL-3.0+, festvox-itapc16k GPL-2.0+)"
-                              if "festival" in used else "")
-                           + ", shipped within this GPL-3.0-or-later project" if "ktuberling" in used else ""),
+                       "weights_licence": weights_licence(used),
                        "training": {"vae": runs["vae"], "vocoder": runs["vocoder"], "kl_weight": KL_WEIGHT,
                                     "seed": SEED, "data": data}})
     print(f"exported to {args.out}: scaling factor {sf:.4f}")

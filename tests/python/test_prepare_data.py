@@ -28,8 +28,8 @@ class AsteriskPrompts(unittest.TestCase):
 
 class SplitBySpeaker(unittest.TestCase):
     def test_ktuberling_speakers_are_held_out_whole(self):
-        for word_speaker in ("el", "gl"):
-            self.assertEqual(p.split_of("ktuberling", word_speaker), "test")
+        for speaker in ("el", "gl"):
+            self.assertEqual(p.split_of("ktuberling", speaker), "test")
         for speaker in ("ca", "de", "lt", "sl", "wa", "da", "uk", "fr", "nn"):
             self.assertEqual(p.split_of("ktuberling", speaker), "train")
 
