@@ -78,6 +78,20 @@ fftw_plan r2c(int n) { return cached_plan(n, Kind::r2c); }
 fftw_plan c2r(int n) { return cached_plan(n, Kind::c2r); }
 fftw_plan c2c_forward(int n) { return cached_plan(n, Kind::c2c_forward); }
 
+fftwf_plan split_c2c_single(int n) {
+    static std::map<int, fftwf_plan> plans;  // as cached_plan's: kept for the process
+    const std::lock_guard<std::mutex> lock(fftw_planner_mutex());
+    fftwf_plan& p = plans[n];
+    if (!p) {
+        float* a[4];
+        for (float*& v : a) v = fftwf_alloc_real(static_cast<std::size_t>(n));
+        const fftwf_iodim dim{n, 1, 1};
+        p = fftwf_plan_guru_split_dft(1, &dim, 0, nullptr, a[0], a[1], a[2], a[3], FFTW_ESTIMATE);
+        for (float* v : a) fftwf_free(v);
+    }
+    return p;
+}
+
 }  // namespace fft
 
 MelScale parse_mel_scale(const std::string& name) {
@@ -145,6 +159,7 @@ Stft::Stft(int n_fft, int hop_length, int win_length)
       win_lo_((n_fft - win_length) / 2),
       win_hi_(win_lo_ + win_length),
       window_(stft_window(n_fft, win_length)),
+      window_single_(window_.begin(), window_.end()),
       plan_(std::make_unique<Plan>()) {
     if (n_fft < 2 || hop_length < 1 || win_length < 1 || win_length > n_fft)
         throw UsageError("invalid STFT settings (n_fft " + std::to_string(n_fft) + ", hop " +
@@ -195,37 +210,34 @@ void Stft::frame_power(const float* x, std::size_t n, std::size_t t, Scratch& s,
     kernels::power_spectrum(s.out_, power, static_cast<std::size_t>(n_bins()));
 }
 
-Stft::PairScratch::PairScratch(const Stft& stft)
-    : owner_(&stft),
-      plan_(fft::c2c_forward(stft.n_fft_)),
-      in_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))),
-      out_(reinterpret_cast<double*>(fftw_alloc_complex(stft.n_fft_))) {
-    std::fill(in_, in_ + 2 * stft.n_fft_, 0.0);
+Stft::PairScratch::PairScratch(const Stft& stft) : owner_(&stft), plan_(fft::split_c2c_single(stft.n_fft_)) {
+    for (float*& v : buffers_) v = fftwf_alloc_real(static_cast<std::size_t>(stft.n_fft_));
+    std::fill(buffers_[0], buffers_[0] + stft.n_fft_, 0.f);
+    std::fill(buffers_[1], buffers_[1] + stft.n_fft_, 0.f);
 }
 
 Stft::PairScratch::~PairScratch() {
-    fftw_free(in_);
-    fftw_free(out_);
+    for (float* v : buffers_) fftwf_free(v);
 }
 
 void Stft::frame_power_pair(const float* x, const float* y, std::size_t n, std::size_t t, PairScratch& s,
-                            double* power_x, double* power_y) const {
+                            float* power_x, float* power_y) const {
     check_owner(s.owner_);
     const Span span = span_of(t, n);
     const int width = win_hi_ - win_lo_;
-    double* in = s.in_ + 2 * win_lo_;
-    const double* w = window_.data() + win_lo_;
+    float *re = s.buffers_[0] + win_lo_, *im = s.buffers_[1] + win_lo_;
+    const float* w = window_single_.data() + win_lo_;
     if (span.inside) {
-        kernels::windowed_pair(x + span.start, y + span.start, w, in, static_cast<std::size_t>(width));
+        kernels::windowed_pair(x + span.start, y + span.start, w, re, im, static_cast<std::size_t>(width));
     } else {
         for (int k = 0; k < width; ++k) {
             const std::size_t i = reflect_index(span.start + k, n);
-            in[2 * k] = static_cast<double>(x[i]) * w[k];
-            in[2 * k + 1] = static_cast<double>(y[i]) * w[k];
+            re[k] = x[i] * w[k];
+            im[k] = y[i] * w[k];
         }
     }
-    fftw_execute_dft(s.plan_, reinterpret_cast<fftw_complex*>(s.in_), reinterpret_cast<fftw_complex*>(s.out_));
-    kernels::pair_power_spectra(s.out_, static_cast<std::size_t>(n_fft_), power_x, power_y);
+    fftwf_execute_split_dft(s.plan_, s.buffers_[0], s.buffers_[1], s.buffers_[2], s.buffers_[3]);
+    kernels::pair_power_spectra(s.buffers_[2], s.buffers_[3], static_cast<std::size_t>(n_fft_), power_x, power_y);
 }
 
 Matrix Stft::magnitude(const float* x, std::size_t n, std::size_t first, std::size_t count) const {

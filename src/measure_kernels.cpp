@@ -17,17 +17,18 @@
 namespace ldmrecon::kernels {
 
 LDMRECON_SIMD_CLONES
-MagnitudeSums magnitude_sums(const double* pa, const double* pb, std::size_t n, double floor) {
+MagnitudeSums magnitude_sums(const float* pa, const float* pb, std::size_t n, float floor) {
     // From r = p / q alone: (a - b)^2 = q (sqrt(r) - 1)^2 and ln a - ln b = ln(r) / 2, so a bin costs one
-    // division, one square root and one logarithm (against two roots and two logarithms written out).
+    // division, one square root and one logarithm (against two roots and two logarithms written out), in
+    // float lanes (the powers come from a float transform); the sums in double.
     double diff_sq = 0, ref_sq = 0, abs_log = 0;
 #pragma omp simd reduction(+ : diff_sq, ref_sq, abs_log)
     for (std::size_t k = 0; k < n; ++k) {
-        const double p = std::max(pa[k], floor), q = std::max(pb[k], floor);
-        const double r = p / q, s = std::sqrt(r) - 1.0;
-        diff_sq += q * (s * s);
-        ref_sq += p;
-        abs_log += std::abs(ln_positive(r));
+        const float p = std::max(pa[k], floor), q = std::max(pb[k], floor);
+        const float r = p / q, s = std::sqrt(r) - 1.0f;
+        diff_sq += static_cast<double>(q * (s * s));
+        ref_sq += static_cast<double>(p);
+        abs_log += static_cast<double>(std::abs(ln_positive(r)));
     }
     return {diff_sq, ref_sq, 0.5 * abs_log};
 }
@@ -121,26 +122,27 @@ void nsim_cells(const NsimRow& row, const double (&gauss)[3][3], double c1, doub
 }
 
 LDMRECON_SIMD_CLONES
-void windowed_pair(const float* x, const float* y, const double* window, double* out, std::size_t n) {
+void windowed_pair(const float* x, const float* y, const float* window, float* re, float* im, std::size_t n) {
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) {
-        out[2 * i] = static_cast<double>(x[i]) * window[i];
-        out[2 * i + 1] = static_cast<double>(y[i]) * window[i];
+        re[i] = x[i] * window[i];
+        im[i] = y[i] * window[i];
     }
 }
 
 LDMRECON_SIMD_CLONES
-void pair_power_spectra(const double* z, std::size_t n, double* power_x, double* power_y) {
+void pair_power_spectra(const float* re, const float* im, std::size_t n, float* power_x, float* power_y) {
     // |X|^2 = ((Zr[k] + Zr[m])^2 + (Zi[k] - Zi[m])^2) / 4 and |Y|^2 = ((Zi[k] + Zi[m])^2 + (Zr[k] - Zr[m])^2) / 4,
-    // m = (n - k) mod n.
-    const std::size_t bins = n / 2 + 1;
+    // m = (n - k) mod n. Bin 0 pairs with itself, so the loop starts at 1, where m runs down from n - 1: a
+    // reversed stream of each array (m = 0 for k = 0 inside the loop would make every load a gather).
+    power_x[0] = re[0] * re[0];
+    power_y[0] = im[0] * im[0];
 #pragma omp simd
-    for (std::size_t k = 0; k < bins; ++k) {
-        const std::size_t m = k == 0 ? 0 : n - k;
-        const double zr = z[2 * k], zi = z[2 * k + 1], mr = z[2 * m], mi = z[2 * m + 1];
-        const double a = zr + mr, b = zi - mi, c = zi + mi, d = zr - mr;
-        power_x[k] = 0.25 * (a * a + b * b);
-        power_y[k] = 0.25 * (c * c + d * d);
+    for (std::size_t k = 1; k <= n / 2; ++k) {
+        const float zr = re[k], zi = im[k], mr = re[n - k], mi = im[n - k];
+        const float a = zr + mr, b = zi - mi, c = zi + mi, d = zr - mr;
+        power_x[k] = 0.25f * (a * a + b * b);
+        power_y[k] = 0.25f * (c * c + d * d);
     }
 }
 

@@ -12,11 +12,11 @@
 namespace ldmrecon::kernels {
 
 // Over the bins of one frame of two power spectra, each floored at `floor`, a = sqrt(max(pa, floor)),
-// b likewise: sum (a - b)^2, sum a^2 and sum |ln a - ln b|.
+// b likewise: sum (a - b)^2, sum a^2 and sum |ln a - ln b|; each bin in float, the sums in double.
 struct MagnitudeSums {
     double diff_sq = 0, ref_sq = 0, abs_log_ratio = 0;
 };
-MagnitudeSums magnitude_sums(const double* pa, const double* pb, std::size_t n, double floor);
+MagnitudeSums magnitude_sums(const float* pa, const float* pb, std::size_t n, float floor);
 
 // Over the bins of one frame of two magnitude spectra: sum of (10 log10 max(x^2, floor) - 10 log10
 // max(y^2, floor))^2, sum (x - y)^2 and sum x^2.
@@ -28,13 +28,13 @@ LogSpectralSums log_spectral_sums(const float* x, const float* y, std::size_t n,
 // power[k] = re^2 + im^2 of `bins` interleaved complex values (FFTW's layout).
 void power_spectrum(const double* interleaved, double* power, std::size_t bins);
 
-// out[i] = x[i] * window[i]
-// out[2i] = x[i] * window[i], out[2i + 1] = y[i] * window[i]: two real frames as one complex one
-void windowed_pair(const float* x, const float* y, const double* window, double* out, std::size_t n);
+// re[i] = x[i] * window[i], im[i] = y[i] * window[i]: two real frames as one complex one (split format)
+void windowed_pair(const float* x, const float* y, const float* window, float* re, float* im, std::size_t n);
 
 // The power spectra (n/2 + 1 bins each) of two real signals x and y from Z, the transform of x + iy (n
-// interleaved complex values): X[k] = (Z[k] + conj Z[n-k]) / 2, Y[k] = (Z[k] - conj Z[n-k]) / 2i.
-void pair_power_spectra(const double* z, std::size_t n, double* power_x, double* power_y);
+// complex values, split: real parts in re, imaginary in im): X[k] = (Z[k] + conj Z[n-k]) / 2,
+// Y[k] = (Z[k] - conj Z[n-k]) / 2i.
+void pair_power_spectra(const float* re, const float* im, std::size_t n, float* power_x, float* power_y);
 
 // out[i] = x[i], widened to double
 void widen(const float* x, double* out, std::size_t n);

@@ -8,6 +8,7 @@
 #include <vector>
 
 struct fftw_plan_s;  // FFTW's plan type (fftw_plan is a pointer to it), without FFTW's header
+struct fftwf_plan_s;  // single precision
 
 namespace ldmrecon {
 
@@ -111,14 +112,16 @@ public:
     private:
         friend class Stft;
         const Stft* owner_;
-        fftw_plan_s* plan_;  // the process's cached complex plan of size n_fft (fft_plans.hpp)
-        double* in_;         // n_fft interleaved complex values: x's frame in the real parts, y's in the imaginary
-        double* out_;        // n_fft interleaved complex
+        fftwf_plan_s* plan_;  // the process's cached single-precision split complex plan of size n_fft (fft_plans.hpp)
+        // n_fft floats each: the transform's input, x's frame (real parts) and y's (imaginary), then its output
+        float* buffers_[4];
     };
-    // frame_power of frame t of two signals of n samples at once, from one complex transform of x + iy
-    // (cheaper than two real ones at these sizes); equal to two frame_power calls up to rounding.
+    // frame_power of frame t of two signals of n samples at once, from one single-precision complex
+    // transform of x + iy (under half the time of two double real ones with Debian's FFTW). Equal to two
+    // frame_power calls up to float rounding, relative to the pair's loudest bin: for MR-STFT's sums, whose
+    // value it moves by about 1e-8 relative; the model's feature keeps double (above).
     void frame_power_pair(const float* x, const float* y, std::size_t n, std::size_t t, PairScratch& scratch,
-                          double* power_x, double* power_y) const;
+                          float* power_x, float* power_y) const;
     std::size_t frames(std::size_t n) const { return 1 + n / static_cast<std::size_t>(hop_); }
     int n_bins() const { return n_fft_ / 2 + 1; }
     int n_fft() const { return n_fft_; }
@@ -136,6 +139,7 @@ private:
     int n_fft_, hop_;
     int win_lo_, win_hi_;  // the window's non-zero span (a win_length window centred in n_fft)
     std::vector<double> window_;
+    std::vector<float> window_single_;  // window_ rounded, for frame_power_pair
     std::unique_ptr<Plan> plan_;
 };
 
