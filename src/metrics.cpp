@@ -35,10 +35,18 @@ std::pair<double, double> means(const float* x, const float* y, std::size_t n) {
     return {mx / static_cast<double>(n), my / static_cast<double>(n)};
 }
 
+// The smallest 2^a 3^b 5^c at least n: sizes FFTW transforms about as fast per point as powers of two,
+// and much closer to n (a 1 s pair's delay search: 19 200 points, not 32 768, half the time).
 std::size_t next_fast_size(std::size_t n) {
-    std::size_t p = 1;
-    while (p < n) p <<= 1;
-    return p;
+    std::size_t best = 1;
+    while (best < n) best <<= 1;
+    for (std::size_t p5 = 1; p5 < best; p5 *= 5)
+        for (std::size_t p35 = p5; p35 < best; p35 *= 3) {
+            std::size_t m = p35;
+            while (m < n) m <<= 1;
+            best = std::min(best, m);
+        }
+    return best;
 }
 
 }  // namespace
